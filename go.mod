@@ -1,0 +1,3 @@
+module github.com/fcmon/fcmon
+
+go 1.26
