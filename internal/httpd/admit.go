@@ -25,6 +25,7 @@ type conn struct {
 	buf       *[]byte      // read buffer, held only while a request is read
 	n         int          // bytes of buf in use
 	req       Request      // the request being answered; reused, not reallocated
+	head      []byte       // copy of the current head that req's strings alias
 }
 
 // admit starts serving nc, first making room under MaxConns by evicting the

@@ -89,7 +89,7 @@ func (c *conn) readRequest() (Request, error) {
 			early := !lineSeen && hasNonTchar(buf[max(old-1, 0):c.n]) // -1: a CR may end a chunk
 			lineSeen = lineSeen || bytes.IndexByte(buf[old:c.n], '\n') >= 0
 			if c.n > 0 && (old == 0 || early || headEnd(buf[:c.n], max(old-2, 0)) >= 0) {
-				req, n, err := ParseRequest(buf[:c.n])
+				req, n, err := parseRequest(buf[:c.n], &c.head)
 				if err != ErrIncomplete {
 					c.n = copy(buf, buf[n:c.n])
 					return req, err

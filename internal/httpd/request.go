@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"strings"
+	"unsafe"
 )
 
 // Request is one parsed request head. All strings are substrings of a single
@@ -89,12 +90,34 @@ var (
 // anywhere else is rejected. On error n is 0. ParseRequest never panics and
 // never reads beyond buf.
 func ParseRequest(buf []byte) (req Request, n int, err error) {
+	return parseRequest(buf, nil)
+}
+
+// maxScratch is the largest head copy a connection keeps between requests;
+// rarer, larger heads get a copy of their own, so an idle connection never
+// holds more than this.
+const maxScratch = 1024
+
+// parseRequest is ParseRequest with the copy of the head made into *scratch
+// when scratch is not nil and the head fits maxScratch. The Request's strings
+// then alias *scratch and stay valid only until the next call with the same
+// scratch, which saves the one allocation a request would otherwise cost.
+func parseRequest(buf []byte, scratch *[]byte) (req Request, n int, err error) {
 	start := skipEmptyLines(buf)
 	end := headEnd(buf, start)
 	if end < 0 {
 		return Request{}, 0, prefixError(buf[start:])
 	}
-	head := string(buf[start:end])
+	var head string
+	if scratch != nil && end-start <= maxScratch {
+		if *scratch == nil {
+			*scratch = make([]byte, 0, maxScratch)
+		}
+		*scratch = append((*scratch)[:0], buf[start:end]...)
+		head = unsafe.String(unsafe.SliceData(*scratch), len(*scratch))
+	} else {
+		head = string(buf[start:end])
+	}
 	if err := parseHead(head, &req); err != nil {
 		return Request{}, 0, err
 	}

@@ -12,8 +12,9 @@ import (
 
 // Handler answers one GET or HEAD request. For HEAD the server sends the
 // head of the returned Response without its body, so handlers need not
-// distinguish the two. The *Request is reused for the connection's next
-// request: copy what must outlive the call (its strings may be kept). The
+// distinguish the two. The *Request and the memory behind its strings are
+// reused for the connection's next request, so that a request costs no
+// allocation: clone (strings.Clone) what must outlive the call. The
 // Response's Body is not modified and may be shared between responses.
 type Handler func(*Request) Response
 

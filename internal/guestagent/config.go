@@ -1,0 +1,144 @@
+// Package guestagent is the guest agent program: configuration, the HTTP
+// routes, and the wiring of sampler, listeners and self-registration.
+// cmd/guest-agent only calls Main.
+package guestagent
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fcmon/fcmon/internal/cli"
+	"github.com/fcmon/fcmon/internal/register"
+)
+
+// Config is the agent's configuration after flags, environment and the
+// kernel command line have been applied.
+type Config struct {
+	Listen            []string
+	Interval          time.Duration
+	TokenFile         string
+	RegisterURL       string
+	VMID              string
+	Advertise         string
+	RegisterTokenFile string
+	ProcRoot, SysRoot string
+	LogLevel          string
+	MaxConns          int
+}
+
+const summary = `guest-agent serves this machine's CPU, memory, disk and network metrics from
+/proc and /sys: GET /metrics (JSON, or Prometheus text on request) and
+GET /health. It is read-only and never runs commands.
+
+Registration settings may also come from the kernel command line, which a VM
+launcher controls: guest_agent.register_url=, guest_agent.vm_id= and
+guest_agent.advertise=. Flags and environment variables take precedence.`
+
+func flagSet(c *Config, listen *string) *cli.FlagSet {
+	fs := cli.New("guest-agent", "GUEST_AGENT_", summary)
+	fs.String(listen, "listen", "0.0.0.0:8080", "comma-separated addresses to serve on: HOST:PORT, [IPv6]:PORT, :PORT (all interfaces) or vsock://:PORT")
+	fs.Duration(&c.Interval, "interval", time.Second, "sampling period; percentages and rates cover the last complete period")
+	fs.String(&c.TokenFile, "token-file", "", "file holding a token that GET /metrics then requires as 'Authorization: Bearer <token>' (/health stays open)")
+	fs.String(&c.RegisterURL, "register-url", "", "manager URL (http://host:port) to register this VM's address with")
+	fs.String(&c.VMID, "vm-id", "", "this VM's id in the manager, used with --register-url")
+	fs.String(&c.Advertise, "advertise", "", "ADDR[:PORT] to register instead of the default route's address and the --listen port")
+	fs.String(&c.RegisterTokenFile, "register-token-file", "", "file holding the manager's API token for registration")
+	fs.String(&c.ProcRoot, "procfs", "/proc", "where procfs is mounted")
+	fs.String(&c.SysRoot, "sysfs", "/sys", "where sysfs is mounted")
+	fs.String(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.Int(&c.MaxConns, "max-conns", 512, "most connections served at once; the oldest idle one is closed to admit a new one")
+	return fs
+}
+
+// kernelArgs returns the guest_agent.* parameters of a kernel command line.
+// Values may be double-quoted; everything after "--" belongs to init and is
+// ignored.
+func kernelArgs(cmdline string) map[string]string {
+	out := make(map[string]string)
+	for s := strings.TrimSpace(cmdline); s != ""; s = strings.TrimLeft(s, " \t\n") {
+		var tok string
+		i := 0
+		for inQuote := false; i < len(s) && (inQuote || (s[i] != ' ' && s[i] != '\t' && s[i] != '\n')); i++ {
+			if s[i] == '"' {
+				inQuote = !inQuote
+			}
+		}
+		tok, s = s[:i], s[i:]
+		if tok == "--" {
+			break
+		}
+		key, value, ok := strings.Cut(tok, "=")
+		if name, isOurs := strings.CutPrefix(key, "guest_agent."); isOurs && ok {
+			out[name] = strings.ReplaceAll(value, `"`, "")
+		}
+	}
+	return out
+}
+
+// validate checks the configuration and fills what the kernel command line
+// provides, returning the first problem as a one-line error.
+func (c *Config) validate(listen, cmdline string) error {
+	for _, a := range strings.Split(listen, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			c.Listen = append(c.Listen, a)
+		}
+	}
+	if len(c.Listen) == 0 {
+		return errors.New("--listen needs at least one address")
+	}
+	if c.Interval < 100*time.Millisecond || c.Interval > time.Hour {
+		return errors.New("--interval " + c.Interval.String() + " is outside 100ms to 1h")
+	}
+	if c.MaxConns < 1 {
+		return errors.New("--max-conns must be at least 1")
+	}
+	k := kernelArgs(cmdline)
+	fill := func(v *string, key string) {
+		if *v == "" {
+			*v = k[key]
+		}
+	}
+	fill(&c.RegisterURL, "register_url")
+	fill(&c.VMID, "vm_id")
+	fill(&c.Advertise, "advertise")
+	if (c.RegisterURL == "") != (c.VMID == "") {
+		return errors.New("registration needs both --register-url and --vm-id (or guest_agent.register_url= and guest_agent.vm_id= on the kernel command line)")
+	}
+	if c.RegisterURL != "" {
+		if _, err := register.ParseURL(c.RegisterURL); err != nil {
+			return err
+		}
+		if !register.ValidVMID(c.VMID) {
+			return errors.New("vm id " + strconv.Quote(c.VMID) + " must be 1 to 128 letters, digits, '-', '_' or '.'")
+		}
+	}
+	if c.Advertise != "" {
+		if _, _, err := register.ParseAdvertise(c.Advertise); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readToken reads a token file: surrounding whitespace is dropped and an
+// empty file is an error, so a typo cannot silently disable authentication.
+func readToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", errors.New("reading token file: " + err.Error())
+	}
+	t := strings.TrimSpace(string(b))
+	if t == "" {
+		return "", errors.New("token file " + path + " is empty")
+	}
+	if strings.ContainsAny(t, " \t\r\n") {
+		return "", errors.New("token file " + path + " holds more than one word")
+	}
+	return t, nil
+}

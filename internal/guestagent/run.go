@@ -1,0 +1,172 @@
+package guestagent
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fcmon/fcmon/internal/cli"
+	"github.com/fcmon/fcmon/internal/httpd"
+	"github.com/fcmon/fcmon/internal/logfmt"
+	"github.com/fcmon/fcmon/internal/procfs"
+	"github.com/fcmon/fcmon/internal/register"
+	"github.com/fcmon/fcmon/internal/sampler"
+	"github.com/fcmon/fcmon/internal/sock"
+	"github.com/fcmon/fcmon/internal/version"
+)
+
+// Main runs the agent with the given arguments and environment until ctx
+// ends, and returns the process's exit code: 0 after a clean shutdown, 2 for
+// bad configuration, 1 when serving fails.
+func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	var cfg Config
+	var listen string
+	fs := flagSet(&cfg, &listen)
+	switch err := fs.Parse(args, getenv); {
+	case errors.Is(err, cli.ErrHelp):
+		fs.WriteUsage(stdout)
+		return 0
+	case errors.Is(err, cli.ErrVersion):
+		io.WriteString(stdout, "guest-agent "+version.Version+"\n")
+		return 0
+	case err != nil:
+		io.WriteString(stderr, "guest-agent: "+err.Error()+"\n")
+		return 2
+	}
+	level, ok := logfmt.ParseLevel(cfg.LogLevel)
+	if !ok {
+		io.WriteString(stderr, "guest-agent: --log-level "+strconv.Quote(cfg.LogLevel)+" is not debug, info, warn or error\n")
+		return 2
+	}
+	pfs := procfs.NewFS(cfg.ProcRoot, cfg.SysRoot)
+	cmdline, _ := pfs.Cmdline() // absent in some containers: then nothing comes from it
+	if err := cfg.validate(listen, cmdline); err != nil {
+		io.WriteString(stderr, "guest-agent: "+err.Error()+"\n")
+		return 2
+	}
+	log := logfmt.New(stderr, level)
+	tuneRuntime()
+	if err := Run(ctx, cfg, log); err != nil {
+		log.Error("guest agent stopped", "err", err)
+		if errors.Is(err, errConfig) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+var errConfig = errors.New("configuration")
+
+type configError struct{ msg string }
+
+func (e configError) Error() string        { return e.msg }
+func (e configError) Is(target error) bool { return target == errConfig }
+
+// Run serves until ctx ends, then shuts down within five seconds.
+func Run(ctx context.Context, cfg Config, log *logfmt.Logger) error {
+	token, err := readToken(cfg.TokenFile)
+	if err != nil {
+		return configError{err.Error()}
+	}
+	smp := sampler.New(sampler.Options{FS: procfs.NewFS(cfg.ProcRoot, cfg.SysRoot), Version: version.Version})
+	first := smp.Sample()
+	for _, e := range first.Metrics.Errors {
+		log.Warn("cannot read a source; its figures are left out", "source", e)
+	}
+	listeners, err := listenAll(cfg.Listen)
+	if err != nil {
+		return configError{err.Error()}
+	}
+	h := &handler{sampler: smp, token: token}
+	srv := &httpd.Server{Handler: h.serve, MaxConns: cfg.MaxConns, ErrorLog: func(msg string, err error) {
+		log.Debug(msg, "err", err)
+	}}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { smp.Run(ctx, cfg.Interval) })
+	wg.Go(func() { releaseMemory(ctx, 10*time.Second) })
+	serveErr := make(chan error, len(listeners))
+	for _, l := range listeners {
+		log.Info("serving", "addr", l.Addr(), "interval", cfg.Interval, "auth", token != "", "version", version.Version)
+		go func() { serveErr <- srv.Serve(l) }()
+	}
+	if cfg.RegisterURL != "" {
+		rc, err := registration(cfg, listeners, log)
+		if err != nil {
+			return configError{err.Error()}
+		}
+		wg.Go(func() { register.Run(ctx, rc) })
+	}
+	select {
+	case <-ctx.Done():
+		err = nil
+	case err = <-serveErr:
+		err = errors.New("serving: " + err.Error())
+	}
+	cancel()
+	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	srv.Shutdown(shutdownCtx)
+	wg.Wait()
+	log.Info("stopped")
+	return err
+}
+
+func listenAll(addrs []string) ([]sock.Listener, error) {
+	var out []sock.Listener
+	for _, a := range addrs {
+		l, err := sock.Listen(a)
+		if err != nil {
+			for _, o := range out {
+				o.Close()
+			}
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+func registration(cfg Config, listeners []sock.Listener, log *logfmt.Logger) (register.Config, error) {
+	target, _ := register.ParseURL(cfg.RegisterURL) // checked by validate
+	token, err := readToken(cfg.RegisterTokenFile)
+	if err != nil {
+		return register.Config{}, err
+	}
+	rc := register.Config{Target: target, VMID: cfg.VMID, Token: token, UserAgent: "fcmon-guest-agent/" + version.Version, Log: log}
+	if cfg.Advertise != "" {
+		var port uint16
+		rc.Advertise, port, _ = register.ParseAdvertise(cfg.Advertise)
+		rc.Port = port
+	}
+	if rc.Port == 0 {
+		rc.Port = tcpPort(listeners)
+	}
+	if rc.Port == 0 {
+		return register.Config{}, errors.New("registration needs a TCP --listen address or a port in --advertise")
+	}
+	rc.RouteFile = cfg.ProcRoot + "/net/route"
+	log.Info("registering with the manager", "url", target.String(), "vm_id", cfg.VMID)
+	return rc, nil
+}
+
+// tcpPort is the port the first TCP listener is bound to, or 0.
+func tcpPort(listeners []sock.Listener) uint16 {
+	for _, l := range listeners {
+		a := l.Addr()
+		if strings.HasPrefix(a, "vsock://") {
+			continue
+		}
+		i := strings.LastIndexByte(a, ':')
+		if p, err := strconv.ParseUint(a[i+1:], 10, 16); i >= 0 && err == nil && p != 0 {
+			return uint16(p)
+		}
+	}
+	return 0
+}

@@ -1,0 +1,72 @@
+package procfs
+
+import (
+	"errors"
+	"io"
+	"os"
+	"strings"
+)
+
+// BootID reads <proc>/sys/kernel/random/boot_id, a UUID the kernel draws at
+// boot: a new value means every counter restarted.
+func (fs FS) BootID() (string, error) {
+	return fs.readLine("sys/kernel/random/boot_id", false)
+}
+
+// Hostname reads <proc>/sys/kernel/hostname, the UTS namespace's host name.
+func (fs FS) Hostname() (string, error) {
+	return fs.readLine("sys/kernel/hostname", false)
+}
+
+// OSRelease reads <proc>/sys/kernel/osrelease, e.g. "6.18.44-fc-v657".
+func (fs FS) OSRelease() (string, error) {
+	return fs.readLine("sys/kernel/osrelease", false)
+}
+
+// Cmdline reads <proc>/cmdline, the kernel's boot arguments. It may be
+// empty.
+func (fs FS) Cmdline() (string, error) {
+	return fs.readLine("cmdline", true)
+}
+
+// readLine reads a one-line file and returns it without its newline.
+func (fs FS) readLine(name string, emptyOK bool) (string, error) {
+	path := fs.procPath(name)
+	data, err := readFile(path)
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimSuffix(string(data), "\n")
+	switch {
+	case strings.IndexByte(s, '\n') >= 0:
+		return "", parseErr(path, lineErr(2, "unexpected second line"))
+	case s == "" && !emptyOK:
+		return "", parseErr(path, lineErr(1, "empty"))
+	}
+	return s, nil
+}
+
+// ProcessCount returns the number of processes (thread groups) visible in
+// <proc>: its numeric entries.
+func (fs FS) ProcessCount() (int, error) {
+	d, err := os.Open(fs.proc)
+	if err != nil {
+		return 0, err
+	}
+	defer d.Close()
+	count := 0
+	for {
+		names, err := d.Readdirnames(512)
+		for _, name := range names {
+			if _, err := parseUint(name); err == nil {
+				count++
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return count, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+}
