@@ -1,0 +1,77 @@
+package guestvm
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fcmon/fcmon/internal/vmtest"
+)
+
+// vsockPort is where the agent listens on AF_VSOCK in these tests.
+const vsockPort = "1024"
+
+// TestVsockLoopback runs the agent with a vsock listener beside TCP and reaches it from
+// inside the guest through the kernel's vsock loopback (CID 1). This covers the vsock
+// listener on hosts without vhost-vsock, where the host cannot connect to the guest.
+func TestVsockLoopback(t *testing.T) {
+	t.Parallel()
+	client := buildVsockClient(t)
+	vm := bootAgent(t, vmtest.Config{
+		AgentArgs: []string{"--listen", "vsock://:" + vsockPort + ",0.0.0.0:8080", "--interval", "1s"},
+		Files:     map[string]string{"/usr/local/bin/vsockclient": client},
+	})
+
+	status, body := vsockGet(t, vm, "/health")
+	if status != http.StatusOK || strings.TrimSpace(body) != "OK" {
+		t.Errorf("GET /health over vsock = %d %q, want 200 OK", status, body)
+	}
+	status, body = vsockGet(t, vm, "/metrics")
+	var s sample
+	if err := json.Unmarshal([]byte(body), &s); status != http.StatusOK || err != nil {
+		t.Fatalf("GET /metrics over vsock = %d %q (%v), want 200 with JSON", status, body, err)
+	}
+	guest := guestInt(t, vm, "awk '/^MemTotal:/ {print $2}' /proc/meminfo")
+	if s.MemoryTotalKB != guest {
+		t.Errorf("memory_total_kb over vsock = %d, guest MemTotal = %d kB", s.MemoryTotalKB, guest)
+	}
+	// The TCP listener named in the same --listen keeps serving.
+	if err := vm.WaitAgent(t.Context()); err != nil {
+		t.Error(err)
+	}
+}
+
+// vsockGet fetches path from the agent's vsock listener through the guest's loopback.
+func vsockGet(t *testing.T, vm *vmtest.VM, path string) (int, string) {
+	t.Helper()
+	out := vm.MustRun("vsockclient 1 " + vsockPort + " " + path)
+	resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(out)), nil)
+	if err != nil {
+		t.Fatalf("vsock response to GET %s is not HTTP: %v\n%s", path, err, out)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	_, _ = bufio.NewReader(resp.Body).WriteTo(&b)
+	return resp.StatusCode, b.String()
+}
+
+// buildVsockClient builds ./vsockclient as a static binary for the guest.
+func buildVsockClient(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go not found in PATH: needed to build the guest's vsock test client")
+	}
+	out := filepath.Join(t.TempDir(), "vsockclient")
+	cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./vsockclient")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building vsockclient: %v\n%s", err, msg)
+	}
+	return out
+}
