@@ -1,0 +1,84 @@
+// Command host-agent runs beside Firecracker on each host and serves the
+// host-side figures of every microVM attached to it: VMM process CPU and
+// memory, Firecracker's network and disk metrics, tap counters. See
+// internal/hostagent and the host-agent section of SPEC.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/fcmon/fcmon/internal/cli"
+	"github.com/fcmon/fcmon/internal/hostagent"
+	"github.com/fcmon/fcmon/internal/version"
+)
+
+const summary = `host-agent serves, over HTTP, what a Firecracker host knows about each
+microVM attached to it: the VMM process's CPU (vCPU threads apart), memory and
+threads from /proc, network and disk figures from Firecracker's metrics FIFO
+(with FlushMetrics requested over the API socket every interval), and tap
+counters. Every endpoint but /health needs the bearer token of --token-file
+when one is given; listening beyond loopback needs a token or --insecure.`
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	var cfg hostagent.Config
+	var logLevel, logFormat string
+	fs := cli.New("host-agent", "HOST_AGENT_", summary)
+	cfg.Flags(fs)
+	fs.String(&logLevel, "log-level", "info", "least severe log level written: debug, info, warn or error")
+	fs.String(&logFormat, "log-format", "text", "log format on stderr: text or json")
+	switch err := fs.Parse(args, os.Getenv); {
+	case errors.Is(err, cli.ErrHelp):
+		fs.WriteUsage(os.Stdout)
+		return 0
+	case errors.Is(err, cli.ErrVersion):
+		fmt.Println("host-agent", version.Version)
+		return 0
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "host-agent:", err)
+		return 2
+	}
+	log, err := newLogger(logLevel, logFormat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "host-agent:", err)
+		return 2
+	}
+	agent, err := hostagent.New(cfg, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "host-agent:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := agent.Run(ctx); err != nil {
+		log.Error("host agent failed", "err", err)
+		return 1
+	}
+	log.Info("host agent stopped")
+	return 0
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q is not debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q is not text or json", format)
+}

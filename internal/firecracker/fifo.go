@@ -1,0 +1,239 @@
+package firecracker
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Kinds of metrics path a MetricsReader reads.
+const (
+	KindFIFO = "fifo" // a named pipe: the setup Firecracker's docs ask for
+	KindFile = "file" // a regular file Firecracker created itself: tailed
+)
+
+// FilePollInterval is how often a MetricsReader looks for new lines in a
+// regular file, which, unlike a pipe, cannot wake a reader when written.
+const FilePollInterval = 500 * time.Millisecond
+
+// MetricsReader reads one VM's metrics lines continuously and keeps their
+// totals. Create it with OpenMetrics, start it with Start, stop it with
+// Close; Snapshot may be called at any time from any goroutine.
+type MetricsReader struct {
+	path    string
+	kind    string
+	created bool
+	f       *os.File
+	split   *Splitter
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
+	started atomic.Bool
+
+	mu       sync.Mutex
+	acc      *Accumulator
+	lastRead time.Time // host time of the newest decoded line
+	err      error     // last read error, cleared by a successful read
+}
+
+// OpenMetrics opens Firecracker's metrics output at path. When path does not
+// exist it creates a FIFO there (mode 0600, so only the agent's user and root
+// can write it); Firecracker opened too early would otherwise create a
+// regular file. A FIFO is opened read-write and non-blocking: the open never
+// waits for a writer, and since the reader holds a write end too it never
+// sees end-of-file when Firecracker closes, restarts or has not started yet.
+// A regular file is tailed from its start. Anything else is an error. The
+// FIFO is never removed, not even by Close.
+func OpenMetrics(path string) (*MetricsReader, error) {
+	created := false
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := syscall.Mkfifo(path, 0o600); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("creating FIFO %s: %w", path, err)
+		}
+		created = true
+		fi, err = os.Stat(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	kind, flag, err := kindOf(path, fi)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		return nil, err
+	}
+	// Stat again through the descriptor: the path may have been replaced
+	// between the two calls.
+	if fi, err = f.Stat(); err == nil {
+		_, _, err = kindOf(path, fi)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &MetricsReader{
+		path: path, kind: kind, created: created, f: f,
+		split: NewSplitter(MaxLineBytes), acc: NewAccumulator(),
+		stop: make(chan struct{}), done: make(chan struct{}),
+	}, nil
+}
+
+func kindOf(path string, fi fs.FileInfo) (kind string, flag int, err error) {
+	switch m := fi.Mode(); {
+	case m&fs.ModeNamedPipe != 0:
+		return KindFIFO, os.O_RDWR | syscall.O_NONBLOCK, nil
+	case m.IsRegular():
+		return KindFile, os.O_RDONLY, nil
+	default:
+		return "", 0, fmt.Errorf("%s is a %s, expected a FIFO or a regular file", path, describeMode(m))
+	}
+}
+
+func describeMode(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
+}
+
+// Path returns the path the reader reads.
+func (r *MetricsReader) Path() string { return r.path }
+
+// Kind returns KindFIFO or KindFile.
+func (r *MetricsReader) Kind() string { return r.kind }
+
+// Created reports whether OpenMetrics created the FIFO.
+func (r *MetricsReader) Created() bool { return r.created }
+
+// Start starts reading in a goroutine of its own.
+func (r *MetricsReader) Start() {
+	r.started.Store(true)
+	go r.run()
+}
+
+// Close stops the reader and waits for its goroutine, which returns at once:
+// closing the descriptor wakes a read blocked in the runtime's poller. Close
+// is idempotent and safe to call without Start, but not concurrently with
+// Start.
+func (r *MetricsReader) Close() error {
+	var err error
+	r.once.Do(func() {
+		close(r.stop)
+		err = r.f.Close()
+		if r.started.Load() {
+			<-r.done
+		}
+	})
+	return err
+}
+
+// Snapshot returns the totals so far, the host time of the newest decoded
+// line (zero before the first) and the last read error, if any.
+func (r *MetricsReader) Snapshot() (t Totals, lastRead time.Time, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.acc.Snapshot(), r.lastRead, r.err
+}
+
+func (r *MetricsReader) run() {
+	defer close(r.done)
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := r.f.Read(buf)
+		if n > 0 {
+			r.consume(buf[:n])
+		}
+		switch {
+		case err == nil:
+			r.setErr(nil)
+		case errors.Is(err, os.ErrClosed):
+			return
+		case err == io.EOF && r.kind == KindFile:
+			if !r.wait() || !r.rewindIfTruncated() {
+				return
+			}
+		default:
+			// A FIFO opened read-write has no EOF; any other error is
+			// unexpected, so report it and retry rather than spin.
+			r.setErr(err)
+			if !r.wait() {
+				return
+			}
+		}
+	}
+}
+
+// wait pauses between polls of a regular file; false means stop.
+func (r *MetricsReader) wait() bool {
+	t := time.NewTimer(FilePollInterval)
+	defer t.Stop()
+	select {
+	case <-r.stop:
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// rewindIfTruncated starts over when the file shrank under the reader; false
+// means the file can no longer be read.
+func (r *MetricsReader) rewindIfTruncated() bool {
+	off, err := r.f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return !errors.Is(err, os.ErrClosed)
+	}
+	if fi, err := r.f.Stat(); err == nil && fi.Size() < off {
+		_, err = r.f.Seek(0, io.SeekStart)
+		return err == nil
+	}
+	return true
+}
+
+func (r *MetricsReader) setErr(err error) {
+	r.mu.Lock()
+	r.err = err
+	r.mu.Unlock()
+}
+
+// consume splits data into lines and adds each to the totals. A line that
+// does not decode may still end in a whole line glued behind a fragment of
+// a failed one; that line is recovered and the fragment counted as bad.
+func (r *MetricsReader) consume(data []byte) {
+	longBefore := r.split.LongLines()
+	r.split.Feed(data, func(b []byte) {
+		line, err := DecodeLine(b)
+		bad := uint64(0)
+		if err != nil {
+			bad = 1
+			if tail, ok := Recover(b); ok {
+				line, err = DecodeLine(tail)
+			}
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.acc.AddBad(bad, 0)
+		if err == nil {
+			r.acc.Add(line)
+			r.lastRead = time.Now()
+		}
+	})
+	if long := r.split.LongLines() - longBefore; long > 0 {
+		r.mu.Lock()
+		r.acc.AddBad(long, long)
+		r.mu.Unlock()
+	}
+}

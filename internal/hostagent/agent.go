@@ -1,0 +1,206 @@
+// Package hostagent is the host agent: it runs beside Firecracker on each
+// host and serves, over HTTP, what a guest cannot report about itself — the
+// VMM process's CPU and memory, Firecracker's own network and disk figures
+// from its metrics FIFO, and tap counters — for every VM attached to it.
+package hostagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fcmon/fcmon/internal/procstat"
+	"github.com/fcmon/fcmon/internal/version"
+)
+
+// Agent holds the attached VMs and the samplers. Create it with New, serve
+// it with Serve; Close detaches everything.
+type Agent struct {
+	cfg   Config
+	token string
+	log   *slog.Logger
+	procs *procstat.Tracker
+
+	attachMu sync.Mutex // serializes attach and detach, which open and close files
+	mu       sync.RWMutex
+	vms      map[string]*vm
+}
+
+// New validates cfg and returns an Agent. Its errors are one line, fit to
+// print before exiting.
+func New(cfg Config, log *slog.Logger) (*Agent, error) {
+	token, err := cfg.Validate()
+	if err != nil {
+		return nil, err
+	}
+	r, err := procstat.NewReader(cfg.ProcRoot)
+	if err != nil {
+		return nil, err
+	}
+	return &Agent{cfg: cfg, token: token, log: log,
+		procs: procstat.NewTracker(r, cfg.Interval), vms: map[string]*vm{}}, nil
+}
+
+// Run serves the agent on its configured address until ctx ends, then
+// shuts down (see Serve).
+func (a *Agent) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	return a.Serve(ctx, ln)
+}
+
+// Serve answers requests on ln and samples in the background until ctx
+// ends; it then stops accepting, gives requests in flight up to
+// ShutdownTimeout, and detaches every VM. It returns nil after a clean
+// shutdown.
+func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	bg, stopBg := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { a.procs.Run(bg) })
+	wg.Go(func() { a.sampleTaps(bg) })
+	defer func() {
+		stopBg()
+		wg.Wait()
+		a.Close()
+	}()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.log.Info("host agent listening", "addr", ln.Addr().String(), "interval", a.cfg.Interval.String(),
+		"auth", a.token != "", "version", version.Version)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		a.log.Warn("requests still running at shutdown deadline", "err", err)
+		srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// sampleTaps reads the tap counters of every attached VM each interval.
+func (a *Agent) sampleTaps(ctx context.Context) {
+	tick := time.NewTicker(a.cfg.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for _, v := range a.snapshot() {
+			if v.tap != nil {
+				v.tap.sample()
+			}
+		}
+	}
+}
+
+// Close detaches every VM, stopping its readers and flushers.
+func (a *Agent) Close() {
+	for _, v := range a.snapshot() {
+		a.Detach(v.cfg.ID)
+	}
+}
+
+// snapshot returns the attached VMs sorted by id.
+func (a *Agent) snapshot() []*vm {
+	a.mu.RLock()
+	vms := make([]*vm, 0, len(a.vms))
+	for _, v := range a.vms {
+		vms = append(vms, v)
+	}
+	a.mu.RUnlock()
+	slices.SortFunc(vms, func(x, y *vm) int { return strings.Compare(x.cfg.ID, y.cfg.ID) })
+	return vms
+}
+
+func (a *Agent) lookup(id string) (*vm, bool) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	v, ok := a.vms[id]
+	return v, ok
+}
+
+// Attach attaches a VM, or updates the VM attached under the same id:
+// sources whose configuration is unchanged keep running (and their totals),
+// changed ones are replaced. It reports whether the VM is new. On error
+// nothing has changed.
+func (a *Agent) Attach(cfg VMConfig) (VMInfo, bool, error) {
+	if err := validateVM(cfg); err != nil {
+		return VMInfo{}, false, err
+	}
+	a.attachMu.Lock()
+	defer a.attachMu.Unlock()
+	old, exists := a.lookup(cfg.ID)
+	if exists && old.cfg == cfg {
+		return old.info(), false, nil
+	}
+	if !exists && a.count() >= a.cfg.MaxVMs {
+		return VMInfo{}, false, APIError{Status: http.StatusConflict,
+			Message: fmt.Sprintf("cannot attach more than %d VMs (see --max-vms)", a.cfg.MaxVMs)}
+	}
+	if !exists {
+		old = nil
+	}
+	nv, err := a.prepare(cfg, old)
+	if err != nil {
+		return VMInfo{}, false, err
+	}
+	a.start(nv, old)
+	a.mu.Lock()
+	a.vms[cfg.ID] = nv
+	a.mu.Unlock()
+	if old != nil {
+		a.retire(old, nv)
+	}
+	a.log.Info("VM attached", "vm_id", cfg.ID, "pid", cfg.PID, "metrics_fifo", cfg.MetricsFIFO,
+		"api_socket", cfg.APISocket, "tap", cfg.Tap, "updated", exists)
+	return nv.info(), !exists, nil
+}
+
+// Detach removes the VM and stops its sources; false when no VM has id.
+func (a *Agent) Detach(id string) bool {
+	a.attachMu.Lock()
+	defer a.attachMu.Unlock()
+	a.mu.Lock()
+	v, ok := a.vms[id]
+	delete(a.vms, id)
+	a.mu.Unlock()
+	if ok {
+		a.retire(v, nil)
+		a.log.Info("VM detached", "vm_id", id)
+	}
+	return ok
+}
+
+func (a *Agent) count() int {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return len(a.vms)
+}
