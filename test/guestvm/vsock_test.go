@@ -22,10 +22,17 @@ const vsockPort = "1024"
 func TestVsockLoopback(t *testing.T) {
 	t.Parallel()
 	client := buildVsockClient(t)
+	unit := buildSockTest(t)
 	vm := bootAgent(t, vmtest.Config{
 		AgentArgs: []string{"--listen", "vsock://:" + vsockPort + ",0.0.0.0:8080", "--interval", "1s"},
-		Files:     map[string]string{"/usr/local/bin/vsockclient": client},
+		Files:     map[string]string{"/usr/local/bin/vsockclient": client, "/usr/local/bin/sock.test": unit},
 	})
+
+	// internal/sock's own vsock loopback test, which the host cannot run.
+	out := vm.MustRun("/usr/local/bin/sock.test -test.run '^TestVsockLoopback$' -test.v -test.count=1 2>&1")
+	if !strings.Contains(out, "--- PASS: TestVsockLoopback") {
+		t.Errorf("internal/sock TestVsockLoopback in the guest did not pass:\n%s", out)
+	}
 
 	status, body := vsockGet(t, vm, "/health")
 	if status != http.StatusOK || strings.TrimSpace(body) != "OK" {
@@ -58,6 +65,28 @@ func vsockGet(t *testing.T, vm *vmtest.VM, path string) (int, string) {
 	var b strings.Builder
 	_, _ = bufio.NewReader(resp.Body).WriteTo(&b)
 	return resp.StatusCode, b.String()
+}
+
+// buildSockTest compiles internal/sock's tests with the vsockloopback tag,
+// which adds the test that needs the kernel's vsock loopback transport.
+func buildSockTest(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go not found in PATH: needed to build internal/sock's tests for the guest")
+	}
+	out := filepath.Join(t.TempDir(), "sock.test")
+	cmd := exec.Command(goBin, "test", "-c", "-tags", "vsockloopback", "-o", out, "./internal/sock")
+	root, err := vmtest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building internal/sock tests: %v\n%s", err, msg)
+	}
+	return out
 }
 
 // buildVsockClient builds ./vsockclient as a static binary for the guest.
