@@ -77,4 +77,3 @@ func dialVsock(ctx context.Context, cid, port uint32) (*os.File, error) {
 	}
 	return f, nil
 }
-
