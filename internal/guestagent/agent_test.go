@@ -407,3 +407,12 @@ func TestKernelArgs(t *testing.T) {
 		t.Errorf("empty command line gave %v", got)
 	}
 }
+
+func TestLoopbackOnly(t *testing.T) {
+	for addr, want := range map[string]bool{"127.0.0.1:8080": true, "[::1]:8080": true, "vsock://:1024": true,
+		"0.0.0.0:8080": false, ":8080": false, "10.0.2.15:8080": false, "[::]:8080": false} {
+		if got := loopbackOnly(addr); got != want {
+			t.Errorf("loopbackOnly(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}

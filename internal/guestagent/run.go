@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,6 +95,9 @@ func Run(ctx context.Context, cfg Config, log *logfmt.Logger) error {
 	serveErr := make(chan error, len(listeners))
 	for _, l := range listeners {
 		log.Info("serving", "addr", l.Addr(), "interval", cfg.Interval, "auth", token != "", "version", version.Version)
+		if token == "" && !loopbackOnly(l.Addr()) {
+			log.Warn("metrics are readable by anyone who reaches this address; set --token-file to require a token", "addr", l.Addr())
+		}
 		go func() { serveErr <- srv.Serve(l) }()
 	}
 	if cfg.RegisterURL != "" {
@@ -169,4 +173,14 @@ func tcpPort(listeners []sock.Listener) uint16 {
 		}
 	}
 	return 0
+}
+
+// loopbackOnly reports whether addr (as a Listener reports it) is reachable
+// only from this machine. vsock counts: only the VM's host can connect.
+func loopbackOnly(addr string) bool {
+	if strings.HasPrefix(addr, "vsock://") {
+		return true
+	}
+	ap, err := netip.ParseAddrPort(addr)
+	return err == nil && ap.Addr().IsLoopback()
 }
