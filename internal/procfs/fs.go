@@ -84,11 +84,23 @@ var errTooLarge = errors.New("file larger than " + strconv.Itoa(maxFileBytes) + 
 // buffer that holds most of them and the result is copied out at its exact
 // size; larger files continue in a growing heap buffer.
 func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	buf, err := readAll(f, path)
+	if err != nil {
+		var pe *os.PathError
+		if !errors.As(err, &pe) {
+			err = &os.PathError{Op: "read", Path: path, Err: err}
+		}
+	}
+	return buf, err
+}
+
+// readAll reads f to its end, refusing more than maxFileBytes.
+func readAll(f io.Reader, path string) ([]byte, error) {
 	var small [2048]byte
 	n, err := readFull(f, small[:])
 	if err != nil {
@@ -121,7 +133,7 @@ func readFile(path string) ([]byte, error) {
 }
 
 // readFull reads until p is full or the file ends, which is not an error.
-func readFull(f *os.File, p []byte) (int, error) {
+func readFull(f io.Reader, p []byte) (int, error) {
 	n := 0
 	for n < len(p) {
 		m, err := f.Read(p[n:])

@@ -1,11 +1,6 @@
 package procfs
 
-import (
-	"errors"
-	"io"
-	"os"
-	"strings"
-)
+import "strings"
 
 // BootID reads <proc>/sys/kernel/random/boot_id, a UUID the kernel draws at
 // boot: a new value means every counter restarted.
@@ -49,24 +44,5 @@ func (fs FS) readLine(name string, emptyOK bool) (string, error) {
 // ProcessCount returns the number of processes (thread groups) visible in
 // <proc>: its numeric entries.
 func (fs FS) ProcessCount() (int, error) {
-	d, err := os.Open(fs.proc)
-	if err != nil {
-		return 0, err
-	}
-	defer d.Close()
-	count := 0
-	for {
-		names, err := d.Readdirnames(512)
-		for _, name := range names {
-			if _, err := parseUint(name); err == nil {
-				count++
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return count, nil
-		}
-		if err != nil {
-			return 0, err
-		}
-	}
+	return countProcessDirs(fs.proc)
 }

@@ -73,3 +73,29 @@ func TestProcessCountMissingRoot(t *testing.T) {
 		t.Errorf("ProcessCount error = %v, want not-exist", err)
 	}
 }
+
+// TestProcessCountMatchesReadDir checks the raw directory reader against
+// os.ReadDir on this machine's live /proc.
+func TestProcessCountMatchesReadDir(t *testing.T) {
+	for range 3 { // processes come and go between the two reads: allow a retry
+		entries, err := os.ReadDir("/proc")
+		if err != nil {
+			t.Skip("no /proc on this machine")
+		}
+		want := 0
+		for _, e := range entries {
+			if _, err := parseUint(e.Name()); err == nil && e.IsDir() {
+				want++
+			}
+		}
+		got, err := NewFS("/proc", "/sys").ProcessCount()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got == want {
+			return
+		}
+		t.Logf("ProcessCount = %d, os.ReadDir counted %d; retrying", got, want)
+	}
+	t.Error("ProcessCount disagrees with os.ReadDir three times")
+}
