@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/fcmon/fcmon/internal/firecracker"
+	"github.com/fcmon/fcmon/internal/wire"
 )
 
 // stats assembles what every source of v has now. Nothing here reads /proc
@@ -17,7 +18,8 @@ func (a *Agent) stats(v *vm) VMStats {
 		if err != nil {
 			errs["process"] = err.Error()
 		} else {
-			st.Process = &ps
+			p := wire.ProcessStats(ps)
+			st.Process = &p
 		}
 	}
 	if v.reader != nil {

@@ -1,122 +1,18 @@
 package hostagent
 
-import "github.com/fcmon/fcmon/internal/procstat"
+import "github.com/fcmon/fcmon/internal/wire"
 
-// VMConfig is the body of POST /v1/vms: which sources the agent reads for
-// one VM. Only ID is required; every other field turns one source on.
-type VMConfig struct {
-	ID          string `json:"id"`
-	PID         int    `json:"pid,omitempty"`          // the Firecracker process
-	APISocket   string `json:"api_socket,omitempty"`   // used for FlushMetrics when MetricsFIFO is set too
-	MetricsFIFO string `json:"metrics_fifo,omitempty"` // created as a FIFO when absent
-	Tap         string `json:"tap,omitempty"`          // host-side tap device
-}
-
-// VMInfo describes one attached VM: an element of GET /v1/vms and the
-// answer of POST /v1/vms and GET /v1/vms/{id}.
-type VMInfo struct {
-	VMConfig
-	AttachedMs int64 `json:"attached_ms"` // when first attached, Unix ms
-	// MetricsKind is "fifo", or "file" when Firecracker had created a
-	// regular file at metrics_fifo, which the agent then tails.
-	MetricsKind string `json:"metrics_kind,omitempty"`
-	FIFOCreated bool   `json:"metrics_fifo_created,omitempty"` // the agent made the FIFO
-}
-
-// VMStats is the answer of GET /v1/vms/{id}/stats. A section without a
-// source is absent, not zero; Errors says, per source ("process",
-// "metrics_fifo", "api_socket", "tap"), why one that is configured has
-// nothing to show or may be stale.
-type VMStats struct {
-	ID          string             `json:"id"`
-	TimestampMs int64              `json:"timestamp_ms"`
-	Process     *procstat.Stats    `json:"process,omitempty"`
-	Network     *Network           `json:"network,omitempty"`
-	Block       *Block             `json:"block,omitempty"`
-	Firecracker *FirecrackerStatus `json:"firecracker,omitempty"`
-	Tap         *TapStats          `json:"tap,omitempty"`
-	Errors      map[string]string  `json:"errors,omitempty"`
-}
-
-// Network is the VM's traffic from the guest's point of view (rx = into the
-// guest). Totals are sums since the VM was attached; rates cover the latest
-// window and are absent until there is one.
-type Network struct {
-	Source         string                  `json:"source"` // "firecracker", or "tap" without a metrics FIFO
-	RxBytesTotal   uint64                  `json:"rx_bytes_total"`
-	TxBytesTotal   uint64                  `json:"tx_bytes_total"`
-	RxPacketsTotal uint64                  `json:"rx_packets_total"`
-	TxPacketsTotal uint64                  `json:"tx_packets_total"`
-	RxBytesPerSec  *float64                `json:"rx_bytes_per_sec,omitempty"`
-	TxBytesPerSec  *float64                `json:"tx_bytes_per_sec,omitempty"`
-	Interfaces     map[string]NetInterface `json:"interfaces"` // by Firecracker iface_id, or tap name
-}
-
-// NetInterface is one interface's share of Network.
-type NetInterface struct {
-	RxBytesTotal   uint64   `json:"rx_bytes_total"`
-	TxBytesTotal   uint64   `json:"tx_bytes_total"`
-	RxPacketsTotal uint64   `json:"rx_packets_total"`
-	TxPacketsTotal uint64   `json:"tx_packets_total"`
-	RxBytesPerSec  *float64 `json:"rx_bytes_per_sec,omitempty"`
-	TxBytesPerSec  *float64 `json:"tx_bytes_per_sec,omitempty"`
-}
-
-// Block is the VM's disk I/O from Firecracker's metrics: sums since attach,
-// rates over the latest window (absent until there is one).
-type Block struct {
-	ReadBytesTotal   uint64           `json:"read_bytes_total"`
-	WriteBytesTotal  uint64           `json:"write_bytes_total"`
-	ReadsTotal       uint64           `json:"reads_total"`
-	WritesTotal      uint64           `json:"writes_total"`
-	ReadBytesPerSec  *float64         `json:"read_bytes_per_sec,omitempty"`
-	WriteBytesPerSec *float64         `json:"write_bytes_per_sec,omitempty"`
-	Drives           map[string]Drive `json:"drives"` // by Firecracker drive_id
-}
-
-// Drive is one drive's share of Block.
-type Drive struct {
-	ReadBytesTotal   uint64   `json:"read_bytes_total"`
-	WriteBytesTotal  uint64   `json:"write_bytes_total"`
-	ReadsTotal       uint64   `json:"reads_total"`
-	WritesTotal      uint64   `json:"writes_total"`
-	ReadBytesPerSec  *float64 `json:"read_bytes_per_sec,omitempty"`
-	WriteBytesPerSec *float64 `json:"write_bytes_per_sec,omitempty"`
-}
-
-// FirecrackerStatus is the health of the metrics stream.
-type FirecrackerStatus struct {
-	LastLineMs         int64        `json:"last_line_ms"` // utc_timestamp_ms of the newest line; 0 before the first
-	Lines              uint64       `json:"lines"`
-	BadLines           uint64       `json:"bad_lines"` // undecodable lines and fragments, long ones included
-	LongLines          uint64       `json:"long_lines"`
-	MissedMetricsCount uint64       `json:"missed_metrics_count"` // lines Firecracker could not write (sum)
-	RateWindowMs       int64        `json:"rate_window_ms"`       // span the rates cover; 0: no rates yet
-	Flush              *FlushStatus `json:"flush,omitempty"`      // present with an api_socket
-}
-
-// FlushStatus reports the FlushMetrics calls.
-type FlushStatus struct {
-	Requests      uint64 `json:"requests"`
-	Failures      uint64 `json:"failures"`
-	LastSuccessMs int64  `json:"last_success_ms,omitempty"`
-	LastError     string `json:"last_error,omitempty"` // error of the latest call, empty when it worked
-}
-
-// TapStats are the host tap's counters turned to the guest's point of view:
-// the tap's tx is what the guest receives, so RxBytesTotal is the tap's
-// tx_bytes. Counters are the kernel's, since the tap was created.
-type TapStats struct {
-	Device         string   `json:"device"`
-	RxBytesTotal   uint64   `json:"rx_bytes_total"`
-	TxBytesTotal   uint64   `json:"tx_bytes_total"`
-	RxPacketsTotal uint64   `json:"rx_packets_total"`
-	TxPacketsTotal uint64   `json:"tx_packets_total"`
-	RxDroppedTotal uint64   `json:"rx_dropped_total"`
-	TxDroppedTotal uint64   `json:"tx_dropped_total"`
-	RxErrorsTotal  uint64   `json:"rx_errors_total"`
-	TxErrorsTotal  uint64   `json:"tx_errors_total"`
-	RxBytesPerSec  *float64 `json:"rx_bytes_per_sec,omitempty"`
-	TxBytesPerSec  *float64 `json:"tx_bytes_per_sec,omitempty"`
-	WindowMs       int64    `json:"window_ms,omitempty"`
-}
+// The agent's JSON documents are defined once, in package wire, for the
+// agent and the manager alike; these names keep the agent's code short.
+type (
+	VMConfig          = wire.VMConfig
+	VMInfo            = wire.VMInfo
+	VMStats           = wire.VMStats
+	Network           = wire.VMNetwork
+	NetInterface      = wire.VMNetInterface
+	Block             = wire.VMBlock
+	Drive             = wire.VMDrive
+	FirecrackerStatus = wire.FirecrackerStatus
+	FlushStatus       = wire.FlushStatus
+	TapStats          = wire.TapStats
+)

@@ -1,0 +1,77 @@
+package wire
+
+// Sources of a CombinedSample's CPU and memory figures.
+const (
+	SourceGuest = "guest" // the guest agent inside the VM
+	SourceHost  = "host"  // the host agent's view of the VMM process
+	SourceNone  = "none"  // nobody answered this round
+)
+
+// Sources of a CombinedSample's network and disk rates.
+const (
+	RatesFirecracker = "firecracker" // Firecracker's metrics FIFO, through the host agent
+	RatesTap         = "tap"         // the host tap device's counters, through the host agent
+	RatesGuest       = "guest"       // the guest agent's own interface and disk rates
+)
+
+// CombinedSample is the manager's view of one VM at one moment: the body of
+// GET /v1/vms/{id}/metrics and of every WebSocket message. Source says
+// where CPU and memory came from; Network and Disk name their own source
+// or are absent. A figure the source cannot give is absent (nil), never
+// zero-filled.
+//
+// With Source "host" the figures are the VMM process's: MemoryUsedKB is its
+// resident set, UptimeSeconds its age, and CPUUsagePercent the vCPU
+// threads' time as a share of the VM's vCPUs (0 to 100, comparable with the
+// guest's figure) when the host agent saw fc_vcpu threads, else the whole
+// process's time as a share of one core (can exceed 100). MemoryTotalKB,
+// MemoryAvailableKB and MemoryUsagePercent are absent then.
+type CombinedSample struct {
+	VMID        string `json:"vm_id"`
+	TimestampMs int64  `json:"timestamp_ms"` // when the manager assembled it, Unix ms
+	Source      string `json:"source"`       // SourceGuest, SourceHost or SourceNone
+
+	CPUUsagePercent    *float64 `json:"cpu_usage_percent,omitempty"`
+	MemoryUsagePercent *float64 `json:"memory_usage_percent,omitempty"`
+	MemoryUsedKB       *uint64  `json:"memory_used_kb,omitempty"`
+	MemoryTotalKB      *uint64  `json:"memory_total_kb,omitempty"`
+	MemoryAvailableKB  *uint64  `json:"memory_available_kb,omitempty"`
+	UptimeSeconds      *uint64  `json:"uptime_seconds,omitempty"`
+
+	Network *NetworkRates `json:"network,omitempty"`
+	Disk    *DiskRates    `json:"disk,omitempty"`
+
+	GuestAgent GuestAgentStatus `json:"guest_agent"`
+	// Stale is true when the newest CPU and memory figures are older than
+	// three poll intervals (or there never were any).
+	Stale bool `json:"stale"`
+}
+
+// NetworkRates is the VM's traffic from the guest's point of view (rx into
+// the guest), in bytes per second, summed over its interfaces.
+type NetworkRates struct {
+	RxBytesPerSec float64 `json:"rx_bytes_per_sec"`
+	TxBytesPerSec float64 `json:"tx_bytes_per_sec"`
+	Source        string  `json:"source"` // RatesFirecracker, RatesGuest or RatesTap
+}
+
+// DiskRates is the VM's block I/O in bytes per second, summed over its
+// drives.
+type DiskRates struct {
+	ReadBytesPerSec  float64 `json:"read_bytes_per_sec"`
+	WriteBytesPerSec float64 `json:"write_bytes_per_sec"`
+	Source           string  `json:"source"` // RatesFirecracker or RatesGuest
+}
+
+// GuestAgentStatus is what the manager knows of a VM's guest agent.
+type GuestAgentStatus struct {
+	// Reachable is true when the latest poll of the agent succeeded; false
+	// while it fails, while it is being backed off, and when the VM has no
+	// guest_ip.
+	Reachable bool `json:"reachable"`
+	// LastError is why the latest poll failed; empty after a success or
+	// before any poll.
+	LastError string `json:"last_error"`
+	// LastSuccessMs is when a poll last succeeded, Unix ms; 0 for never.
+	LastSuccessMs int64 `json:"last_success_ms"`
+}
