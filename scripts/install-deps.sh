@@ -17,6 +17,9 @@ missing=()
 for pair in "${needs[@]}"; do
 	command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
 done
+# The store tests start throwaway PostgreSQL 15 clusters (scripts/pg-test-cluster.sh);
+# its server binaries are not on PATH.
+[ -x "${PG_BIN:-/usr/lib/postgresql/15/bin}/initdb" ] || missing+=(postgresql-15)
 
 if [ ${#missing[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ]; then

@@ -1,0 +1,123 @@
+// Package store keeps the manager's durable state: the VM registry and the
+// 1-minute history rollups. One Store interface has two backends, SQLite
+// (embedded, the default) and PostgreSQL, which share their queries and carry
+// the same logical schema, migrated at Open.
+package store
+
+import (
+	"context"
+	"errors"
+)
+
+// Sentinel errors callers test with errors.Is.
+var (
+	// ErrNotFound reports that the VM named by an id does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists reports that a VM with the same id is already registered.
+	ErrExists = errors.New("already exists")
+	// ErrInvalid reports a value the store refuses to keep (an empty id or
+	// name, a port outside 1–65535, an unknown rollup source, a figure that
+	// is NaN or infinite). Finer validation is the API layer's job.
+	ErrInvalid = errors.New("invalid value")
+	// ErrSchemaTooNew reports a database migrated by a newer fcmon than this
+	// one; Open refuses it rather than run against a schema it does not know.
+	ErrSchemaTooNew = errors.New("database schema is newer than this fcmon")
+)
+
+// DefaultGuestPort is the guest agent port CreateVM stores when VM.GuestPort
+// is zero.
+const DefaultGuestPort = 8080
+
+// Rollup sources: where a minute's CPU and memory figures mostly came from.
+const (
+	SourceGuest = "guest"
+	SourceHost  = "host"
+	SourceNone  = "none"
+)
+
+// VM is one registered virtual machine. Optional fields are zero when not
+// set and are stored as NULL.
+type VM struct {
+	ID   string // UUID text, chosen by the caller
+	Name string // never empty
+
+	GuestIP   string // "" when not set
+	GuestPort int    // 1–65535; CreateVM stores DefaultGuestPort for 0
+
+	HostAgentURL string // "" when not set
+	MetricsFIFO  string // "" when not set
+	APISocket    string // "" when not set
+	VMMPID       int    // 0 when not set
+
+	CreatedMs int64 // Unix ms, set by CreateVM
+	UpdatedMs int64 // Unix ms, set by every write
+}
+
+// Stat is the average and maximum of one figure over a minute. Valid is
+// false when no sample of the minute had the figure (stored as NULL); Avg
+// and Max are then zero.
+type Stat struct {
+	Avg, Max float64
+	Valid    bool
+}
+
+// Rollup is one VM's figures over one minute. MinuteMs is the start of the
+// minute in Unix ms; (VMID, MinuteMs) is its key.
+type Rollup struct {
+	VMID     string
+	MinuteMs int64
+	Samples  int    // samples folded into the minute, >= 0
+	Source   string // SourceGuest, SourceHost or SourceNone
+
+	CPU        Stat // cpu_usage_percent
+	MemPct     Stat // memory_usage_percent
+	MemUsedKB  Stat // memory_used_kb
+	MemTotalKB Stat // memory_total_kb
+	NetRx      Stat // network rx_bytes_per_sec
+	NetTx      Stat // network tx_bytes_per_sec
+	DiskRead   Stat // disk read_bytes_per_sec
+	DiskWrite  Stat // disk write_bytes_per_sec
+}
+
+// Store is the manager's durable state. Its methods are safe for concurrent
+// use; every write is atomic — it is stored entirely or not at all.
+type Store interface {
+	// CreateVM stores a new VM, setting CreatedMs and UpdatedMs to now and
+	// GuestPort to DefaultGuestPort when zero, and returns it as stored.
+	// A VM with the same ID gives ErrExists.
+	CreateVM(ctx context.Context, vm VM) (VM, error)
+
+	// GetVM returns the VM with the id, or ErrNotFound.
+	GetVM(ctx context.Context, id string) (VM, error)
+
+	// ListVMs returns every VM sorted by name, then id.
+	ListVMs(ctx context.Context) ([]VM, error)
+
+	// UpdateGuestIP sets the VM's guest address and returns the VM as
+	// stored. ip "" clears the address; port 0 keeps the current port.
+	// An unknown id gives ErrNotFound.
+	UpdateGuestIP(ctx context.Context, id, ip string, port int) (VM, error)
+
+	// DeleteVM removes the VM and all its rollups in one transaction.
+	// An unknown id gives ErrNotFound.
+	DeleteVM(ctx context.Context, id string) error
+
+	// UpsertRollups stores the rollups in one transaction, replacing any
+	// stored for the same VM and minute. If one fails none is stored; a
+	// rollup for an unknown VM gives ErrNotFound.
+	UpsertRollups(ctx context.Context, rollups []Rollup) error
+
+	// Rollups returns the VM's rollups with sinceMs <= MinuteMs < untilMs,
+	// ascending by minute. An unknown VM has no rollups (no error).
+	Rollups(ctx context.Context, vmID string, sinceMs, untilMs int64) ([]Rollup, error)
+
+	// PruneRollups deletes every rollup with MinuteMs < olderThanMs and
+	// returns how many it deleted.
+	PruneRollups(ctx context.Context, olderThanMs int64) (int64, error)
+
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+
+	// Close releases the database; the Store must not be used afterwards.
+	Close() error
+}

@@ -1,0 +1,151 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// vmColumns is the column list every VM query selects, in scanVM's order.
+const vmColumns = `id, name, guest_ip, guest_port, host_agent_url, vmm_pid, metrics_fifo, api_socket, created_ms, updated_ms`
+
+// CreateVM implements Store.
+func (s *sqlStore) CreateVM(ctx context.Context, vm VM) (VM, error) {
+	if vm.GuestPort == 0 {
+		vm.GuestPort = DefaultGuestPort
+	}
+	if err := checkVM(vm); err != nil {
+		return VM{}, err
+	}
+	now := s.nowMs()
+	// ON CONFLICT DO NOTHING turns a duplicate into "no row returned"
+	// without parsing driver-specific error codes.
+	row := s.write.QueryRowContext(ctx, `INSERT INTO vm (`+vmColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+		ON CONFLICT (id) DO NOTHING
+		RETURNING `+vmColumns,
+		vm.ID, vm.Name, nullString(vm.GuestIP), vm.GuestPort, nullString(vm.HostAgentURL),
+		nullInt(vm.VMMPID), nullString(vm.MetricsFIFO), nullString(vm.APISocket), now)
+	created, err := scanVM(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return VM{}, fmt.Errorf("vm %q: %w", vm.ID, ErrExists)
+	}
+	if err != nil {
+		return VM{}, fmt.Errorf("%s: creating vm %q: %w", s.dialect.name, vm.ID, err)
+	}
+	return created, nil
+}
+
+// GetVM implements Store.
+func (s *sqlStore) GetVM(ctx context.Context, id string) (VM, error) {
+	row := s.read.QueryRowContext(ctx, `SELECT `+vmColumns+` FROM vm WHERE id = $1`, id)
+	vm, err := scanVM(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return VM{}, fmt.Errorf("vm %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return VM{}, fmt.Errorf("%s: reading vm %q: %w", s.dialect.name, id, err)
+	}
+	return vm, nil
+}
+
+// ListVMs implements Store.
+func (s *sqlStore) ListVMs(ctx context.Context) ([]VM, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+vmColumns+` FROM vm ORDER BY name, id`)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listing vms: %w", s.dialect.name, err)
+	}
+	defer rows.Close()
+	vms := []VM{}
+	for rows.Next() {
+		vm, err := scanVM(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: listing vms: %w", s.dialect.name, err)
+		}
+		vms = append(vms, vm)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: listing vms: %w", s.dialect.name, err)
+	}
+	return vms, nil
+}
+
+// UpdateGuestIP implements Store.
+func (s *sqlStore) UpdateGuestIP(ctx context.Context, id, ip string, port int) (VM, error) {
+	if port < 0 || port > 65535 {
+		return VM{}, fmt.Errorf("vm %q: guest_port %d is outside 1-65535: %w", id, port, ErrInvalid)
+	}
+	row := s.write.QueryRowContext(ctx, `UPDATE vm
+		SET guest_ip = $2,
+		    guest_port = CASE WHEN $3 = 0 THEN guest_port ELSE $3 END,
+		    updated_ms = $4
+		WHERE id = $1
+		RETURNING `+vmColumns,
+		id, nullString(ip), port, s.nowMs())
+	vm, err := scanVM(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return VM{}, fmt.Errorf("vm %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return VM{}, fmt.Errorf("%s: updating guest ip of vm %q: %w", s.dialect.name, id, err)
+	}
+	return vm, nil
+}
+
+// DeleteVM implements Store. The rollups go through ON DELETE CASCADE,
+// within the same statement and so the same transaction.
+func (s *sqlStore) DeleteVM(ctx context.Context, id string) error {
+	res, err := s.write.ExecContext(ctx, `DELETE FROM vm WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("%s: deleting vm %q: %w", s.dialect.name, id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: deleting vm %q: %w", s.dialect.name, id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("vm %q: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// checkVM refuses what the schema's constraints would refuse, with a
+// message that says which field was wrong.
+func checkVM(vm VM) error {
+	switch {
+	case vm.ID == "":
+		return fmt.Errorf("vm id is empty: %w", ErrInvalid)
+	case vm.Name == "":
+		return fmt.Errorf("vm %q: name is empty: %w", vm.ID, ErrInvalid)
+	case vm.GuestPort < 1 || vm.GuestPort > 65535:
+		return fmt.Errorf("vm %q: guest_port %d is outside 1-65535: %w", vm.ID, vm.GuestPort, ErrInvalid)
+	case vm.VMMPID < 0:
+		return fmt.Errorf("vm %q: vmm_pid %d is negative: %w", vm.ID, vm.VMMPID, ErrInvalid)
+	}
+	return nil
+}
+
+// scanner is what *sql.Row and *sql.Rows have in common.
+type scanner interface{ Scan(dest ...any) error }
+
+// scanVM reads one row of vmColumns.
+func scanVM(r scanner) (VM, error) {
+	var (
+		vm                               VM
+		guestIP, agentURL, fifo, apiSock sql.NullString
+		pid                              sql.NullInt64
+	)
+	err := r.Scan(&vm.ID, &vm.Name, &guestIP, &vm.GuestPort, &agentURL, &pid,
+		&fifo, &apiSock, &vm.CreatedMs, &vm.UpdatedMs)
+	vm.GuestIP, vm.HostAgentURL = guestIP.String, agentURL.String
+	vm.MetricsFIFO, vm.APISocket = fifo.String, apiSock.String
+	vm.VMMPID = int(pid.Int64)
+	return vm, err
+}
+
+// nullString stores "" as NULL.
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// nullInt stores 0 as NULL.
+func nullInt(n int) sql.NullInt64 { return sql.NullInt64{Int64: int64(n), Valid: n != 0} }
