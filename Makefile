@@ -31,7 +31,7 @@ test: test-deps lint all
 	 echo "bin/guest-agent: $$size bytes (budget $(GUEST_AGENT_MAX_BYTES))"; \
 	 test $$size -le $(GUEST_AGENT_MAX_BYTES) || { echo "bin/guest-agent exceeds its size budget"; exit 1; }
 	scripts/vm-assets.sh
-	go test -race -timeout 15m ./...
+	go test -race -count=1 -timeout 15m ./...
 
 test-deps:
 	scripts/install-deps.sh
