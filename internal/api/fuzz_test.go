@@ -1,0 +1,50 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// FuzzCreateVM: whatever the body, POST /v1/vms answers 201 with a VM whose
+// fields pass validation, or a 4xx {"error"} and stores nothing; it never
+// answers 500.
+func FuzzCreateVM(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"a"}`,
+		`{"id":"` + goodID + `","name":"web","guest_ip":"10.0.0.2","guest_port":8080,"host_agent_url":"http://127.0.0.1:1","vmm_pid":1,"metrics_fifo":"/m","api_socket":"/s"}`,
+		`{"name":"a","guest_ip":"169.254.169.254"}`,
+		`{"name":"\u0000"}`, `{"name":"a"}{}`, `[]`, `null`, `{"name":"a","guest_port":1e400}`,
+	} {
+		f.Add(s)
+	}
+	e := newEnv(f, nil)
+	f.Fuzz(func(t *testing.T, body string) {
+		before := e.count(t)
+		w := e.do(t, request{method: "POST", path: "/v1/vms", body: body,
+			header: map[string]string{"Content-Type": "application/json"}})
+		switch {
+		case w.Code == http.StatusCreated:
+			var vm VM
+			decode(t, w, &vm)
+			if _, ok := ParseUUID(vm.ID); !ok || checkName(vm.Name) != nil || checkPort(vm.GuestPort) != nil {
+				t.Fatalf("stored an invalid VM %+v", vm)
+			}
+			if vm.GuestIP != "" {
+				if _, err := checkGuestIP(vm.GuestIP, defaultAllow); err != nil {
+					t.Fatalf("stored guest_ip %q: %v", vm.GuestIP, err)
+				}
+			}
+			e.do(t, request{method: "DELETE", path: "/v1/vms/" + vm.ID})
+		case w.Code >= 400 && w.Code < 500:
+			if msg := errorOf(t, w); strings.TrimSpace(msg) == "" {
+				t.Fatal("empty message")
+			}
+			if e.count(t) != before {
+				t.Fatal("a refused registration stored a VM")
+			}
+		default:
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	})
+}

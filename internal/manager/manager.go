@@ -1,0 +1,199 @@
+// Package manager is the manager program: its configuration and the wiring
+// of store, collector, history, live stream, Prometheus export and HTTP API
+// into one process that runs until its context ends. cmd/manager only
+// parses flags and calls New and Run.
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/fcmon/fcmon/internal/api"
+	"github.com/fcmon/fcmon/internal/collector"
+	"github.com/fcmon/fcmon/internal/export"
+	"github.com/fcmon/fcmon/internal/history"
+	"github.com/fcmon/fcmon/internal/hub"
+	"github.com/fcmon/fcmon/internal/store"
+	"github.com/fcmon/fcmon/internal/version"
+	"github.com/fcmon/fcmon/internal/wire"
+)
+
+// Subprotocol is the WebSocket subprotocol the streams agree to. A browser
+// that sends its token as the "bearer.<token>" subprotocol must offer this
+// one too, as browsers abort a handshake in which none is echoed.
+const Subprotocol = "fcmon.v1"
+
+// Manager is a configured manager. Create it with New, run it with Run.
+type Manager struct {
+	cfg Config
+	set settings
+	log *slog.Logger
+}
+
+// New validates cfg and returns a Manager. Its errors are one line, fit to
+// print before exiting with a usage status; nothing is opened yet.
+func New(cfg Config, log *slog.Logger) (*Manager, error) {
+	set, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{cfg: cfg, set: set, log: log}, nil
+}
+
+// Run opens the database (creating the SQLite directory and migrating the
+// schema), listens on the configured address and serves until ctx ends (see
+// Serve).
+func (m *Manager) Run(ctx context.Context) error {
+	st, err := m.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ln, err := net.Listen("tcp", m.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	return m.Serve(ctx, st, ln)
+}
+
+// openStore creates the SQLite directory (mode 0700) when needed and opens
+// the database.
+func (m *Manager) openStore(ctx context.Context) (store.Store, error) {
+	if m.set.sqliteDir != "" {
+		if err := os.MkdirAll(m.set.sqliteDir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating the data directory: %w", err)
+		}
+	}
+	st, err := store.Open(ctx, m.set.databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("opening the database: %w", err)
+	}
+	m.log.Info("database open", "database", redact(m.set.databaseURL))
+	return st, nil
+}
+
+// parts are the manager's components, built by build.
+type parts struct {
+	reg     *registry
+	coll    *collector.Collector
+	hist    *history.History
+	hub     *hub.Hub
+	metrics *export.Metrics
+	handler http.Handler
+}
+
+// build wires the components over st.
+func (m *Manager) build(st store.Store) *parts {
+	p := &parts{reg: &registry{st: st}}
+	p.hub = hub.New(hub.Options{OriginPatterns: m.set.origins, Subprotocols: []string{Subprotocol},
+		Logger: m.log.With("part", "hub")})
+	var promHandler http.Handler
+	p.metrics, promHandler = export.NewRegistry(p.reg.latest, func() (int, uint64) {
+		return p.hub.Subscribers(), p.hub.Dropped()
+	})
+	p.hist = history.New(history.Options{Store: countingStore{st, p.metrics.RollupsWritten},
+		Retention: m.set.retention, Logger: m.log.With("part", "history")})
+	p.coll = collector.New(collector.Options{
+		Targets:         p.reg.targets,
+		PollInterval:    m.cfg.PollInterval,
+		HostAgentToken:  m.set.hostToken,
+		GuestAgentToken: m.set.guestToken,
+		Logger:          m.log.With("part", "collector"),
+		OnSample: func(s wire.CombinedSample) {
+			p.hist.Add(s)
+			p.hub.Publish(s)
+			p.metrics.SampleProduced()
+		},
+		OnPoll: p.metrics.ObservePoll,
+	})
+	p.reg.samples = p.coll
+	p.handler = api.New(api.Options{
+		Store: st, Samples: p.coll, History: historyQuery{p.hist}, Streams: p.hub, Metrics: promHandler,
+		Forget: func(id string) {
+			p.coll.Forget(id)
+			p.hist.Forget(id)
+			p.reg.forget(id)
+		},
+		HostAgents: api.NewHostAgents(m.set.hostToken),
+		Token:      m.set.apiToken,
+		GuestAllow: m.set.allow,
+		Logger:     m.log.With("part", "api"),
+	}).Handler()
+	return p
+}
+
+// Serve runs the manager over st, answering on ln, until ctx ends. It then
+// stops accepting, closes the WebSocket streams, gives requests in flight
+// up to ShutdownTimeout, stops polling and has the history write what it
+// holds before returning. It returns nil after a clean shutdown.
+func (m *Manager) Serve(ctx context.Context, st store.Store, ln net.Listener) error {
+	p := m.build(st)
+	srv := &http.Server{
+		Handler:           p.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(p.hub.Close)
+
+	// The history outlives the collector so that it records the last
+	// samples; both end before the store closes.
+	histCtx, stopHist := context.WithCancel(context.WithoutCancel(ctx))
+	collCtx, stopColl := context.WithCancel(ctx)
+	var histWG, collWG sync.WaitGroup
+	histWG.Go(func() { m.logRunError("history", p.hist.Run(histCtx)) })
+	collWG.Go(func() { m.logRunError("collector", p.coll.Run(collCtx)) })
+	defer func() {
+		stopColl()
+		collWG.Wait()
+		stopHist()
+		histWG.Wait()
+	}()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	m.log.Info("manager listening", "addr", ln.Addr().String(), "poll_interval", m.cfg.PollInterval.String(),
+		"auth", m.set.apiToken != "", "version", version.Version)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	m.log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), m.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		m.log.Warn("requests still running at the shutdown deadline", "err", err)
+		srv.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (m *Manager) logRunError(part string, err error) {
+	if err != nil {
+		m.log.Error(part+" stopped", "err", err)
+	}
+}
+
+// historyQuery adapts the history to the API, turning a range it refuses
+// into a 400.
+type historyQuery struct{ h *history.History }
+
+func (q historyQuery) Query(ctx context.Context, vmID string, sinceMs, untilMs, stepMs int64) (wire.History, error) {
+	res, err := q.h.Query(ctx, vmID, sinceMs, untilMs, stepMs)
+	if errors.Is(err, history.ErrBadRange) {
+		return res, api.APIError{Status: http.StatusBadRequest, Message: err.Error()}
+	}
+	return res, err
+}

@@ -1,0 +1,71 @@
+package manager
+
+import (
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fcmon/fcmon/internal/api"
+	"github.com/fcmon/fcmon/internal/wire"
+)
+
+// TestRestartKeepsHistory: after a clean restart on the same database the
+// VMs are still registered and their minute rollups, the partial minute
+// included, answer the history; deleting the VM deletes them — on SQLite
+// and on PostgreSQL.
+func TestRestartKeepsHistory(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		restartKeepsHistory(t, "sqlite:"+t.TempDir()+"/fcmon.db")
+	})
+	t.Run("postgres", func(t *testing.T) {
+		restartKeepsHistory(t, needPostgres(t))
+	})
+}
+
+func restartKeepsHistory(t *testing.T, dbURL string) {
+	began := time.Now()
+	guest := startGuestAgent(t)
+	m := startManager(t, dbURL)
+	ip, port := splitAddr(t, guest.addr)
+	vm := m.register(t, map[string]any{"name": "durable", "guest_ip": ip, "guest_port": port})
+	m.waitLatest(t, vm.ID, 5*time.Second, "guest sample", isSource(wire.SourceGuest))
+	time.Sleep(3 * pollInterval) // a few samples into the minute
+	if code := m.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("manager exited with %d after SIGTERM", code)
+	}
+
+	m = startManager(t, dbURL)
+	var got api.VM
+	m.must(t, http.StatusOK, "GET", "/v1/vms/"+vm.ID, nil, &got)
+	if got.Name != "durable" || got.GuestIP != ip || got.GuestPort != port {
+		t.Errorf("VM after restart %+v", got)
+	}
+	since := began.Add(-2 * time.Minute).UnixMilli()
+	var h wire.History
+	m.must(t, http.StatusOK, "GET", "/v1/vms/"+vm.ID+"/metrics/history?since="+itoa(since), nil, &h)
+	if h.Resolution != wire.Resolution1m || len(h.Points) == 0 {
+		t.Fatalf("history after restart %+v", h)
+	}
+	samples := 0
+	for _, p := range h.Points {
+		samples += p.Samples
+		if p.Source != wire.SourceGuest || p.CPUUsagePercent == nil || p.MemoryTotalKB == nil ||
+			*p.MemoryTotalKB != fixtureMemTotalKB {
+			t.Errorf("rollup point %+v", p)
+		}
+	}
+	if samples < 3 {
+		t.Errorf("rollups hold %d samples, want at least 3", samples)
+	}
+
+	// Deleting removes the rollups too: the same id registered again
+	// starts with an empty history.
+	m.must(t, http.StatusNoContent, "DELETE", "/v1/vms/"+vm.ID, nil, nil)
+	m.must(t, http.StatusNotFound, "GET", "/v1/vms/"+vm.ID+"/metrics/history", nil, nil)
+	m.register(t, map[string]any{"id": vm.ID, "name": "reborn"})
+	m.must(t, http.StatusOK, "GET", "/v1/vms/"+vm.ID+"/metrics/history?since="+itoa(since), nil, &h)
+	if len(h.Points) != 0 {
+		t.Errorf("history of a deleted and re-registered VM: %+v", h.Points)
+	}
+}
