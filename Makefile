@@ -49,15 +49,10 @@ fuzz:
 bench: all
 	scripts/bench.sh
 
-## run: start the guest agent on this machine (loopback only) and show how to query it.
-RUN_LISTEN ?= 127.0.0.1:8080
-run: guest-agent
-	@echo "guest-agent $(VERSION) on http://$(RUN_LISTEN) — try, in another terminal:"
-	@echo "  curl http://$(RUN_LISTEN)/health"
-	@echo "  curl http://$(RUN_LISTEN)/metrics"
-	@echo "  curl 'http://$(RUN_LISTEN)/metrics?format=prometheus'"
-	@echo "Ctrl-C stops it."
-	bin/guest-agent --listen $(RUN_LISTEN)
+## run: the manager (SQLite in ./data), a host agent and a self-registering
+## guest agent on this machine, all on loopback, until Ctrl-C.
+run: all
+	scripts/run-local.sh
 
 clean:
 	rm -rf bin
