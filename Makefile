@@ -12,12 +12,15 @@ PROGRAMS := $(notdir $(wildcard cmd/*))
 # The guest agent's size budget, in bytes (2.2 MiB).
 GUEST_AGENT_MAX_BYTES := 2306867
 
-.PHONY: all $(PROGRAMS) test test-deps lint unit vmtest fuzz bench run clean
+.PHONY: all $(PROGRAMS) test test-deps lint unit vmtest fuzz bench run clean ui-assets ui-test-deps test-ui
 
 all: $(PROGRAMS)
 
 $(PROGRAMS):
 	$(GOBUILD) -o bin/$@ ./cmd/$@
+
+# The manager embeds the web UI, charts included (internal/ui/npm).
+manager: ui-assets
 
 # The guest agent opts out of the Green Tea collector: for a heap of a few
 # hundred kilobytes its per-span metadata costs more resident memory (about
@@ -31,10 +34,42 @@ test: test-deps lint all
 	 echo "bin/guest-agent: $$size bytes (budget $(GUEST_AGENT_MAX_BYTES))"; \
 	 test $$size -le $(GUEST_AGENT_MAX_BYTES) || { echo "bin/guest-agent exceeds its size budget"; exit 1; }
 	scripts/vm-assets.sh
-	go test -race -count=1 -timeout 15m ./...
+	go test -race -count=1 -timeout 15m $$(go list ./... | grep -v -E '/test/($(SYSTEM_TESTS))$$')
+	go test -count=1 -p 1 -timeout 15m $(addprefix ./test/,$(subst |, ,$(SYSTEM_TESTS)))
 
-test-deps:
+# Tests that boot VMs, run a browser or measure CPU: one package at a time, so
+# they do not compete for this machine's cores with each other.
+SYSTEM_TESTS := guestvm|e2e|ui
+
+test-deps: ui-test-deps
 	scripts/install-deps.sh
+
+## ui-assets: the UI's npm packages, pinned by web/package-lock.json, into
+## web/node_modules; uPlot is copied into internal/ui/npm (gitignored), which
+## //go:embed puts into bin/manager. Without it the UI says charts are
+## unavailable, so `go build` needs no npm.
+UPLOT_FILES := internal/ui/npm/uPlot.iife.min.js internal/ui/npm/uPlot.min.css
+ui-assets: $(UPLOT_FILES)
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo "ui-assets: npm (Node 20 or newer) is required to install the UI's chart library"; exit 1; }
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+internal/ui/npm/uPlot.%: web/node_modules/.package-lock.json
+	cp web/node_modules/uplot/dist/uPlot.$* $@
+
+## ui-test-deps: what the browser tests in test/ui need — the npm packages
+## (playwright-core among them) and Debian's Chromium, never a downloaded browser.
+ui-test-deps: ui-assets
+	@[ -x /usr/bin/chromium ] || { \
+	  [ "$$(id -u)" = 0 ] || { echo "ui-test-deps: /usr/bin/chromium is missing; run as root or apt-get install chromium"; exit 1; }; \
+	  echo "ui-test-deps: installing chromium"; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+## test-ui: only the browser tests (they also run in `make test`, within go test ./...).
+test-ui: ui-test-deps
+	go test -count=1 -v ./test/ui
 
 lint:
 	@out=$$(gofmt -l cmd internal test 2>/dev/null); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
@@ -49,8 +84,8 @@ fuzz:
 bench: all
 	scripts/bench.sh
 
-## run: the manager (SQLite in ./data), a host agent and a self-registering
-## guest agent on this machine, all on loopback, until Ctrl-C.
+## run: the manager, a host agent and two QEMU demo guests (one stressed),
+## all on loopback, until Ctrl-C.
 run: all
 	scripts/run-local.sh
 

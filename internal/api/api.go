@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fcmon/fcmon/internal/store"
+	"github.com/fcmon/fcmon/internal/ui"
 	"github.com/fcmon/fcmon/internal/wire"
 )
 
@@ -80,7 +81,8 @@ func New(opt Options) *API {
 
 // Handler returns the routes:
 //
-//	GET    /                                 a page naming the API (the UI comes later)
+//	GET    /                                 the web UI (package ui)
+//	GET    /ui/...                           the UI's scripts and styles
 //	GET    /healthz                          "OK" when the database answers, else 503
 //	GET    /metrics                          Prometheus text for every VM
 //	GET    /v1/vms · POST /v1/vms            list · register (201)
@@ -91,12 +93,14 @@ func New(opt Options) *API {
 //	GET    /v1/vms/{id}/metrics/ws           WebSocket: that VM's samples
 //	GET    /v1/metrics/ws                    WebSocket: every VM's samples
 //
-// With a token, everything under /v1 and /metrics needs it; / and /healthz
-// stay open.
+// With a token, everything under /v1 and /metrics needs it; /, /ui/ and
+// /healthz stay open (the page asks for the token itself).
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	auth, wsAuth := a.requireToken, a.requireStreamToken
-	mux.Handle("/{$}", a.serve(methods{"GET": a.index}))
+	page := a.serve(methods{"GET": serveUI(ui.Handler())})
+	mux.Handle("/{$}", page)
+	mux.Handle(ui.Prefix, page)
 	mux.Handle("/healthz", a.serve(methods{"GET": a.health}))
 	mux.Handle("/metrics", auth(a.serve(methods{"GET": a.metrics})))
 	mux.Handle("/v1/vms", auth(a.serve(methods{"GET": a.listVMs, "POST": a.createVM})))
@@ -109,6 +113,14 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("/v1/", auth(a.serve(notFoundMethods)))
 	mux.Handle("/", a.serve(notFoundMethods))
 	return mux
+}
+
+// serveUI adapts the UI's handler, which renders its own 404s.
+func serveUI(h http.Handler) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		h.ServeHTTP(w, r)
+		return nil
+	}
 }
 
 var notFoundMethods = methods{"GET": notFound, "POST": notFound, "PUT": notFound, "DELETE": notFound, "PATCH": notFound}

@@ -38,6 +38,8 @@ func TestAuth(t *testing.T) {
 		{"query token not for REST", "GET", "/v1/vms?token=" + token, "", "", 401, ""},
 		{"healthz open", "GET", "/healthz", "", "", 200, "OK"},
 		{"index open", "GET", "/", "", "", 200, "<!doctype html>"},
+		{"ui assets open", "GET", "/ui/app.css", "", "", 200, "/* fcmon"},
+		{"ui missing asset", "GET", "/ui/nothing.js", "", "", 404, "no UI file"},
 		{"ws without token", "GET", ws, "", "", 401, ""},
 		{"ws wrong query token", "GET", ws + "?token=x", "", "", 401, ""},
 		{"ws header token", "GET", ws, "Bearer " + token, "", 200, "vm " + vm + " query= proto="},

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -117,34 +116,4 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "no-store")
 	_, err := w.Write([]byte("OK"))
 	return err
-}
-
-// indexPage is served at / until the web UI exists: it says what the
-// manager is and lists its API.
-var indexPage = template.Must(template.New("index").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>fcmon manager</title>
-<style>body{font-family:system-ui,sans-serif;max-width:50em;margin:2em auto;padding:0 1em}code{white-space:nowrap}td{padding:.2em .8em .2em 0;vertical-align:top}</style>
-</head><body>
-<h1>fcmon manager</h1>
-<p>The web UI is not part of this version yet. The manager serves this JSON API{{if .Auth}}; every <code>/v1</code> call and <code>/metrics</code> need <code>Authorization: Bearer &lt;token&gt;</code>{{end}}:</p>
-<table>
-<tr><td><code>POST /v1/vms</code></td><td>register a VM</td></tr>
-<tr><td><code>GET /v1/vms</code></td><td>list the VMs with their status</td></tr>
-<tr><td><code>GET</code> · <code>DELETE /v1/vms/{id}</code></td><td>one VM · remove it and its history</td></tr>
-<tr><td><code>POST /v1/vms/{id}/guest-ip</code></td><td>set the guest agent's address</td></tr>
-<tr><td><code>GET /v1/vms/{id}/metrics</code></td><td>the latest combined sample</td></tr>
-<tr><td><code>GET /v1/vms/{id}/metrics/history?since=&amp;until=&amp;step=</code></td><td>samples over time (Unix ms)</td></tr>
-<tr><td><code>GET /v1/vms/{id}/metrics/ws</code></td><td>WebSocket: that VM's samples</td></tr>
-<tr><td><code>GET /v1/metrics/ws</code></td><td>WebSocket: every VM's samples</td></tr>
-<tr><td><code>GET /metrics</code></td><td>Prometheus text for all VMs</td></tr>
-<tr><td><code>GET /healthz</code></td><td>OK when the database answers</td></tr>
-</table>
-</body></html>
-`))
-
-func (a *API) index(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-	return indexPage.Execute(w, struct{ Auth bool }{a.opt.Token != ""})
 }

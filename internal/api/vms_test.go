@@ -95,7 +95,7 @@ func TestLatestAndHistory(t *testing.T) {
 func TestOpenEndpoints(t *testing.T) {
 	e := newEnv(t, nil)
 	w := e.do(t, request{method: "GET", path: "/"})
-	if w.Code != 200 || !strings.Contains(w.Body.String(), "POST /v1/vms") || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") {
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "<title>fcmon") || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/html") {
 		t.Errorf("index: %d %q", w.Code, w.Header())
 	}
 	if w := e.do(t, request{method: "GET", path: "/healthz"}); w.Code != 200 || w.Body.String() != "OK" {

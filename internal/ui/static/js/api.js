@@ -1,0 +1,108 @@
+// The manager's API, from its own origin only: JSON over fetch with the
+// bearer token when there is one, and WebSocket streams that offer the
+// token as the "bearer.<token>" subprotocol next to "fcmon.v1".
+
+const TOKEN_KEY = 'fcmon.token';
+
+/** APIError carries the API's {"error": "..."} message and the status. */
+export class APIError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export function getToken() {
+  return sessionStorage.getItem(TOKEN_KEY) || '';
+}
+
+export function setToken(token) {
+  if (token) sessionStorage.setItem(TOKEN_KEY, token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+// askToken is called on a 401; it resolves once a working token is set.
+let askToken = async () => { throw new APIError(401, 'this manager needs an API token'); };
+
+export function onTokenNeeded(fn) {
+  askToken = fn;
+}
+
+/** call sends one request; on a 401 it asks for the token and retries. */
+export async function call(method, path, body) {
+  for (let attempt = 0; ; attempt++) {
+    const res = await send(method, path, body, getToken());
+    if (res.status === 401 && attempt < 3) {
+      await askToken((await decode(res)).error);
+      continue;
+    }
+    const data = await decode(res);
+    if (!res.ok) throw new APIError(res.status, data.error || `${res.status} ${res.statusText}`);
+    return data;
+  }
+}
+
+/** send is fetch with the token and a JSON body. */
+export function send(method, path, body, token) {
+  const headers = { Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  return fetch(path, {
+    method, headers, cache: 'no-store', credentials: 'same-origin',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+async function decode(res) {
+  const text = await res.text();
+  try {
+    return text ? JSON.parse(text) : {};
+  } catch {
+    return { error: `${res.status} ${res.statusText}: the manager did not answer JSON` };
+  }
+}
+
+/**
+ * stream keeps a WebSocket to path open, reconnecting with a growing pause,
+ * and calls onSample with every parsed message and onState with "live",
+ * "reconnecting" or "closed". It returns { close }.
+ */
+export function stream(path, onSample, onState = () => {}) {
+  let ws = null;
+  let closed = false;
+  let pause = 500;
+  let timer = 0;
+  const open = () => {
+    const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${path}`;
+    const token = getToken();
+    try {
+      ws = new WebSocket(url, token ? ['fcmon.v1', `bearer.${token}`] : ['fcmon.v1']);
+    } catch {
+      // A token with characters a subprotocol cannot carry goes as ?token=.
+      ws = new WebSocket(`${url}?token=${encodeURIComponent(token)}`, ['fcmon.v1']);
+    }
+    ws.onopen = () => { pause = 500; onState('live'); };
+    ws.onmessage = (ev) => {
+      let sample;
+      try { sample = JSON.parse(ev.data); } catch { return; }
+      onSample(sample);
+    };
+    ws.onclose = () => {
+      if (closed) return;
+      onState('reconnecting');
+      timer = setTimeout(open, pause);
+      pause = Math.min(pause * 2, 10000);
+    };
+  };
+  open();
+  return {
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      ws?.close();
+      onState('closed');
+    },
+  };
+}
+
+export const vmPath = (id) => `/v1/vms/${encodeURIComponent(id)}`;

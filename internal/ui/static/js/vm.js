@@ -1,0 +1,133 @@
+// The VM page: status, the guest agent's address form, and the tabs —
+// metrics (the charts) and details (what was registered).
+
+import { call, stream, vmPath } from './api.js';
+import { h, setText } from './dom.js';
+import { ago, duration, time } from './format.js';
+import { clearErrors, field, placeError, values } from './forms.js';
+import { MetricsTab } from './metrics.js';
+import { status } from './status.js';
+
+/** showVM renders VM id into main; it returns { close }. */
+export async function showVM(main, id, setConnection) {
+  let vm = await call('GET', vmPath(id));
+  let sample = null;
+  const title = h('h1', { text: vm.name });
+  const pill = h('span', { class: 'pill' });
+  const reason = h('span', { class: 'reason' });
+  const lastSample = h('dd', {});
+  const uptime = h('dd', {});
+  const stale = h('p', { class: 'warn', role: 'status', hidden: true });
+  const metrics = new MetricsTab(id);
+  const details = h('dl', { class: 'details' });
+
+  const render = () => {
+    const st = status(vm, sample);
+    setText(pill, st.label);
+    pill.className = `pill pill-${st.kind}`;
+    setText(reason, st.reason);
+    setText(lastSample, sample?.source === 'none' || !sample ? ago(vm.last_sample_ms) : ago(sample.timestamp_ms));
+    setText(uptime, duration(sample?.uptime_seconds));
+    stale.hidden = !sample?.stale;
+    setText(stale, sample?.stale
+      ? `Stale: no fresh CPU or memory figures for over three poll intervals (the guest agent last answered: ${sample.guest_agent?.last_success_ms ? time(sample.guest_agent.last_success_ms) : 'never'}).`
+      : '');
+    fillDetails(details, vm);
+  };
+
+  main.append(
+    h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/', text: '← All VMs' })),
+    h('div', { class: 'page-head' }, title, pill, reason),
+    h('p', { class: 'vm-id' }, 'ID ', h('code', { text: vm.id })),
+    stale,
+    h('div', { class: 'summary' },
+      h('dl', { class: 'facts' }, h('dt', { text: 'Last sample' }), lastSample, h('dt', { text: 'Uptime' }), uptime),
+      guestForm(vm, (updated) => { vm = updated; render(); })),
+    tabs([
+      { key: 'metrics', label: 'Metrics', panel: metrics.el },
+      { key: 'details', label: 'Details', panel: details },
+    ]),
+  );
+  render();
+  const ticker = setInterval(render, 1000);
+  const live = stream(`${vmPath(id)}/metrics/ws`, (s) => {
+    if (sample && s.timestamp_ms < sample.timestamp_ms) return;
+    sample = s;
+    render();
+    metrics.live(s);
+  }, setConnection);
+  await metrics.start();
+  call('GET', `${vmPath(id)}/metrics`).then((s) => {
+    if (!sample) { sample = s; render(); metrics.live(s); }
+  }).catch(() => {});
+  return { close() { live.close(); clearInterval(ticker); metrics.close(); } };
+}
+
+/** guestForm sets the guest agent's address (POST /v1/vms/{id}/guest-ip). */
+function guestForm(vm, onDone) {
+  const ip = field('guest-ip', 'Guest IP', 'guest_ip', { value: vm.guest_ip || '', required: true,
+    autocomplete: 'off', spellcheck: 'false', placeholder: '192.168.1.100' });
+  const port = field('guest-port', 'Port', 'guest_port', { type: 'number', min: 1, max: 65535, value: vm.guest_port || '' });
+  const formError = h('p', { class: 'form-error', role: 'alert' });
+  const ok = h('p', { class: 'form-ok', role: 'status' });
+  const button = h('button', { type: 'submit', class: 'primary', text: 'Set address' });
+  const form = h('form', { class: 'inline-form', 'aria-labelledby': 'guest-title', novalidate: true },
+    h('h2', { id: 'guest-title', text: 'Guest agent address' }),
+    h('div', { class: 'row' }, ip.wrap, port.wrap, h('div', { class: 'actions' }, button)), formError, ok);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearErrors([ip, port], formError);
+    ok.textContent = '';
+    button.disabled = true;
+    try {
+      const updated = await call('POST', `${vmPath(vm.id)}/guest-ip`, values([ip, port]));
+      ok.textContent = `Polling the guest agent at ${updated.guest_ip}:${updated.guest_port}.`;
+      onDone(updated);
+    } catch (err) {
+      placeError([ip, port], err, formError);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+/** tabs builds a keyboard-usable tab list (arrow keys, Home, End). */
+function tabs(list) {
+  const buttons = list.map((t, i) => h('button', {
+    type: 'button', role: 'tab', id: `tab-${t.key}`, 'aria-controls': `panel-${t.key}`,
+    'aria-selected': i === 0 ? 'true' : 'false', tabindex: i === 0 ? '0' : '-1', text: t.label,
+  }));
+  const panels = list.map((t, i) => h('div', { role: 'tabpanel', id: `panel-${t.key}`,
+    'aria-labelledby': `tab-${t.key}`, hidden: i !== 0 }, t.panel));
+  const select = (i) => {
+    buttons.forEach((b, j) => {
+      b.setAttribute('aria-selected', String(i === j));
+      b.tabIndex = i === j ? 0 : -1;
+      panels[j].hidden = i !== j;
+    });
+    buttons[i].focus();
+  };
+  buttons.forEach((b, i) => {
+    b.addEventListener('click', () => select(i));
+    b.addEventListener('keydown', (ev) => {
+      const n = buttons.length;
+      const to = { ArrowRight: (i + 1) % n, ArrowLeft: (i + n - 1) % n, Home: 0, End: n - 1 }[ev.key];
+      if (to !== undefined) { ev.preventDefault(); select(to); }
+    });
+  });
+  return h('div', { class: 'tabs' }, h('div', { role: 'tablist', 'aria-label': 'VM views' }, ...buttons), ...panels);
+}
+
+function fillDetails(dl, vm) {
+  const rows = [
+    ['Name', vm.name], ['ID', vm.id], ['Guest agent', vm.guest_ip ? `${vm.guest_ip}:${vm.guest_port}` : 'not set'],
+    ['Host agent', vm.host_agent_url || 'none'], ['VMM pid', vm.vmm_pid || 'none'],
+    ['Metrics FIFO', vm.metrics_fifo || 'none'], ['API socket', vm.api_socket || 'none'],
+    ['Registered', time(vm.created_ms)], ['Updated', time(vm.updated_ms)],
+  ];
+  const text = rows.map((r) => r.join('=')).join('\n');
+  if (dl.shown === text) return;
+  dl.shown = text;
+  dl.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: String(v) })]));
+}

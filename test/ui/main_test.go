@@ -1,0 +1,93 @@
+// Package ui holds the browser tests of the manager's web UI: a Go test
+// builds the programs, runs a manager fed by real guest agents (over
+// animated copies of a captured /proc), a real host agent, a Firecracker
+// metrics FIFO and a child process standing for the VMM, then runs the
+// Node test files of this directory (node --test, playwright-core driving
+// Debian's Chromium) against it. Screenshots go to test-artifacts/ui/.
+//
+//	go test ./test/ui -update   also rewrites docs/ui-metrics-tab.png
+package ui
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite docs/ui-metrics-tab.png from this run's screenshot of the metrics tab")
+
+// Binaries TestMain builds; skip says why the browser tests cannot run.
+var (
+	guestAgentBin, hostAgentBin, managerBin string
+	skip                                    string
+)
+
+// chromiumPath is Debian's Chromium, which the tests drive (never a
+// browser downloaded by Playwright).
+const chromiumPath = "/usr/bin/chromium"
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	if skip = missing(); skip != "" {
+		return m.Run() // the tests skip, naming what is missing
+	}
+	dir, err := os.MkdirTemp("", "ui-test-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := buildAll(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "ui tests:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// missing names the first resource the browser tests lack, "" when none;
+// `make test` (through make ui-test-deps) installs them all.
+func missing() string {
+	if _, err := exec.LookPath("node"); err != nil {
+		return "no node on PATH (Node 20 or newer; make ui-test-deps needs it too)"
+	}
+	for _, need := range []struct{ path, what string }{
+		{chromiumPath, "Debian's Chromium is missing (apt-get install chromium, or make ui-test-deps)"},
+		{"../../web/node_modules/playwright-core/package.json", "playwright-core is not installed in web/node_modules (make ui-test-deps runs npm ci)"},
+		{"../../internal/ui/npm/uPlot.iife.min.js", "uPlot is not copied into internal/ui/npm (make ui-assets)"},
+	} {
+		if _, err := os.Stat(need.path); err != nil {
+			return need.what
+		}
+	}
+	return ""
+}
+
+// buildAll builds the three programs into dir as the Makefile does.
+func buildAll(dir string) error {
+	guestAgentBin = filepath.Join(dir, "guest-agent")
+	hostAgentBin = filepath.Join(dir, "host-agent")
+	managerBin = filepath.Join(dir, "manager")
+	builds := []struct {
+		out, pkg string
+		env      []string
+	}{
+		{guestAgentBin, "../../cmd/guest-agent", []string{"CGO_ENABLED=0", "GOEXPERIMENT=nogreenteagc"}},
+		{hostAgentBin, "../../cmd/host-agent", []string{"CGO_ENABLED=0"}},
+		{managerBin, "../../cmd/manager", []string{"CGO_ENABLED=0"}},
+	}
+	for _, b := range builds {
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", b.out, b.pkg)
+		cmd.Env = append(os.Environ(), b.env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("building %s: %v\n%s", b.pkg, err, out)
+		}
+	}
+	return nil
+}
