@@ -18,8 +18,12 @@ const (
 	GuestAgentLog = "/var/log/guest-agent.log"
 	// GuestIP is the guest's static address on QEMU's user-mode network.
 	GuestIP = "10.0.2.15"
-	// HostIP is how the guest reaches the host's loopback interface.
+	// HostIP is how the guest reaches the host's loopback interface (QEMU's gateway).
+	// In a restricted guest (Config.Restrict) it only answers ping.
 	HostIP = "10.0.2.2"
+	// ServiceIP is where a guest reaches Config.GuestForwards: QEMU refuses guest
+	// forwards on HostIP itself.
+	ServiceIP = "10.0.2.100"
 
 	guestModuleDir = "/lib/vmtest/modules"
 )

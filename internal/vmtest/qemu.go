@@ -35,7 +35,7 @@ func qemuArgs(cfg Config, kernel, initrd, sock, disk, pidfile string, hostPort i
 		// console output (the ready marker in particular) is lost.
 		"-chardev", "socket,id=c0,path=" + sock + ",server=on,wait=on",
 		"-serial", "chardev:c0",
-		"-netdev", fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:%d", hostPort, cfg.GuestPort),
+		"-netdev", netdevArg(cfg, hostPort),
 		"-device", "virtio-net-pci,netdev=n0",
 		"-pidfile", pidfile,
 	}
@@ -43,6 +43,21 @@ func qemuArgs(cfg Config, kernel, initrd, sock, disk, pidfile string, hostPort i
 		args = append(args, "-drive", "file="+disk+",format=raw,if=virtio")
 	}
 	return args
+}
+
+// netdevArg is the user-mode network of a guest: the agent's port forwarded from the
+// host's loopback, and with cfg.Restrict nothing else but cfg.GuestForwards. Only
+// loopback addresses of the host are ever named.
+func netdevArg(cfg Config, hostPort int) string {
+	arg := fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:%d", hostPort, cfg.GuestPort)
+	if cfg.Restrict {
+		arg += ",restrict=on"
+	}
+	for _, f := range cfg.GuestForwards {
+		// QEMU splits -netdev options at commas and runs cmd: through /bin/sh.
+		arg += fmt.Sprintf(",guestfwd=tcp:%s:%d-cmd:socat STDIO TCP4:127.0.0.1:%d", ServiceIP, f.Port, f.HostPort)
+	}
+	return arg
 }
 
 // process is a running QEMU.
@@ -54,13 +69,15 @@ type process struct {
 }
 
 // startQEMU starts QEMU with args. The child gets SIGKILL when the test process dies
-// (Pdeathsig), so a panicking or killed test never leaves a guest behind.
+// (Pdeathsig), so a panicking or killed test never leaves a guest behind. It has its
+// own process group: a Ctrl-C at the terminal reaches its parent, which stops it in
+// order, rather than killing it behind the parent's back.
 func startQEMU(args []string) (*process, error) {
 	cmd := exec.Command(qemuBinary, args...)
 	p := &process{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout = p.stderr
 	cmd.Stderr = p.stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", qemuBinary, err)
 	}

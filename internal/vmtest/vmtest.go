@@ -10,10 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
+	"os/exec"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -48,6 +46,31 @@ type Config struct {
 	BootTimeout time.Duration
 	// Assets is where the kernel, modules and busybox are; zero means DefaultAssets().
 	Assets Assets
+
+	// HostPort, when positive, is the 127.0.0.1 port forwarded to GuestPort, so a
+	// caller can put it on the kernel command line (guest_agent.advertise=); 0 picks
+	// a free port.
+	HostPort int
+	// Restrict isolates the guest (QEMU's -netdev user,restrict=on): it reaches
+	// nothing outside the VM but the GuestForwards, and QEMU's own HostIP, which
+	// still answers ping.
+	Restrict bool
+	// GuestForwards are TCP services the guest reaches at ServiceIP:Port, each
+	// relayed to a 127.0.0.1 port of the host by socat, one process per connection
+	// (QEMU's guestfwd). With Restrict they are the guest's only way out.
+	GuestForwards []GuestForward
+	// BeforeBoot, when set, runs once QEMU is running and before the guest starts
+	// (QEMU waits for the console), with QEMU's pid; an error aborts the boot.
+	// Launchers use it to register the VM before its agent can register itself.
+	BeforeBoot func(qemuPID int) error
+}
+
+// GuestForward is one service of the host offered to the guest at ServiceIP:Port.
+type GuestForward struct {
+	// Port is the port the guest connects to at ServiceIP.
+	Port int
+	// HostPort is the 127.0.0.1 port of the host the connection is relayed to.
+	HostPort int
 }
 
 func (c *Config) setDefaults() {
@@ -74,9 +97,10 @@ func (c *Config) setDefaults() {
 // VM is a running guest. Its methods may be called from several goroutines; console
 // commands run one at a time.
 type VM struct {
-	t        testing.TB
+	t        testing.TB // nil for a guest from Launch
 	port     int
 	sock     string
+	sockDir  string
 	pidfile  string
 	proc     *process
 	console  *console
@@ -87,8 +111,6 @@ type VM struct {
 	BootTime time.Duration
 }
 
-var bootSeq atomic.Int64
-
 // Boot starts a guest for cfg and waits until its console shell is ready. It skips t
 // when QEMU or the assets are missing, fails t when the guest does not boot within
 // cfg.BootTimeout, and stops the guest when t ends (passed, failed or panicked).
@@ -96,83 +118,25 @@ func Boot(t testing.TB, cfg Config) *VM {
 	t.Helper()
 	cfg.setDefaults()
 	Require(t, cfg.Assets)
-	reapOrphans()
-
-	dir := t.TempDir()
-	initrd := filepath.Join(dir, "initramfs.cpio")
-	if err := buildInitramfs(initrd, cfg, cfg.Assets); err != nil {
-		t.Fatalf("vmtest: %v", err)
-	}
-	var disk string
-	if cfg.DiskMiB > 0 {
-		disk = filepath.Join(dir, "disk.raw")
-		if err := createDisk(disk, cfg.DiskMiB); err != nil {
-			t.Fatalf("vmtest: %v", err)
+	if cfg.Restrict && len(cfg.GuestForwards) > 0 {
+		if _, err := exec.LookPath("socat"); err != nil {
+			t.Skip("socat not found in PATH (QEMU's guestfwd runs it): run scripts/vm-assets.sh or apt-get install socat")
 		}
 	}
-	// Unix socket paths are limited to 108 bytes, which t.TempDir can exceed.
-	sockDir, err := os.MkdirTemp("", "vmtest-")
+	vm, err := Launch(context.Background(), cfg, t.TempDir())
 	if err != nil {
 		t.Fatalf("vmtest: %v", err)
 	}
-	t.Cleanup(func() { os.RemoveAll(sockDir) })
-	if err := os.MkdirAll(runDir(), 0o755); err != nil {
-		t.Fatalf("vmtest: %v", err)
-	}
-
-	vm := &VM{t: t, sock: filepath.Join(sockDir, "console.sock")}
-	vm.pidfile = filepath.Join(runDir(), fmt.Sprintf("%d-%d.pid", os.Getpid(), bootSeq.Add(1)))
+	vm.t = t
 	t.Cleanup(vm.cleanup)
-	start := time.Now()
-	if err := vm.start(cfg, initrd, disk); err != nil {
-		t.Fatalf("vmtest: booting guest: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.BootTimeout)
-	defer cancel()
-	if err := vm.console.waitReady(ctx); err != nil {
-		t.Fatalf("vmtest: guest console not ready after %v: %v\nconsole:\n%s\nqemu: %s",
-			cfg.BootTimeout, err, vm.console.tail(4096), vm.proc.stderr.String())
-	}
-	vm.BootTime = time.Since(start)
 	t.Logf("vmtest: guest booted in %v (agent forwarded to %s)", vm.BootTime.Round(time.Millisecond), vm.AgentURL())
 	return vm
-}
-
-// start launches QEMU and connects the console, retrying with another port when the
-// host forward cannot bind (another process took the port in between).
-func (vm *VM) start(cfg Config, initrd, disk string) error {
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return err
-		}
-		_ = os.Remove(vm.sock)
-		args := qemuArgs(cfg, cfg.Assets.Kernel(), initrd, vm.sock, disk, vm.pidfile, port)
-		p, err := startQEMU(args)
-		if err != nil {
-			return err
-		}
-		vm.proc, vm.port = p, port
-		if lastErr = waitSocket(p, vm.sock, 15*time.Second); lastErr != nil {
-			_ = p.stop(time.Second)
-			if strings.Contains(lastErr.Error(), "forwarding") {
-				continue
-			}
-			return lastErr
-		}
-		vm.console = newConsole(vm.sock)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return vm.console.connect(ctx)
-	}
-	return lastErr
 }
 
 // cleanup runs when the test ends: on failure it logs the agent's log and the console,
 // then stops the guest.
 func (vm *VM) cleanup() {
-	if vm.t.Failed() && vm.console != nil && vm.running() {
+	if vm.t != nil && vm.t.Failed() && vm.console != nil && vm.running() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		out, _, err := vm.console.run(ctx, "cat "+GuestAgentLog+" 2>/dev/null | tail -n 40")
 		cancel()
@@ -209,6 +173,9 @@ func (vm *VM) Stop() error {
 			vm.stopErr = vm.proc.stop(3 * time.Second)
 		}
 		_ = os.Remove(vm.pidfile)
+		if vm.sockDir != "" {
+			_ = os.RemoveAll(vm.sockDir)
+		}
 	})
 	return vm.stopErr
 }
@@ -237,7 +204,7 @@ func (vm *VM) Run(ctx context.Context, cmd string) (string, error) {
 }
 
 // MustRun is Run bounded to one minute that fails the test on any error. Call it only
-// from the test's goroutine.
+// from the test's goroutine, and only on a guest from Boot (one from Launch panics).
 func (vm *VM) MustRun(cmd string) string {
 	vm.t.Helper()
 	out, err := vm.Run(context.Background(), cmd)

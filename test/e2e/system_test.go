@@ -1,0 +1,132 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fcmon/fcmon/internal/demo"
+	"github.com/fcmon/fcmon/internal/vmtest"
+)
+
+// pollInterval is the manager's --poll-interval, as in make run.
+const pollInterval = time.Second
+
+// system is a manager, a host agent and the demo's guests.
+type system struct {
+	t            *testing.T // the whole test: what it starts lives as long
+	dataDir      string
+	managerPort  int
+	manager      *program
+	host         *program
+	hostAgentURL string
+	client       *demo.Client
+	guests       []*guest
+}
+
+// guest is one booted demo guest.
+type guest struct {
+	demo.Guest
+	id       string
+	hostPort int // 127.0.0.1 port forwarded to its agent
+	vm       *vmtest.VM
+}
+
+// startSystem starts everything the way make run does and returns once both
+// guests are up. It skips when QEMU, socat or the guest assets are missing.
+func startSystem(t *testing.T) *system {
+	t.Helper()
+	vmtest.Require(t, vmtest.DefaultAssets())
+	if err := vmtest.Available(vmtest.Config{GuestForwards: []vmtest.GuestForward{{Port: 1, HostPort: 1}}}); err != nil {
+		t.Skipf("%v", err)
+	}
+	s := &system{t: t, dataDir: t.TempDir()}
+	var err error
+	if s.managerPort, err = demo.FreePort(); err != nil {
+		t.Fatal(err)
+	}
+	s.client = demo.NewClient(fmt.Sprintf("http://127.0.0.1:%d", s.managerPort))
+	s.startManager()
+	hostPort, err := demo.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.hostAgentURL = fmt.Sprintf("http://127.0.0.1:%d", hostPort)
+	s.host = startProgram(t, hostAgentBin, s.hostAgentURL+"/health",
+		"--listen", fmt.Sprintf("127.0.0.1:%d", hostPort), "--interval", "1s")
+
+	s.guests = make([]*guest, len(demo.Guests))
+	errs := make([]error, len(demo.Guests))
+	var wg sync.WaitGroup
+	for i, g := range demo.Guests {
+		wg.Go(func() { s.guests[i], errs[i] = s.boot(t, g) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("%s: %v", demo.Guests[i].Name, err)
+		}
+		t.Logf("%s booted in %v (QEMU pid %d)", s.guests[i].Name, s.guests[i].vm.BootTime.Round(time.Millisecond), s.guests[i].vm.PID())
+	}
+	return s
+}
+
+// startManager starts (or restarts) the manager on its port and database, for
+// the rest of the whole test.
+func (s *system) startManager() {
+	s.t.Helper()
+	s.manager = startProgram(s.t, managerBin, s.client.Base+"/healthz",
+		"--listen", fmt.Sprintf("127.0.0.1:%d", s.managerPort), "--data-dir", s.dataDir,
+		"--poll-interval", pollInterval.String(), "--guest-allow-cidrs", "127.0.0.0/8")
+}
+
+// boot launches one guest, registered with the manager before it starts; it
+// runs on a goroutine, so it returns errors rather than failing t.
+func (s *system) boot(t *testing.T, g demo.Guest) (*guest, error) {
+	port, err := demo.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	dir := t.TempDir()
+	out := &guest{Guest: g, id: demo.NewUUID(), hostPort: port}
+	cfg, err := g.VMConfig(guestAgentBin, dir, out.id, s.managerPort, port)
+	if err != nil {
+		return nil, err
+	}
+	cfg.BeforeBoot = func(pid int) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return s.client.Register(ctx, demo.VM{ID: out.id, Name: g.Name, HostAgentURL: s.hostAgentURL, VMMPID: pid})
+	}
+	vm, err := vmtest.Launch(context.Background(), cfg, dir)
+	if err != nil {
+		return nil, err
+	}
+	out.vm = vm
+	t.Cleanup(func() {
+		if t.Failed() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			log, _ := vm.Run(ctx, "tail -n 30 "+vmtest.GuestAgentLog)
+			cancel()
+			t.Logf("%s: %s (tail):\n%s", g.Name, vmtest.GuestAgentLog, log)
+		}
+		if err := vm.Stop(); err != nil {
+			t.Errorf("%s: %v", g.Name, err)
+		}
+	})
+	return out, nil
+}
+
+// run runs a shell command in the guest, failing t on error.
+func (g *guest) run(t *testing.T, cmd string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := g.vm.Run(ctx, cmd)
+	if err != nil {
+		t.Fatalf("%s: %v", g.Name, err)
+	}
+	return out
+}
