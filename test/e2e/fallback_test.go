@@ -48,6 +48,12 @@ func (s *system) checkFallback(t *testing.T, victim, other *guest) {
 	s.waitFor(t, victim, 20*time.Second, "guest figures after the agent restarted", isSource(wire.SourceGuest))
 	t.Logf("%s: source guest again %v after its agent restarted", victim.Name, time.Since(restarted).Round(10*time.Millisecond))
 
+	// The other guest is watched for at least four poll intervals from the
+	// kill, so its samples say something even when fallback and recovery
+	// were quick.
+	if watched := time.Since(killed); watched < 4*pollInterval {
+		time.Sleep(4*pollInterval - watched)
+	}
 	seen := watch()
 	if len(seen) < 3 {
 		t.Errorf("%s: only %d samples while the other guest's agent was down", other.Name, len(seen))
