@@ -2,45 +2,31 @@ package history
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/fcmon/fcmon/internal/store"
+	"github.com/fcmon/fcmon/internal/store/pgtest"
 	"github.com/fcmon/fcmon/internal/wire"
 )
 
-// pgAdmin reaches the PostgreSQL server of FCMON_TEST_DATABASE_URL, where
-// each test gets a schema of its own; nil when the variable is unset.
-var (
-	pgURL    = os.Getenv("FCMON_TEST_DATABASE_URL")
-	pgAdmin  *sql.DB
-	pgSchema atomic.Int64
-)
+// pg is the PostgreSQL server the store-backed tests also run on (see pgtest).
+var pg *pgtest.Server
 
 func TestMain(m *testing.M) {
-	if pgURL != "" {
-		db, err := sql.Open("pgx", pgURL)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "history tests: FCMON_TEST_DATABASE_URL:", err)
-			os.Exit(1)
-		}
-		pgAdmin = db
+	var err error
+	if pg, err = pgtest.Start("history tests"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	code := m.Run()
-	if pgAdmin != nil {
-		pgAdmin.Close()
-	}
+	pg.Stop()
 	os.Exit(code)
 }
 
@@ -54,25 +40,7 @@ var backends = []struct {
 	{"postgres", newPostgresURL},
 }
 
-func newPostgresURL(t *testing.T) string {
-	t.Helper()
-	if pgAdmin == nil {
-		t.Skip("no PostgreSQL: FCMON_TEST_DATABASE_URL is not set (make test sets it)")
-	}
-	schema := fmt.Sprintf("fcmon_history_test_%d_%d", os.Getpid(), pgSchema.Add(1))
-	if _, err := pgAdmin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("creating schema: %v", err)
-	}
-	t.Cleanup(func() { pgAdmin.Exec("DROP SCHEMA " + schema + " CASCADE") })
-	u, err := url.Parse(pgURL)
-	if err != nil {
-		t.Fatalf("FCMON_TEST_DATABASE_URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func newPostgresURL(t *testing.T) string { return pg.NewSchema(t) }
 
 // forEachBackend runs fn as a subtest on every backend.
 func forEachBackend(t *testing.T, fn func(t *testing.T, dbURL string)) {

@@ -9,18 +9,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/fcmon/fcmon/internal/store/pgtest"
 )
 
 // Binaries TestMain builds.
 var guestAgentBin, hostAgentBin, managerBin string
 
-// pg is the PostgreSQL the tests use: FCMON_TEST_DATABASE_URL, or a
-// cluster TestMain starts with scripts/pg-test-cluster.sh; skip says why
-// there is none.
-var pg struct{ url, skip string }
+// pg is the PostgreSQL server of the tests on that backend (see pgtest).
+var pg *pgtest.Server
 
 // pollInterval is the manager's --poll-interval in these tests.
 const pollInterval = 250 * time.Millisecond
@@ -40,12 +39,11 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "manager tests:", err)
 		return 1
 	}
-	stop, err := setupPostgres()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "manager tests:", err)
+	if pg, err = pgtest.Start("manager tests"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer stop()
+	defer pg.Stop()
 	return m.Run()
 }
 
@@ -72,57 +70,6 @@ func buildAll(dir string) error {
 	return nil
 }
 
-// setupPostgres fills pg and returns what undoes it.
-func setupPostgres() (stop func(), err error) {
-	stop = func() {}
-	if pg.url = os.Getenv("FCMON_TEST_DATABASE_URL"); pg.url != "" {
-		return stop, nil
-	}
-	pgBin := os.Getenv("PG_BIN")
-	if pgBin == "" {
-		pgBin = "/usr/lib/postgresql/15/bin"
-	}
-	if _, err := os.Stat(filepath.Join(pgBin, "initdb")); err != nil {
-		pg.skip = fmt.Sprintf("no PostgreSQL: FCMON_TEST_DATABASE_URL is not set and %s/initdb is missing (apt-get install postgresql-15, or set PG_BIN)", pgBin)
-		return stop, nil
-	}
-	script, err := filepath.Abs("../../scripts/pg-test-cluster.sh")
-	if err != nil {
-		return stop, err
-	}
-	parent, err := os.MkdirTemp("", "fcmon-manager-pg-")
-	if err != nil {
-		return stop, err
-	}
-	// As root the server runs as user postgres, which must reach the
-	// directory.
-	if err := os.Chmod(parent, 0o755); err != nil {
-		return stop, err
-	}
-	dir := filepath.Join(parent, "pg")
-	cmd := exec.Command(script, "start", dir)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("PG_TEST_OWNER_PID=%d", os.Getpid()))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		exec.Command(script, "stop", dir).Run()
-		os.RemoveAll(parent)
-		return stop, fmt.Errorf("starting PostgreSQL: %w", err)
-	}
-	pg.url = strings.TrimSpace(string(out))
-	return func() {
-		if out, err := exec.Command(script, "stop", dir).CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "manager tests: stopping PostgreSQL: %v: %s\n", err, out)
-		}
-		os.RemoveAll(parent)
-	}, nil
-}
-
-// needPostgres skips t when there is no PostgreSQL.
-func needPostgres(t *testing.T) string {
-	t.Helper()
-	if pg.skip != "" {
-		t.Skip(pg.skip)
-	}
-	return pg.url
-}
+// needPostgres returns the URL of an empty PostgreSQL schema for t, or skips
+// t when there is no PostgreSQL.
+func needPostgres(t *testing.T) string { return pg.NewSchema(t) }
