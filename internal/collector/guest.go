@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"encoding/json"
 	"net"
 	"net/netip"
 	"strconv"
@@ -93,45 +92,63 @@ func (w *worker) fetchGuest(ctx context.Context, t Target, addr string) (*wire.G
 	if err != nil || ip.Zone() != "" || t.GuestPort < 0 || t.GuestPort > 65535 {
 		return nil, failf(ReasonBadTarget, "guest address %q is not an IP literal and port", addr)
 	}
-	data, perr := w.c.request(ctx, "GET", "http://"+addr+"/metrics", w.c.opt.GuestAgentToken, nil)
+	var data []byte
+	var perr *pollError
+	if w.c.direct {
+		data, perr = w.c.fetchGuestDirect(ctx, &w.conn, addr)
+	} else {
+		data, perr = w.c.request(ctx, "GET", "http://"+addr+"/metrics", w.c.opt.GuestAgentToken, nil)
+	}
 	if perr != nil {
 		return nil, perr
 	}
-	var m wire.GuestMetrics
-	if perr := decode(data, &m); perr != nil {
-		return nil, perr
-	}
-	if perr := requireGuestFields(data); perr != nil {
+	m, perr := decodeGuest(data)
+	if perr != nil {
 		return nil, perr
 	}
 	if err := m.Validate(); err != nil {
 		return nil, failf(ReasonOutOfRange, "guest metrics: %w", err)
 	}
-	return &m, nil
+	return m, nil
 }
 
-// requireGuestFields checks that the six fields of the original agent are
-// present: decoding alone would turn a missing one into a zero that looks
-// like a real reading.
-func requireGuestFields(data []byte) *pollError {
-	var p struct {
-		CPU    json.RawMessage `json:"cpu_usage_percent"`
-		MemPct json.RawMessage `json:"memory_usage_percent"`
-		Used   json.RawMessage `json:"memory_used_kb"`
-		Total  json.RawMessage `json:"memory_total_kb"`
-		Avail  json.RawMessage `json:"memory_available_kb"`
-		Uptime json.RawMessage `json:"uptime_seconds"`
+// guestDoc is the guest agent's document as the collector decodes it: the
+// six fields of the original agent as pointers, which shadow those of the
+// embedded GuestMetrics (encoding/json prefers the shallower field), so
+// that one decoding pass both fills the figures and tells a missing or null
+// field from a real zero.
+type guestDoc struct {
+	wire.GuestMetrics
+	CPU    *float64 `json:"cpu_usage_percent"`
+	MemPct *float64 `json:"memory_usage_percent"`
+	Used   *uint64  `json:"memory_used_kb"`
+	Total  *uint64  `json:"memory_total_kb"`
+	Avail  *uint64  `json:"memory_available_kb"`
+	Uptime *uint64  `json:"uptime_seconds"`
+}
+
+// decodeGuest parses a /metrics document and checks that the six fields of
+// the original agent are present: decoding alone would turn a missing one
+// into a zero that looks like a real reading.
+func decodeGuest(data []byte) (*wire.GuestMetrics, *pollError) {
+	var d guestDoc
+	if perr := decode(data, &d); perr != nil {
+		return nil, perr
 	}
-	if err := json.Unmarshal(data, &p); err != nil {
-		return failf(ReasonBadJSON, "decoding: %v", shorten(err.Error()))
-	}
-	for name, v := range map[string]json.RawMessage{
-		"cpu_usage_percent": p.CPU, "memory_usage_percent": p.MemPct, "memory_used_kb": p.Used,
-		"memory_total_kb": p.Total, "memory_available_kb": p.Avail, "uptime_seconds": p.Uptime,
+	for _, f := range []struct {
+		name    string
+		present bool
+	}{
+		{"cpu_usage_percent", d.CPU != nil}, {"memory_usage_percent", d.MemPct != nil},
+		{"memory_used_kb", d.Used != nil}, {"memory_total_kb", d.Total != nil},
+		{"memory_available_kb", d.Avail != nil}, {"uptime_seconds", d.Uptime != nil},
 	} {
-		if len(v) == 0 || string(v) == "null" {
-			return failf(ReasonBadJSON, "guest metrics lack %s", name)
+		if !f.present {
+			return nil, failf(ReasonBadJSON, "guest metrics lack %s", f.name)
 		}
 	}
-	return nil
+	m := &d.GuestMetrics
+	m.CPUUsagePercent, m.MemoryUsagePercent = *d.CPU, *d.MemPct
+	m.MemoryUsedKB, m.MemoryTotalKB, m.MemoryAvailableKB, m.UptimeSeconds = *d.Used, *d.Total, *d.Avail, *d.Uptime
+	return m, nil
 }

@@ -78,6 +78,7 @@ func (c *Collector) sync(ctx context.Context, wg *sync.WaitGroup) {
 // slot makes the poller skip the slots it missed rather than fire them in a
 // burst, and the semaphore wait is the only thing a VM shares with others.
 func (w *worker) run(ctx context.Context) {
+	defer w.conn.close()
 	iv := w.c.opt.PollInterval
 	for {
 		slot := nextSlot(time.Now(), iv, w.phase)
