@@ -115,7 +115,7 @@ func (m *Manager) build(st store.Store) *parts {
 	})
 	p.reg.samples = p.coll
 	p.handler = api.New(api.Options{
-		Store: st, Samples: p.coll, History: historyQuery{p.hist}, Streams: p.hub, Metrics: promHandler,
+		Store: notifyingStore{st, p.reg.changed}, Samples: p.coll, History: historyQuery{p.hist}, Streams: p.hub, Metrics: promHandler,
 		Forget: func(id string) {
 			p.coll.Forget(id)
 			p.hist.Forget(id)
