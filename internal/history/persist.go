@@ -74,13 +74,21 @@ func (h *History) flush(ctx context.Context, all bool) error {
 	err := h.mergeStored(ctx, cutoff)
 	batch, owners := h.collect(complete, cutoff)
 	if len(batch) > 0 {
+		start := time.Now()
 		settled := make([]bool, len(batch))
-		err = errors.Join(err, h.upsert(ctx, batch, settled))
+		uerr := h.upsert(ctx, batch, settled)
+		written := 0
 		for i, ok := range settled {
 			if ok {
 				owners[i].settle(batch[i].MinuteMs, owners[i].version)
+				written++
 			}
 		}
+		// What the store sustains is the figure that decides how many VMs
+		// one manager can keep history for.
+		h.log.Debug("history: rollups written", "rows", written, "of", len(batch),
+			"took_ms", time.Since(start).Milliseconds())
+		err = errors.Join(err, uerr)
 	}
 	if n := h.lost.Swap(0); n > 0 {
 		h.log.Warn("history: dropped unpersisted minutes: the store failed for longer than they are held",
