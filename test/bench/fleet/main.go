@@ -1,0 +1,105 @@
+// Command fleet pretends to be many guest agents for the manager's scale
+// benchmark: it binds -n consecutive loopback addresses from -first (all of
+// 127.0.0.0/8 is local on Linux) on one port and answers GET /metrics on each
+// with the guest agent's JSON, wire.GuestMetrics encoded by AppendJSON, with
+// figures of its own for every VM that change every second. It serves HTTP/1.1
+// with keep-alive and nothing more, cheaply, because it shares the machine
+// with the manager it loads. It prints "ready" once every address is bound and
+// runs until SIGINT or SIGTERM, or -max at the latest.
+//
+// Bench-only: it is not part of fcmon.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+func main() {
+	first := flag.String("first", "127.10.0.1", "first loopback address")
+	n := flag.Int("n", 1000, "VMs, one per consecutive address")
+	port := flag.Int("port", 8080, "port on every address")
+	maxRun := flag.Duration("max", 15*time.Minute, "exit after this long in any case")
+	flag.Parse()
+	if err := run(*first, *n, *port, *maxRun); err != nil {
+		fmt.Fprintln(os.Stderr, "fleet:", err)
+		os.Exit(1)
+	}
+}
+
+func run(first string, n, port int, maxRun time.Duration) error {
+	addr, err := netip.ParseAddr(first)
+	if err != nil || !addr.Is4() || !addr.IsLoopback() {
+		return fmt.Errorf("-first %q is not an IPv4 loopback address", first)
+	}
+	// Each VM costs a listener and a kept-alive connection; 10,000 VMs are
+	// over the usual limit of open files.
+	if err := raiseNoFile(uint64(2*n + 256)); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, maxRun)
+	defer cancel()
+
+	start := time.Now()
+	lns := make([]net.Listener, 0, n)
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for i := range n {
+		if !addr.IsLoopback() {
+			return fmt.Errorf("VM %d would lie beyond 127.0.0.0/8", i)
+		}
+		ln, err := net.Listen("tcp4", net.JoinHostPort(addr.String(), strconv.Itoa(port)))
+		if err != nil {
+			return err
+		}
+		lns = append(lns, ln)
+		go acceptLoop(ln, vm{index: i, start: start})
+		addr = addr.Next()
+	}
+	fmt.Printf("ready %d\n", n)
+	<-ctx.Done()
+	return nil
+}
+
+// raiseNoFile lifts the open-file limit to at least want, raising the hard
+// limit too when allowed (root).
+func raiseNoFile(want uint64) error {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return err
+	}
+	if lim.Cur >= want {
+		return nil
+	}
+	if lim.Max < want {
+		lim.Max = want
+	}
+	lim.Cur = lim.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("raising the open-file limit to %d: %w (run as root or raise ulimit -Hn)", want, err)
+	}
+	return nil
+}
+
+func acceptLoop(ln net.Listener, v vm) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go serveConn(c, v)
+	}
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/fcmon/fcmon/test/bench/internal/machine"
+)
+
+// scaleResult is one fleet size's figures: CPU and ages are medians over
+// the windows, counters span all of them.
+type scaleResult struct {
+	cpu, fleetCPU, rssMiB float64
+	ageP50, ageP99        float64
+	failed, polls         int
+	rowsPerSec, load      float64
+	batch                 batch // the latest rollup batch by the end
+}
+
+const (
+	mFailures = "fcmon_poll_failures_total"
+	mPolls    = "fcmon_poll_duration_seconds_count"
+	mRollups  = "fcmon_rollups_written_total"
+	mDropped  = "fcmon_websocket_dropped_total"
+	mSubs     = "fcmon_websocket_subscribers"
+)
+
+// settle waits until every one of n VMs has guest figures (at most 60 s),
+// then for the warm-up.
+func settle(ctx context.Context, c config, m *manager, n int) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ages, missing, err := m.ages(ctx)
+		if err != nil {
+			return err
+		}
+		if len(ages) >= n && missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d VMs still without a sample after 60s", n-len(ages), n)
+		}
+		if !sleep(ctx, time.Second) {
+			return ctx.Err()
+		}
+	}
+	if !sleep(ctx, c.warmup) {
+		return ctx.Err()
+	}
+	return nil
+}
+
+func measureScale(ctx context.Context, c config, m *manager, fl *fleet, n int) (scaleResult, error) {
+	var r scaleResult
+	if err := settle(ctx, c, m, n); err != nil {
+		return r, err
+	}
+	r.load = machine.Load1()
+	before, err := m.counters(ctx, mFailures, mPolls, mRollups)
+	if err != nil {
+		return r, err
+	}
+	start := time.Now()
+	var cpu, fleetCPU, p50, p99 []float64
+	for range c.windows {
+		mc, fc := machine.StartCPU(m.pid()), machine.StartCPU(fl.pids()...)
+		if !sleep(ctx, c.window/2) {
+			return r, ctx.Err()
+		}
+		ages, missing, err := m.ages(ctx)
+		if err != nil {
+			return r, err
+		}
+		for range missing {
+			ages = append(ages, c.window.Seconds()) // no figures at all: as bad as it gets
+		}
+		p50 = append(p50, machine.Percentile(ages, 50))
+		p99 = append(p99, machine.Percentile(ages, 99))
+		if !sleep(ctx, c.window-c.window/2) {
+			return r, ctx.Err()
+		}
+		cpu, fleetCPU = append(cpu, mc.Percent()), append(fleetCPU, fc.Percent())
+	}
+	elapsed := time.Since(start)
+	after, err := m.counters(ctx, mFailures, mPolls, mRollups)
+	if err != nil {
+		return r, err
+	}
+	r.cpu, r.fleetCPU = machine.Median(cpu), machine.Median(fleetCPU)
+	r.ageP50, r.ageP99 = machine.Median(p50), machine.Median(p99)
+	r.rssMiB = float64(machine.RSSKB(m.pid())) / 1024
+	r.failed = int(after[mFailures] - before[mFailures])
+	r.polls = int(after[mPolls] - before[mPolls])
+	r.rowsPerSec = (after[mRollups] - before[mRollups]) / elapsed.Seconds()
+	r.batch = m.logBuf.lastBatch()
+	return r, nil
+}
+
+var selfPID = os.Getpid()
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
