@@ -8,13 +8,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/fcmon/fcmon/internal/cli"
+	"github.com/fcmon/fcmon/internal/logging"
 	"github.com/fcmon/fcmon/internal/manager"
 	"github.com/fcmon/fcmon/internal/version"
 )
@@ -49,7 +48,7 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "manager:", err)
 		return 2
 	}
-	log, err := newLogger(logLevel, logFormat)
+	log, err := logging.New(os.Stderr, logLevel, logFormat)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "manager:", err)
 		return 2
@@ -67,19 +66,4 @@ func run(args []string) int {
 	}
 	log.Info("manager stopped")
 	return 0
-}
-
-func newLogger(level, format string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q is not debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch strings.ToLower(format) {
-	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
-	}
-	return nil, fmt.Errorf("--log-format %q is not text or json", format)
 }
