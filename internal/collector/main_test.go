@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/testbuild"
 	"github.com/fcmon/fcmon/internal/wire"
 )
 
@@ -27,23 +28,11 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	guestAgentBin = filepath.Join(dir, "guest-agent")
-	hostAgentBin = filepath.Join(dir, "host-agent")
-	builds := []struct {
-		out, pkg string
-		env      []string
-	}{
-		{guestAgentBin, "../../cmd/guest-agent", []string{"CGO_ENABLED=0", "GOEXPERIMENT=nogreenteagc"}},
-		{hostAgentBin, "../../cmd/host-agent", []string{"CGO_ENABLED=0"}},
+	bins, err := testbuild.Programs(dir, "guest-agent", "host-agent")
+	if err != nil {
+		panic(err)
 	}
-	for _, b := range builds {
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", b.out, b.pkg)
-		cmd.Env = append(os.Environ(), b.env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			os.Stderr.Write(out)
-			panic("building " + b.pkg + ": " + err.Error())
-		}
-	}
+	guestAgentBin, hostAgentBin = bins[0], bins[1]
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/fcmon/fcmon/internal/promtext/promparse"
+	"github.com/fcmon/fcmon/internal/testbuild"
 )
 
 // The tests here run the real, statically built binary, as a user would.
@@ -28,12 +29,8 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	agentBin = filepath.Join(dir, "guest-agent")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", agentBin, "../../cmd/guest-agent")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOEXPERIMENT=nogreenteagc") // as the Makefile builds it
-	if out, err := build.CombinedOutput(); err != nil {
-		os.Stderr.Write(out)
-		panic("building guest-agent: " + err.Error())
+	if agentBin, err = testbuild.Program(dir, "guest-agent"); err != nil {
+		panic(err)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fcmon/fcmon/internal/testbuild"
 )
 
 // Binaries TestMain builds, as the Makefile builds them.
@@ -31,25 +33,12 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	guestAgentBin = filepath.Join(dir, "guest-agent")
-	hostAgentBin = filepath.Join(dir, "host-agent")
-	managerBin = filepath.Join(dir, "manager")
-	builds := []struct {
-		out, pkg string
-		env      []string
-	}{
-		{guestAgentBin, "../../cmd/guest-agent", []string{"CGO_ENABLED=0", "GOEXPERIMENT=nogreenteagc"}},
-		{hostAgentBin, "../../cmd/host-agent", []string{"CGO_ENABLED=0"}},
-		{managerBin, "../../cmd/manager", []string{"CGO_ENABLED=0"}},
+	bins, err := testbuild.Programs(dir, "guest-agent", "host-agent", "manager")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
 	}
-	for _, b := range builds {
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", b.out, b.pkg)
-		cmd.Env = append(os.Environ(), b.env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "e2e: building %s: %v\n%s", b.pkg, err, out)
-			return 1
-		}
-	}
+	guestAgentBin, hostAgentBin, managerBin = bins[0], bins[1], bins[2]
 	return m.Run()
 }
 

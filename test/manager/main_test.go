@@ -7,12 +7,11 @@ package manager
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/fcmon/fcmon/internal/store/pgtest"
+	"github.com/fcmon/fcmon/internal/testbuild"
 )
 
 // Binaries TestMain builds.
@@ -35,39 +34,18 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if err := buildAll(dir); err != nil {
+	bins, err := testbuild.Programs(dir, "guest-agent", "host-agent", "manager")
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "manager tests:", err)
 		return 1
 	}
+	guestAgentBin, hostAgentBin, managerBin = bins[0], bins[1], bins[2]
 	if pg, err = pgtest.Start("manager tests"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer pg.Stop()
 	return m.Run()
-}
-
-// buildAll builds the three programs into dir as the Makefile does.
-func buildAll(dir string) error {
-	guestAgentBin = filepath.Join(dir, "guest-agent")
-	hostAgentBin = filepath.Join(dir, "host-agent")
-	managerBin = filepath.Join(dir, "manager")
-	builds := []struct {
-		out, pkg string
-		env      []string
-	}{
-		{guestAgentBin, "../../cmd/guest-agent", []string{"CGO_ENABLED=0", "GOEXPERIMENT=nogreenteagc"}},
-		{hostAgentBin, "../../cmd/host-agent", []string{"CGO_ENABLED=0"}},
-		{managerBin, "../../cmd/manager", []string{"CGO_ENABLED=0"}},
-	}
-	for _, b := range builds {
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", b.out, b.pkg)
-		cmd.Env = append(os.Environ(), b.env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("building %s: %v\n%s", b.pkg, err, out)
-		}
-	}
-	return nil
 }
 
 // needPostgres returns the URL of an empty PostgreSQL schema for t, or skips

@@ -13,8 +13,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/fcmon/fcmon/internal/testbuild"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/ui-metrics-tab.png from this run's screenshot of the metrics tab")
@@ -44,10 +45,12 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if err := buildAll(dir); err != nil {
+	bins, err := testbuild.Programs(dir, "guest-agent", "host-agent", "manager")
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "ui tests:", err)
 		return 1
 	}
+	guestAgentBin, hostAgentBin, managerBin = bins[0], bins[1], bins[2]
 	return m.Run()
 }
 
@@ -67,27 +70,4 @@ func missing() string {
 		}
 	}
 	return ""
-}
-
-// buildAll builds the three programs into dir as the Makefile does.
-func buildAll(dir string) error {
-	guestAgentBin = filepath.Join(dir, "guest-agent")
-	hostAgentBin = filepath.Join(dir, "host-agent")
-	managerBin = filepath.Join(dir, "manager")
-	builds := []struct {
-		out, pkg string
-		env      []string
-	}{
-		{guestAgentBin, "../../cmd/guest-agent", []string{"CGO_ENABLED=0", "GOEXPERIMENT=nogreenteagc"}},
-		{hostAgentBin, "../../cmd/host-agent", []string{"CGO_ENABLED=0"}},
-		{managerBin, "../../cmd/manager", []string{"CGO_ENABLED=0"}},
-	}
-	for _, b := range builds {
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", b.out, b.pkg)
-		cmd.Env = append(os.Environ(), b.env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("building %s: %v\n%s", b.pkg, err, out)
-		}
-	}
-	return nil
 }
