@@ -13,6 +13,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/fcmon/fcmon/internal/promtext/promparse"
 	"github.com/fcmon/fcmon/internal/wire"
+
+	"github.com/fcmon/fcmon/internal/testprog"
 )
 
 // TestStreamsAndPrometheus: two VMs, one read from its guest agent and one
@@ -23,9 +25,9 @@ func TestStreamsAndPrometheus(t *testing.T) {
 	guest := startGuestAgent(t)
 	host := startHostAgent(t)
 	m := startManager(t, "")
-	ip, port := splitAddr(t, guest.addr)
+	ip, port := splitAddr(t, guest.Addr)
 	a := m.register(t, map[string]any{"name": "guest-vm", "guest_ip": ip, "guest_port": port})
-	b := m.register(t, map[string]any{"name": "host-vm", "host_agent_url": "http://" + host.addr, "vmm_pid": startVMM(t)})
+	b := m.register(t, map[string]any{"name": "host-vm", "host_agent_url": "http://" + host.Addr, "vmm_pid": startVMM(t)})
 
 	one, _ := m.subscribe(t, "/v1/vms/"+a.ID+"/metrics/ws", nil)
 	all, _ := m.subscribe(t, "/v1/metrics/ws", nil)
@@ -126,7 +128,7 @@ func TestSelfRegistration(t *testing.T) {
 	vm := m.register(t, map[string]any{"name": "self"})
 	guest := startGuestAgent(t, "--register-url", m.base, "--vm-id", vm.ID,
 		"--register-token-file", file, "--advertise", "127.0.0.1")
-	_, port := splitAddr(t, guest.addr)
+	_, port := splitAddr(t, guest.Addr)
 	m.waitLatest(t, vm.ID, 5*time.Second, "guest sample after self-registration", isSource(wire.SourceGuest))
 	var got struct {
 		GuestIP   string `json:"guest_ip"`
@@ -162,8 +164,8 @@ func TestRefusesNonLoopback(t *testing.T) {
 // creates ./data (mode 0700) with its SQLite database and serves the API.
 func TestEmptyMachine(t *testing.T) {
 	dir := t.TempDir()
-	p := start(t, managerBin, dir, nil, managerServing, "--listen", "127.0.0.1:0")
-	m := &manager{proc: p, base: "http://" + p.addr}
+	p := testprog.Start(t, managerBin, dir, nil, managerServing, "--listen", "127.0.0.1:0")
+	m := &manager{proc: p, base: "http://" + p.Addr}
 	var list []any
 	m.must(t, http.StatusOK, "GET", "/v1/vms", nil, &list)
 	if status, body := m.call(t, "GET", "/healthz", nil); status != 200 || string(body) != "OK" {

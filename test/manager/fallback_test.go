@@ -29,9 +29,9 @@ func TestFallbackAndRecovery(t *testing.T) {
 	fifo := filepath.Join(t.TempDir(), "metrics.fifo")
 	feedFIFO(t, fifo)
 	m := startManager(t, "")
-	ip, port := splitAddr(t, guest.addr)
+	ip, port := splitAddr(t, guest.Addr)
 	vm := m.register(t, map[string]any{"name": "fallback", "guest_ip": ip, "guest_port": port,
-		"host_agent_url": "http://" + host.addr, "vmm_pid": startVMM(t), "metrics_fifo": fifo})
+		"host_agent_url": "http://" + host.Addr, "vmm_pid": startVMM(t), "metrics_fifo": fifo})
 	if vm.HostAgent == nil || !vm.HostAgent.Attached {
 		t.Fatalf("registration did not attach at the host agent: %+v", vm.HostAgent)
 	}
@@ -46,7 +46,7 @@ func TestFallbackAndRecovery(t *testing.T) {
 		t.Errorf("Firecracker rates are zero: %s", show(r.s))
 	}
 
-	guest.stop(syscall.SIGTERM)
+	guest.Signal(syscall.SIGTERM)
 	stopped := time.Now()
 	r = next(t, stream, 2*pollInterval+grace, "host fallback", isSource(wire.SourceHost))
 	t.Logf("source host %v after the guest agent stopped", r.at.Sub(stopped).Round(time.Millisecond))
@@ -58,7 +58,7 @@ func TestFallbackAndRecovery(t *testing.T) {
 	}
 
 	guest = startGuestAgent(t)
-	ip, port = splitAddr(t, guest.addr)
+	ip, port = splitAddr(t, guest.Addr)
 	posted := time.Now()
 	m.must(t, 200, "POST", "/v1/vms/"+vm.ID+"/guest-ip", map[string]any{"guest_ip": ip, "guest_port": port}, nil)
 	r = next(t, stream, 3*pollInterval+grace, "guest again", isSource(wire.SourceGuest))

@@ -27,11 +27,11 @@ func restartKeepsHistory(t *testing.T, dbURL string) {
 	began := time.Now()
 	guest := startGuestAgent(t)
 	m := startManager(t, dbURL)
-	ip, port := splitAddr(t, guest.addr)
+	ip, port := splitAddr(t, guest.Addr)
 	vm := m.register(t, map[string]any{"name": "durable", "guest_ip": ip, "guest_port": port})
 	m.waitLatest(t, vm.ID, 5*time.Second, "guest sample", isSource(wire.SourceGuest))
 	time.Sleep(3 * pollInterval) // a few samples into the minute
-	if code := m.stop(syscall.SIGTERM); code != 0 {
+	if code := m.Signal(syscall.SIGTERM); code != 0 {
 		t.Fatalf("manager exited with %d after SIGTERM", code)
 	}
 

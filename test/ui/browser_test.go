@@ -45,22 +45,22 @@ func TestBrowser(t *testing.T) {
 	ctl := &control{t: t, proc: copyFixture(t)}
 	animateProc(t, ctl.proc)
 	ctl.guest = startGuestAgent(t, ctl.proc)
-	ip, port := splitAddr(t, ctl.guest.addr)
-	register(t, open.addr, "", map[string]any{"name": "web-1", "guest_ip": ip, "guest_port": port,
-		"host_agent_url": "http://" + host.addr, "vmm_pid": startVMM(t), "metrics_fifo": fifo})
-	register(t, open.addr, "", map[string]any{"name": "batch-2",
-		"host_agent_url": "http://" + host.addr, "vmm_pid": startVMM(t)})
-	register(t, open.addr, "", map[string]any{"name": "spare-3"})
+	ip, port := splitAddr(t, ctl.guest.Addr)
+	register(t, open.Addr, "", map[string]any{"name": "web-1", "guest_ip": ip, "guest_port": port,
+		"host_agent_url": "http://" + host.Addr, "vmm_pid": startVMM(t), "metrics_fifo": fifo})
+	register(t, open.Addr, "", map[string]any{"name": "batch-2",
+		"host_agent_url": "http://" + host.Addr, "vmm_pid": startVMM(t)})
+	register(t, open.Addr, "", map[string]any{"name": "spare-3"})
 
 	secured := startManager(t, "--api-token", testToken)
-	ip, port = splitAddr(t, startGuestAgent(t, copyFixture(t)).addr)
-	register(t, secured.addr, testToken, map[string]any{"name": "secure-1", "guest_ip": ip, "guest_port": port})
+	ip, port = splitAddr(t, startGuestAgent(t, copyFixture(t)).Addr)
+	register(t, secured.Addr, testToken, map[string]any{"name": "secure-1", "guest_ip": ip, "guest_port": port})
 
 	srv := httptest.NewServer(ctl)
 	defer srv.Close()
 	runNode(t, map[string]string{
-		"FCMON_UI_URL":         "http://" + open.addr + "/",
-		"FCMON_UI_TOKEN_URL":   "http://" + secured.addr + "/",
+		"FCMON_UI_URL":         "http://" + open.Addr + "/",
+		"FCMON_UI_TOKEN_URL":   "http://" + secured.Addr + "/",
 		"FCMON_UI_TOKEN":       testToken,
 		"FCMON_UI_CONTROL":     srv.URL,
 		"FCMON_UI_ARTIFACTS":   artifactsDir(t),
@@ -83,7 +83,7 @@ func (c *control) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer c.mu.Unlock()
 	switch {
 	case r.Method == "POST" && r.URL.Path == "/guest/stop":
-		c.guest.stop()
+		c.guest.Stop()
 		w.WriteHeader(http.StatusNoContent)
 	case r.Method == "POST" && r.URL.Path == "/guest/start":
 		// start calls t.Fatal on failure, which must not run off the
@@ -94,7 +94,7 @@ func (c *control) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		c.guest = g
-		ip, port, _ := net.SplitHostPort(g.addr)
+		ip, port, _ := net.SplitHostPort(g.Addr)
 		p, _ := strconv.Atoi(port)
 		json.NewEncoder(w).Encode(map[string]any{"ip": ip, "port": p})
 	default:
