@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(PATH)
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/fcmon/fcmon/internal/version.Version=$(VERSION)
+LDFLAGS := -s -w -X github.com/fcmon/fcmon/internal/core/version.Version=$(VERSION)
 GOBUILD := CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)'
 PROGRAMS := $(notdir $(wildcard cmd/*))
 
@@ -19,7 +19,7 @@ all: $(PROGRAMS)
 $(PROGRAMS):
 	$(GOBUILD) -o bin/$@ ./cmd/$@
 
-# The manager embeds the web UI, charts included (internal/ui/npm).
+# The manager embeds the web UI, charts included (internal/manager/ui/npm).
 manager: ui-assets
 
 # The guest agent opts out of the Green Tea collector: for a heap of a few
@@ -45,10 +45,10 @@ test-deps: ui-test-deps
 	scripts/install-deps.sh
 
 ## ui-assets: the UI's npm packages, pinned by web/package-lock.json, into
-## web/node_modules; uPlot is copied into internal/ui/npm (gitignored), which
+## web/node_modules; uPlot is copied into internal/manager/ui/npm (gitignored), which
 ## //go:embed puts into bin/manager. Without it the UI says charts are
 ## unavailable, so `go build` needs no npm.
-UPLOT_FILES := internal/ui/npm/uPlot.iife.min.js internal/ui/npm/uPlot.min.css
+UPLOT_FILES := internal/manager/ui/npm/uPlot.iife.min.js internal/manager/ui/npm/uPlot.min.css
 ui-assets: $(UPLOT_FILES)
 
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json
@@ -56,7 +56,7 @@ web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
 	@touch $@
 
-internal/ui/npm/uPlot.%: web/node_modules/.package-lock.json
+internal/manager/ui/npm/uPlot.%: web/node_modules/.package-lock.json
 	cp web/node_modules/uplot/dist/uPlot.$* $@
 
 ## ui-test-deps: what the browser tests in test/ui need — the npm packages

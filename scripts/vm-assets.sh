@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# vm-assets.sh — provide what the QEMU guest tests (internal/vmtest, test/guestvm) need:
+# vm-assets.sh — provide what the QEMU guest tests (internal/testsupport/vmtest, test/guestvm) need:
 #
 #   * the host tools: qemu-system-x86_64, socat (installed with apt-get when missing and root);
 #   * a guest kernel, the modules the guest needs (virtio net/blk, vsock), and a static

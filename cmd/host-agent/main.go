@@ -12,10 +12,10 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/fcmon/fcmon/internal/cli"
+	"github.com/fcmon/fcmon/internal/core/cli"
+	"github.com/fcmon/fcmon/internal/core/logging"
+	"github.com/fcmon/fcmon/internal/core/version"
 	"github.com/fcmon/fcmon/internal/hostagent"
-	"github.com/fcmon/fcmon/internal/logging"
-	"github.com/fcmon/fcmon/internal/version"
 )
 
 const summary = `host-agent serves, over HTTP, what a Firecracker host knows about each

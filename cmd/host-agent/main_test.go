@@ -43,7 +43,7 @@ func buildAgent(t *testing.T) string {
 		}
 		binPath = filepath.Join(binDir, "host-agent")
 		cmd := exec.Command("go", "build", "-trimpath", "-ldflags",
-			"-s -w -X github.com/fcmon/fcmon/internal/version.Version=test-1.2.3", "-o", binPath, ".")
+			"-s -w -X github.com/fcmon/fcmon/internal/core/version.Version=test-1.2.3", "-o", binPath, ".")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
@@ -185,7 +185,7 @@ func TestRSSWith100VMs(t *testing.T) {
 	p := startBinary(t, buildAgent(t), "--interval", "500ms")
 	time.Sleep(500 * time.Millisecond)
 	idle, _ := rssKB(t, p.cmd.Process.Pid)
-	line, err := os.ReadFile("../../internal/firecracker/testdata/metrics-line.json")
+	line, err := os.ReadFile("../../internal/hostagent/firecracker/testdata/metrics-line.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,10 +12,10 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/fcmon/fcmon/internal/cli"
-	"github.com/fcmon/fcmon/internal/logging"
+	"github.com/fcmon/fcmon/internal/core/cli"
+	"github.com/fcmon/fcmon/internal/core/logging"
+	"github.com/fcmon/fcmon/internal/core/version"
 	"github.com/fcmon/fcmon/internal/manager"
-	"github.com/fcmon/fcmon/internal/version"
 )
 
 const summary = `manager keeps a registry of Firecracker microVMs (SQLite by default, or

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/promtext/promparse"
-	"github.com/fcmon/fcmon/internal/testbuild"
+	"github.com/fcmon/fcmon/internal/testsupport/promparse"
+	"github.com/fcmon/fcmon/internal/testsupport/testbuild"
 )
 
 // The tests here run the real, statically built binary, as a user would.
@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 func fixture(t *testing.T) (proc, sys string) {
 	t.Helper()
 	dst := t.TempDir()
-	if err := os.CopyFS(dst, os.DirFS("../procfs/testdata/linux-6.18")); err != nil {
+	if err := os.CopyFS(dst, os.DirFS("procfs/testdata/linux-6.18")); err != nil {
 		t.Fatal(err)
 	}
 	return filepath.Join(dst, "proc"), filepath.Join(dst, "sys")

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/cli"
-	"github.com/fcmon/fcmon/internal/register"
+	"github.com/fcmon/fcmon/internal/core/cli"
+	"github.com/fcmon/fcmon/internal/guestagent/register"
 )
 
 // Config is the agent's configuration after flags, environment and the

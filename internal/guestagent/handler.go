@@ -4,9 +4,9 @@ import (
 	"crypto/subtle"
 	"strings"
 
-	"github.com/fcmon/fcmon/internal/httpd"
-	"github.com/fcmon/fcmon/internal/promtext"
-	"github.com/fcmon/fcmon/internal/sampler"
+	"github.com/fcmon/fcmon/internal/guestagent/httpd"
+	"github.com/fcmon/fcmon/internal/guestagent/promtext"
+	"github.com/fcmon/fcmon/internal/guestagent/sampler"
 )
 
 const jsonType = "application/json"

@@ -10,14 +10,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/cli"
-	"github.com/fcmon/fcmon/internal/httpd"
-	"github.com/fcmon/fcmon/internal/logfmt"
-	"github.com/fcmon/fcmon/internal/procfs"
-	"github.com/fcmon/fcmon/internal/register"
-	"github.com/fcmon/fcmon/internal/sampler"
-	"github.com/fcmon/fcmon/internal/sock"
-	"github.com/fcmon/fcmon/internal/version"
+	"github.com/fcmon/fcmon/internal/core/cli"
+	"github.com/fcmon/fcmon/internal/core/version"
+	"github.com/fcmon/fcmon/internal/guestagent/httpd"
+	"github.com/fcmon/fcmon/internal/guestagent/logfmt"
+	"github.com/fcmon/fcmon/internal/guestagent/procfs"
+	"github.com/fcmon/fcmon/internal/guestagent/register"
+	"github.com/fcmon/fcmon/internal/guestagent/sampler"
+	"github.com/fcmon/fcmon/internal/guestagent/sock"
 )
 
 // Main runs the agent with the given arguments and environment until ctx

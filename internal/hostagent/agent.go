@@ -16,8 +16,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/procstat"
-	"github.com/fcmon/fcmon/internal/version"
+	"github.com/fcmon/fcmon/internal/core/version"
+	"github.com/fcmon/fcmon/internal/hostagent/procstat"
 )
 
 // Agent holds the attached VMs and the samplers. Create it with New, serve

@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/fcmon/fcmon/internal/procstat"
+	"github.com/fcmon/fcmon/internal/hostagent/procstat"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/cli"
+	"github.com/fcmon/fcmon/internal/core/cli"
 )
 
 // Config is the host agent's configuration. The zero value is not valid;

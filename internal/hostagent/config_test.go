@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/cli"
+	"github.com/fcmon/fcmon/internal/core/cli"
 )
 
 func defaultConfig(t *testing.T) Config {

@@ -4,7 +4,7 @@ import (
 	"crypto/subtle"
 	"net/http"
 
-	"github.com/fcmon/fcmon/internal/httpapi"
+	"github.com/fcmon/fcmon/internal/core/httpapi"
 )
 
 // maxBodyBytes caps request bodies; an attach body is a few hundred bytes.

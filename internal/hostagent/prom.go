@@ -3,7 +3,7 @@ package hostagent
 import (
 	"log/slog"
 
-	"github.com/fcmon/fcmon/internal/version"
+	"github.com/fcmon/fcmon/internal/core/version"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )

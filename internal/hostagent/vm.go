@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/firecracker"
+	"github.com/fcmon/fcmon/internal/hostagent/firecracker"
 )
 
 // pidMax is the kernel's PID_MAX_LIMIT: no pid is larger on any system.

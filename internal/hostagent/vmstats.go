@@ -3,8 +3,8 @@ package hostagent
 import (
 	"time"
 
-	"github.com/fcmon/fcmon/internal/firecracker"
-	"github.com/fcmon/fcmon/internal/wire"
+	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/hostagent/firecracker"
 )
 
 // stats assembles what every source of v has now. Nothing here reads /proc

@@ -1,6 +1,6 @@
 package hostagent
 
-import "github.com/fcmon/fcmon/internal/wire"
+import "github.com/fcmon/fcmon/internal/core/wire"
 
 // The agent's JSON documents are defined once, in package wire, for the
 // agent and the manager alike; these names keep the agent's code short.

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/cli"
+	"github.com/fcmon/fcmon/internal/core/cli"
 )
 
 // DefaultGuestAllowCIDRs are the private ranges the manager contacts guest

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/cli"
+	"github.com/fcmon/fcmon/internal/core/cli"
 )
 
 // parse builds a Config the way cmd/manager does, from args and env.

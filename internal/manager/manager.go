@@ -15,14 +15,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/api"
-	"github.com/fcmon/fcmon/internal/collector"
-	"github.com/fcmon/fcmon/internal/export"
-	"github.com/fcmon/fcmon/internal/history"
-	"github.com/fcmon/fcmon/internal/hub"
-	"github.com/fcmon/fcmon/internal/store"
-	"github.com/fcmon/fcmon/internal/version"
-	"github.com/fcmon/fcmon/internal/wire"
+	"github.com/fcmon/fcmon/internal/core/version"
+	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/api"
+	"github.com/fcmon/fcmon/internal/manager/collector"
+	"github.com/fcmon/fcmon/internal/manager/export"
+	"github.com/fcmon/fcmon/internal/manager/history"
+	"github.com/fcmon/fcmon/internal/manager/hub"
+	"github.com/fcmon/fcmon/internal/manager/store"
 )
 
 // Subprotocol is the WebSocket subprotocol the streams agree to. A browser

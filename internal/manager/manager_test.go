@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/api"
-	"github.com/fcmon/fcmon/internal/cli"
-	"github.com/fcmon/fcmon/internal/store"
-	"github.com/fcmon/fcmon/internal/wire"
+	"github.com/fcmon/fcmon/internal/core/cli"
+	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/api"
+	"github.com/fcmon/fcmon/internal/manager/store"
 )
 
 // fakeGuest answers /metrics like a guest agent.

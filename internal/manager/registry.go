@@ -6,9 +6,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/collector"
-	"github.com/fcmon/fcmon/internal/export"
-	"github.com/fcmon/fcmon/internal/store"
+	"github.com/fcmon/fcmon/internal/manager/collector"
+	"github.com/fcmon/fcmon/internal/manager/export"
+	"github.com/fcmon/fcmon/internal/manager/store"
 )
 
 // rereadEvery is how often the registry reads the VM list from the store

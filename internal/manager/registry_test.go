@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/store"
+	"github.com/fcmon/fcmon/internal/manager/store"
 )
 
 // listCounter is a store whose ListVMs counts its calls; nothing else of it

@@ -1,7 +1,7 @@
 // Command demo is what make run starts (through scripts/run-local.sh): the whole
 // fcmon system on this machine — manager, host agent and two QEMU guests — until
 // Ctrl-C. It is run with go run and is not one of the installed programs. The
-// work is in internal/demo.
+// work is in internal/testsupport/demo.
 package main
 
 import (
@@ -12,7 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/fcmon/fcmon/internal/demo"
+	"github.com/fcmon/fcmon/internal/testsupport/demo"
 )
 
 func main() {

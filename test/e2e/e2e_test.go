@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/demo"
-	"github.com/fcmon/fcmon/internal/wire"
+	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/testsupport/demo"
 )
 
 // schedulingMargin is what a loaded two-core machine, which also runs the two

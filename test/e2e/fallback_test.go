@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/vmtest"
-	"github.com/fcmon/fcmon/internal/wire"
+	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/testsupport/vmtest"
 )
 
 // checkFallback kills the agent in the stressed guest: within two poll intervals

@@ -1,7 +1,7 @@
 // Package e2e tests the whole system as make run assembles it: the real
 // manager and host agent on loopback and two QEMU guests whose guest agents
-// register themselves through the kernel command line (internal/vmtest,
-// internal/demo). See TestSystem.
+// register themselves through the kernel command line (internal/testsupport/vmtest,
+// internal/testsupport/demo). See TestSystem.
 package e2e
 
 import (
@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/testbuild"
+	"github.com/fcmon/fcmon/internal/testsupport/testbuild"
 )
 
 // Binaries TestMain builds, as the Makefile builds them.

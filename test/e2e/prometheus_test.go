@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/promtext/promparse"
+	"github.com/fcmon/fcmon/internal/testsupport/promparse"
 	dto "github.com/prometheus/client_model/go"
 )
 

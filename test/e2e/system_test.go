@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/demo"
-	"github.com/fcmon/fcmon/internal/vmtest"
+	"github.com/fcmon/fcmon/internal/testsupport/demo"
+	"github.com/fcmon/fcmon/internal/testsupport/vmtest"
 )
 
 // pollInterval is the manager's --poll-interval, as in make run.

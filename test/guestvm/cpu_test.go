@@ -4,7 +4,7 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/fcmon/fcmon/internal/vmtest"
+	"github.com/fcmon/fcmon/internal/testsupport/vmtest"
 )
 
 // TestCPUUsage loads a 2-vCPU guest with busy loops and checks cpu_usage_percent follows.

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/vmtest"
+	"github.com/fcmon/fcmon/internal/testsupport/vmtest"
 )
 
 // TestDeployOverConsole boots a guest without the agent and installs it with

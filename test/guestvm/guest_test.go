@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fcmon/fcmon/internal/vmtest"
+	"github.com/fcmon/fcmon/internal/testsupport/vmtest"
 )
 
 // TestGuestView checks, in one guest, that memory, disk, network, uptime and boot id in

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/vmtest"
+	"github.com/fcmon/fcmon/internal/testsupport/vmtest"
 )
 
 // sample is the part of the agent's /metrics JSON (SPEC.md) these tests check.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/vmtest"
+	"github.com/fcmon/fcmon/internal/testsupport/vmtest"
 )
 
 // registration is one request the fake manager received.

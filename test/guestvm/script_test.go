@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/vmtest"
+	"github.com/fcmon/fcmon/internal/testsupport/vmtest"
 )
 
 // TestServiceFiles checks the OpenRC script with sh -n and the systemd unit with

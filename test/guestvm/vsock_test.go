@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fcmon/fcmon/internal/vmtest"
+	"github.com/fcmon/fcmon/internal/testsupport/vmtest"
 )
 
 // vsockPort is where the agent listens on AF_VSOCK in these tests.
@@ -28,10 +28,10 @@ func TestVsockLoopback(t *testing.T) {
 		Files:     map[string]string{"/usr/local/bin/vsockclient": client, "/usr/local/bin/sock.test": unit},
 	})
 
-	// internal/sock's own vsock loopback test, which the host cannot run.
+	// internal/guestagent/sock's own vsock loopback test, which the host cannot run.
 	out := vm.MustRun("/usr/local/bin/sock.test -test.run '^TestVsockLoopback$' -test.v -test.count=1 2>&1")
 	if !strings.Contains(out, "--- PASS: TestVsockLoopback") {
-		t.Errorf("internal/sock TestVsockLoopback in the guest did not pass:\n%s", out)
+		t.Errorf("internal/guestagent/sock TestVsockLoopback in the guest did not pass:\n%s", out)
 	}
 
 	status, body := vsockGet(t, vm, "/health")
@@ -67,16 +67,16 @@ func vsockGet(t *testing.T, vm *vmtest.VM, path string) (int, string) {
 	return resp.StatusCode, b.String()
 }
 
-// buildSockTest compiles internal/sock's tests with the vsockloopback tag,
+// buildSockTest compiles internal/guestagent/sock's tests with the vsockloopback tag,
 // which adds the test that needs the kernel's vsock loopback transport.
 func buildSockTest(t *testing.T) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("go not found in PATH: needed to build internal/sock's tests for the guest")
+		t.Skip("go not found in PATH: needed to build internal/guestagent/sock's tests for the guest")
 	}
 	out := filepath.Join(t.TempDir(), "sock.test")
-	cmd := exec.Command(goBin, "test", "-c", "-tags", "vsockloopback", "-o", out, "./internal/sock")
+	cmd := exec.Command(goBin, "test", "-c", "-tags", "vsockloopback", "-o", out, "./internal/guestagent/sock")
 	root, err := vmtest.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func buildSockTest(t *testing.T) string {
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building internal/sock tests: %v\n%s", err, msg)
+		t.Fatalf("building internal/guestagent/sock tests: %v\n%s", err, msg)
 	}
 	return out
 }

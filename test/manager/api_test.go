@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/fcmon/fcmon/internal/promtext/promparse"
-	"github.com/fcmon/fcmon/internal/wire"
+	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/testsupport/promparse"
 
-	"github.com/fcmon/fcmon/internal/testprog"
+	"github.com/fcmon/fcmon/internal/testsupport/testprog"
 )
 
 // TestStreamsAndPrometheus: two VMs, one read from its guest agent and one

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/wire"
+	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
 // grace is what a loaded two-core machine may add to a deadline measured in
@@ -104,7 +104,7 @@ func splitAddr(t *testing.T, addr string) (string, int) {
 // test ends. It holds the FIFO open read-write, as Firecracker holds it.
 func feedFIFO(t *testing.T, path string) {
 	t.Helper()
-	raw, err := os.ReadFile("../../internal/firecracker/testdata/metrics-line.json")
+	raw, err := os.ReadFile("../../internal/hostagent/firecracker/testdata/metrics-line.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/store/pgtest"
-	"github.com/fcmon/fcmon/internal/testbuild"
+	"github.com/fcmon/fcmon/internal/testsupport/pgtest"
+	"github.com/fcmon/fcmon/internal/testsupport/testbuild"
 )
 
 // Binaries TestMain builds.

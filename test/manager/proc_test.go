@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/fcmon/fcmon/internal/testprog"
+	"github.com/fcmon/fcmon/internal/testsupport/testprog"
 )
 
 // proc is a running program of ours (see testprog).
@@ -23,7 +23,7 @@ var (
 func startGuestAgent(t *testing.T, extra ...string) *proc {
 	t.Helper()
 	root := t.TempDir()
-	if err := os.CopyFS(root, os.DirFS("../../internal/procfs/testdata/linux-6.18")); err != nil {
+	if err := os.CopyFS(root, os.DirFS("../../internal/guestagent/procfs/testdata/linux-6.18")); err != nil {
 		t.Fatal(err)
 	}
 	args := append([]string{"--listen", "127.0.0.1:0", "--procfs", filepath.Join(root, "proc"),

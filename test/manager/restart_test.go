@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/api"
-	"github.com/fcmon/fcmon/internal/wire"
+	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/api"
 )
 
 // TestRestartKeepsHistory: after a clean restart on the same database the

@@ -15,7 +15,7 @@ import (
 	"os/exec"
 	"testing"
 
-	"github.com/fcmon/fcmon/internal/testbuild"
+	"github.com/fcmon/fcmon/internal/testsupport/testbuild"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/ui-metrics-tab.png from this run's screenshot of the metrics tab")
@@ -63,7 +63,7 @@ func missing() string {
 	for _, need := range []struct{ path, what string }{
 		{chromiumPath, "Debian's Chromium is missing (apt-get install chromium, or make ui-test-deps)"},
 		{"../../web/node_modules/playwright-core/package.json", "playwright-core is not installed in web/node_modules (make ui-test-deps runs npm ci)"},
-		{"../../internal/ui/npm/uPlot.iife.min.js", "uPlot is not copied into internal/ui/npm (make ui-assets)"},
+		{"../../internal/manager/ui/npm/uPlot.iife.min.js", "uPlot is not copied into internal/manager/ui/npm (make ui-assets)"},
 	} {
 		if _, err := os.Stat(need.path); err != nil {
 			return need.what

@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/fcmon/fcmon/internal/testprog"
+	"github.com/fcmon/fcmon/internal/testsupport/testprog"
 )
 
 // proc is a running program of ours (see testprog).
@@ -58,7 +58,7 @@ func startManager(t *testing.T, extra ...string) *proc {
 func copyFixture(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
-	if err := os.CopyFS(root, os.DirFS("../../internal/procfs/testdata/linux-6.18")); err != nil {
+	if err := os.CopyFS(root, os.DirFS("../../internal/guestagent/procfs/testdata/linux-6.18")); err != nil {
 		t.Fatal(err)
 	}
 	return root

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/wire"
+	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
 // idleTimeout closes a connection that sends no request for this long.

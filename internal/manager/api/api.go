@@ -1,0 +1,134 @@
+// Package api is the manager's HTTP API: the REST calls of SPEC.md over the
+// VM registry, the latest and past samples, the WebSocket streams, the
+// Prometheus export and the health check. It validates every input before
+// anything is stored and renders every error as {"error": "..."}.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/store"
+	"github.com/fcmon/fcmon/internal/manager/ui"
+)
+
+// Samples gives the newest sample of a VM (the collector's Latest).
+type Samples interface {
+	// Latest returns the VM's newest sample, false when there is none yet.
+	Latest(vmID string) (wire.CombinedSample, bool)
+}
+
+// History answers GET /v1/vms/{id}/metrics/history. Query gets the
+// non-negative integers the request gave, 0 for each one it left out (the
+// history applies its defaults then); a returned APIError (a 400 for a range
+// it refuses) is rendered as is, any other error as a 500.
+type History interface {
+	Query(ctx context.Context, vmID string, sinceMs, untilMs, stepMs int64) (wire.History, error)
+}
+
+// Streams serves the WebSocket endpoints once the request is authorized
+// and the VM known (the hub).
+type Streams interface {
+	ServeVM(w http.ResponseWriter, r *http.Request, vmID string)
+	ServeAll(w http.ResponseWriter, r *http.Request)
+}
+
+// Options configures the API. Store is required; a nil History, Streams or
+// Metrics makes its endpoint answer 503.
+type Options struct {
+	Store   store.Store
+	Samples Samples
+	History History
+	Streams Streams
+	Metrics http.Handler // GET /metrics
+	// Forget drops a deleted VM's live state (collector, history). It is
+	// called after the VM left the store.
+	Forget func(vmID string)
+	// HostAgents attaches registered VMs to their host agent; nil skips it.
+	HostAgents *HostAgents
+	// Token, when set, is the bearer token every /v1 call and /metrics
+	// require.
+	Token string
+	// GuestAllow lists the networks guest_ip may lie in.
+	GuestAllow []netip.Prefix
+	Logger     *slog.Logger
+	Now        func() time.Time // default time.Now
+}
+
+// API is the manager's HTTP API. Create it with New.
+type API struct {
+	opt Options
+	log *slog.Logger
+}
+
+// New returns the API over opt.
+func New(opt Options) *API {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Forget == nil {
+		opt.Forget = func(string) {}
+	}
+	return &API{opt: opt, log: opt.Logger}
+}
+
+// Handler returns the routes:
+//
+//	GET    /                                 the web UI (package ui)
+//	GET    /ui/...                           the UI's scripts and styles
+//	GET    /healthz                          "OK" when the database answers, else 503
+//	GET    /metrics                          Prometheus text for every VM
+//	GET    /v1/vms · POST /v1/vms            list · register (201)
+//	GET    /v1/vms/{id} · DELETE             one VM · remove it and its history (204)
+//	POST   /v1/vms/{id}/guest-ip             set the guest agent's address (200)
+//	GET    /v1/vms/{id}/metrics              latest combined sample
+//	GET    /v1/vms/{id}/metrics/history      samples over ?since=&until=&step= (Unix ms)
+//	GET    /v1/vms/{id}/metrics/ws           WebSocket: that VM's samples
+//	GET    /v1/metrics/ws                    WebSocket: every VM's samples
+//
+// With a token, everything under /v1 and /metrics needs it; /, /ui/ and
+// /healthz stay open (the page asks for the token itself).
+func (a *API) Handler() http.Handler {
+	mux := http.NewServeMux()
+	auth, wsAuth := a.requireToken, a.requireStreamToken
+	page := a.serve(methods{"GET": serveUI(ui.Handler())})
+	mux.Handle("/{$}", page)
+	mux.Handle(ui.Prefix, page)
+	mux.Handle("/healthz", a.serve(methods{"GET": a.health}))
+	mux.Handle("/metrics", auth(a.serve(methods{"GET": a.metrics})))
+	mux.Handle("/v1/vms", auth(a.serve(methods{"GET": a.listVMs, "POST": a.createVM})))
+	mux.Handle("/v1/vms/{id}", auth(a.serve(methods{"GET": a.getVM, "DELETE": a.deleteVM})))
+	mux.Handle("/v1/vms/{id}/guest-ip", auth(a.serve(methods{"POST": a.setGuestIP})))
+	mux.Handle("/v1/vms/{id}/metrics", auth(a.serve(methods{"GET": a.latest})))
+	mux.Handle("/v1/vms/{id}/metrics/history", auth(a.serve(methods{"GET": a.history})))
+	mux.Handle("/v1/vms/{id}/metrics/ws", wsAuth(a.serveStream(methods{"GET": a.streamVM})))
+	mux.Handle("/v1/metrics/ws", wsAuth(a.serveStream(methods{"GET": a.streamAll})))
+	mux.Handle("/v1/", auth(a.serve(notFoundMethods)))
+	mux.Handle("/", a.serve(notFoundMethods))
+	return mux
+}
+
+// serveUI adapts the UI's handler, which renders its own 404s.
+func serveUI(h http.Handler) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		h.ServeHTTP(w, r)
+		return nil
+	}
+}
+
+var notFoundMethods = methods{"GET": notFound, "POST": notFound, "PUT": notFound, "DELETE": notFound, "PATCH": notFound}
+
+func notFound(w http.ResponseWriter, r *http.Request) error {
+	return APIError{http.StatusNotFound, "no endpoint " + r.URL.Path + "; see GET / for the API"}
+}
+
+func unavailable(what string) error {
+	return APIError{http.StatusServiceUnavailable, what + " is not available in this manager"}
+}

@@ -1,0 +1,119 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
+)
+
+// healthTimeout bounds the database ping of GET /healthz.
+const healthTimeout = 2 * time.Second
+
+// latest answers the VM's newest combined sample. A known VM that has not
+// been polled yet gets a sample with source "none" and stale true rather
+// than a 404, which is reserved for unknown VMs.
+func (a *API) latest(w http.ResponseWriter, r *http.Request) error {
+	vm, err := a.lookup(r)
+	if err != nil {
+		return err
+	}
+	if a.opt.Samples != nil {
+		if s, ok := a.opt.Samples.Latest(vm.ID); ok {
+			return writeJSON(w, http.StatusOK, s)
+		}
+	}
+	return writeJSON(w, http.StatusOK, wire.CombinedSample{
+		VMID: vm.ID, TimestampMs: a.opt.Now().UnixMilli(), Source: wire.SourceNone, Stale: true})
+}
+
+// history answers the VM's samples over ?since=&until=&step= (Unix ms);
+// the history applies defaults to what is left out and checks the range.
+func (a *API) history(w http.ResponseWriter, r *http.Request) error {
+	vm, err := a.lookup(r)
+	if err != nil {
+		return err
+	}
+	if a.opt.History == nil {
+		return unavailable("history")
+	}
+	q := r.URL.Query()
+	var rng [3]int64
+	for i, name := range []string{"since", "until", "step"} {
+		if rng[i], err = a.msParam(q, name); err != nil {
+			return err
+		}
+	}
+	h, err := a.opt.History.Query(r.Context(), vm.ID, rng[0], rng[1], rng[2])
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, h)
+}
+
+// msParam reads one non-negative integer parameter; 0 when absent.
+func (a *API) msParam(q url.Values, name string) (int64, error) {
+	vals, ok := q[name]
+	if !ok {
+		return 0, nil
+	}
+	if len(vals) != 1 {
+		return 0, badRequest("%s is given %d times; expected it at most once", name, len(vals))
+	}
+	n, err := strconv.ParseInt(vals[0], 10, 64)
+	if err != nil || n < 0 {
+		return 0, badRequest("%s %q is not a number of milliseconds; expected a non-negative integer (since and until are Unix ms, such as %d)",
+			name, clip(vals[0]), a.opt.Now().UnixMilli())
+	}
+	return n, nil
+}
+
+// streamVM upgrades to a WebSocket carrying every new sample of the VM.
+func (a *API) streamVM(w http.ResponseWriter, r *http.Request) error {
+	vm, err := a.lookup(r)
+	if err != nil {
+		return err
+	}
+	if a.opt.Streams == nil {
+		return unavailable("streaming")
+	}
+	a.opt.Streams.ServeVM(w, r, vm.ID)
+	return nil
+}
+
+// streamAll upgrades to a WebSocket carrying every new sample of every VM.
+func (a *API) streamAll(w http.ResponseWriter, r *http.Request) error {
+	if a.opt.Streams == nil {
+		return unavailable("streaming")
+	}
+	a.opt.Streams.ServeAll(w, r)
+	return nil
+}
+
+// metrics serves the Prometheus export.
+func (a *API) metrics(w http.ResponseWriter, r *http.Request) error {
+	if a.opt.Metrics == nil {
+		return unavailable("the Prometheus export")
+	}
+	a.opt.Metrics.ServeHTTP(w, r)
+	return nil
+}
+
+// health answers "OK" when the database answers a ping within
+// healthTimeout, else 503; the cause goes to the log, not to the
+// unauthenticated caller.
+func (a *API) health(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+	defer cancel()
+	if err := a.opt.Store.Ping(ctx); err != nil {
+		a.log.Warn("health check: the database does not answer", "err", err)
+		return APIError{http.StatusServiceUnavailable, "the database does not answer"}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, err := w.Write([]byte("OK"))
+	return err
+}

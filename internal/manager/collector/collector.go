@@ -1,0 +1,198 @@
+// Package collector is the manager's poller: every poll interval it asks
+// each registered VM's guest agent, and on failure the host agent, for
+// figures, and combines them into one wire.CombinedSample per VM. A slow or
+// dead VM delays no other: each VM is polled on its own schedule, bounded
+// only by a shared limit on polls in flight.
+package collector
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
+)
+
+// Target is one VM as the registry knows it. Empty fields switch sources
+// off: without GuestIP the guest agent is not asked, without HostAgentURL
+// the host agent is not, and without VMMPID there is no process fallback.
+type Target struct {
+	ID           string
+	GuestIP      string // IP literal of the guest agent
+	GuestPort    int    // 0 means 8080
+	HostAgentURL string // base URL, e.g. http://127.0.0.1:9091
+	VMMPID       int
+	MetricsFIFO  string // passed on when (re-)attaching to the host agent
+	APISocket    string // likewise
+}
+
+// PollResult describes one HTTP request the collector made, for the
+// manager's own metrics.
+type PollResult struct {
+	VMID string
+	// Kind is what was asked: KindGuest, KindProcess, KindStats or KindAttach.
+	Kind    string
+	Latency time.Duration
+	// Reason is empty on success, else one of the Reason constants.
+	Reason string
+	Status int   // HTTP status when one was received, else 0
+	Err    error // nil on success
+}
+
+// What a PollResult asked.
+const (
+	KindGuest   = "guest"   // the guest agent's /metrics
+	KindProcess = "process" // the host agent's /metrics/process-stats
+	KindStats   = "stats"   // the host agent's /v1/vms/{id}/stats
+	KindAttach  = "attach"  // the host agent's POST /v1/vms
+)
+
+// Options configures a Collector. Only Targets is required.
+type Options struct {
+	// Targets returns the VMs to poll. It is called once per interval, so a
+	// change (a new guest_ip, say) takes effect within about two intervals;
+	// on error the previous set is kept (a database blip does not stop
+	// polling). A VM's first poll comes within one interval of its first
+	// listing, at its phase.
+	Targets func(ctx context.Context) ([]Target, error)
+	// PollInterval is how often each VM is polled; default 1s.
+	PollInterval time.Duration
+	// Concurrency bounds the VMs being polled at once; default 512. A poll
+	// mostly waits on the network, so the bound is there to cap sockets and
+	// memory, not CPU: by Little's law, N VMs polled every interval need
+	// N × latency / interval slots, and too few slots delay every VM as soon
+	// as latency grows under load (10,000 VMs at 1s with 64 slots fall
+	// behind once a poll averages 6.4 ms). Guests that time out hold a slot
+	// for Timeout, so the bound must also leave room for those.
+	Concurrency int
+	// Timeout bounds each request; default 0.8 × PollInterval.
+	Timeout time.Duration
+	// MaxBody caps a response body; a larger one fails the poll. Default 1 MiB.
+	MaxBody int64
+	// GuestBackoffMax is the longest pause between polls of a failing guest
+	// agent; default 30 × PollInterval, at most 30s. A returning agent is
+	// noticed within GuestBackoffMax plus one interval.
+	GuestBackoffMax time.Duration
+	// HTTPClient makes every request. The default never uses a proxy and
+	// never follows redirects (a guest could otherwise point the manager at
+	// any address); a client given here should do the same. Without one,
+	// guest agents are polled on each VM's own kept-alive connection rather
+	// than through an http.Client (see guestConn); host agents always go
+	// through the client.
+	HTTPClient *http.Client
+	// HostAgentToken and GuestAgentToken are sent as bearer tokens when set.
+	HostAgentToken  string
+	GuestAgentToken string
+	Logger          *slog.Logger
+	// Now stamps samples; default time.Now. Scheduling always uses the real
+	// clock.
+	Now func() time.Time
+	// OnSample receives every new sample, from the goroutine that polled
+	// that VM: it must not block for long (hand off to a channel) and must
+	// not call Forget.
+	OnSample func(wire.CombinedSample)
+	// OnPoll receives every request's outcome, under the same rules; it
+	// may be called concurrently, even for one VM (the guest agent and the
+	// host agent's stats are asked side by side).
+	OnPoll func(PollResult)
+}
+
+// Collector polls VMs. Create it with New, start it with Run.
+type Collector struct {
+	opt  Options
+	log  *slog.Logger
+	sem  chan struct{}
+	http *http.Client
+	// direct: guest agents are polled through guestConn, not http.
+	direct bool
+
+	mu      sync.Mutex
+	workers map[string]*worker
+}
+
+// New returns a Collector with the defaults of Options filled in.
+func New(opt Options) *Collector {
+	if opt.PollInterval <= 0 {
+		opt.PollInterval = time.Second
+	}
+	if opt.Concurrency <= 0 {
+		opt.Concurrency = 512
+	}
+	if opt.Timeout <= 0 || opt.Timeout >= opt.PollInterval {
+		opt.Timeout = opt.PollInterval * 8 / 10
+	}
+	if opt.MaxBody <= 0 {
+		opt.MaxBody = 1 << 20
+	}
+	if opt.GuestBackoffMax <= 0 {
+		opt.GuestBackoffMax = min(30*opt.PollInterval, max(30*time.Second, opt.PollInterval))
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	direct := opt.HTTPClient == nil
+	if direct {
+		opt.HTTPClient = defaultClient(opt.Concurrency, opt.Timeout)
+	}
+	return &Collector{opt: opt, log: opt.Logger, sem: make(chan struct{}, opt.Concurrency),
+		http: opt.HTTPClient, direct: direct, workers: map[string]*worker{}}
+}
+
+// defaultClient keeps connections to guest and host agents alive between
+// polls: one host agent serves many VMs, hence the per-host allowance.
+func defaultClient(concurrency int, timeout time.Duration) *http.Client {
+	tr := &http.Transport{
+		Proxy:                 nil, // guest addresses are internal; HTTP_PROXY must not apply
+		DialContext:           (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          0, // no overall limit: one idle connection per guest is the point
+		MaxIdleConnsPerHost:   concurrency,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: timeout,
+	}
+	return &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Latest returns the newest sample of the VM, with Stale brought up to
+// date at the time of the call; false when there is none (unknown VM, or
+// not polled yet).
+func (c *Collector) Latest(vmID string) (wire.CombinedSample, bool) {
+	c.mu.Lock()
+	w, ok := c.workers[vmID]
+	c.mu.Unlock()
+	if !ok {
+		return wire.CombinedSample{}, false
+	}
+	s, dataAt, ok := w.latest()
+	if !ok {
+		return wire.CombinedSample{}, false
+	}
+	s.Stale = c.stale(dataAt, c.opt.Now())
+	return s, true
+}
+
+// Forget stops polling the VM and drops its state, so no sample of it is
+// delivered after Forget returns. Should the registry still list it, it is
+// polled afresh from the next registry read.
+func (c *Collector) Forget(vmID string) {
+	c.mu.Lock()
+	w, ok := c.workers[vmID]
+	delete(c.workers, vmID)
+	c.mu.Unlock()
+	if ok {
+		w.stop()
+	}
+}
+
+// stale reports whether figures taken at dataAt are too old at now.
+func (c *Collector) stale(dataAt, now time.Time) bool {
+	return dataAt.IsZero() || now.Sub(dataAt) > 3*c.opt.PollInterval
+}

@@ -1,0 +1,207 @@
+// Package hub streams the manager's live samples to WebSocket clients: one
+// stream per VM and one of every VM. Publishing never blocks: each client has
+// its own bounded queue, and a client that lets it fill up is dropped rather
+// than slowing the collector or the other clients.
+package hub
+
+import (
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/fcmon/fcmon/internal/core/wire"
+)
+
+// Options configures a Hub. The zero value is usable.
+type Options struct {
+	// Buffer is how many messages a per-VM client may have queued before it
+	// is dropped as too slow; default 64 (a minute of 1-second samples).
+	Buffer int
+	// AllBuffer is the same for all-VM clients, which receive one message
+	// per VM per poll interval; default 1024.
+	AllBuffer int
+	// WriteTimeout bounds the write of one message and the wait for the
+	// answer to a ping; a client that misses it is disconnected. Default 5s.
+	WriteTimeout time.Duration
+	// PingInterval is how often an idle-looking peer is pinged to find dead
+	// connections; default 30s.
+	PingInterval time.Duration
+	// CloseGrace bounds the close handshake with a departing client (one
+	// dropped as slow, or every client on Close); after it the connection is
+	// cut. Default 1s.
+	CloseGrace time.Duration
+	// OriginPatterns lists the hosts (path.Match patterns, optionally with a
+	// scheme, as websocket.AcceptOptions has them) whose pages may open a
+	// stream besides the manager's own origin. Empty means same origin only;
+	// requests without an Origin header (non-browser clients) always pass.
+	OriginPatterns []string
+	// Subprotocols are the WebSocket subprotocols the hub agrees to; the
+	// first one a client offers is echoed back. Browsers abort the
+	// handshake when they offered subprotocols and none is echoed, so a UI
+	// that carries its token in Sec-WebSocket-Protocol must also offer one
+	// of these. Empty: no subprotocol is ever echoed.
+	Subprotocols []string
+	// Logger receives connection events; default discards.
+	Logger *slog.Logger
+}
+
+// Hub fans samples out to WebSocket clients. Create it with New; it is safe
+// for concurrent use.
+type Hub struct {
+	opt Options
+	log *slog.Logger
+
+	mu     sync.RWMutex
+	closed bool
+	byVM   map[string]map[*client]struct{}
+	all    map[*client]struct{}
+	wg     sync.WaitGroup // one per ServeVM/ServeAll past the closed check
+
+	subscribers atomic.Int64
+	dropped     atomic.Uint64
+}
+
+// New returns a Hub with the defaults of Options filled in.
+func New(opt Options) *Hub {
+	if opt.Buffer <= 0 {
+		opt.Buffer = 64
+	}
+	if opt.AllBuffer <= 0 {
+		opt.AllBuffer = 1024
+	}
+	if opt.WriteTimeout <= 0 {
+		opt.WriteTimeout = 5 * time.Second
+	}
+	if opt.PingInterval <= 0 {
+		opt.PingInterval = 30 * time.Second
+	}
+	if opt.CloseGrace <= 0 {
+		opt.CloseGrace = time.Second
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Hub{opt: opt, log: opt.Logger, byVM: map[string]map[*client]struct{}{},
+		all: map[*client]struct{}{}}
+}
+
+// Publish queues s for every client of s.VMID and every all-VM client. It
+// never blocks: a client whose queue is full is dropped (see Dropped). The
+// sample is encoded once; clients share the bytes. Samples published from
+// one goroutine reach each client in that order.
+func (h *Hub) Publish(s wire.CombinedSample) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.closed || (len(h.byVM[s.VMID]) == 0 && len(h.all) == 0) {
+		return
+	}
+	msg, err := json.Marshal(s)
+	if err != nil { // a NaN figure, say: nothing a client could decode
+		h.log.Warn("encoding sample for websocket clients", "vm_id", s.VMID, "err", err)
+		return
+	}
+	for c := range h.byVM[s.VMID] {
+		h.offer(c, msg)
+	}
+	for c := range h.all {
+		h.offer(c, msg)
+	}
+}
+
+// offer queues msg for c, or drops c when its queue is full. It runs under
+// h.mu's read lock, so it only signals; c's own goroutine unregisters it.
+func (h *Hub) offer(c *client, msg []byte) {
+	select {
+	case c.queue <- msg:
+	default:
+		reason := "too slow: " + c.kind + " queue full"
+		if c.kick(websocket.StatusPolicyViolation, reason) {
+			h.dropped.Add(1)
+			h.log.Warn("dropping slow websocket client", "remote", c.remote, "stream", c.kind, "vm_id", c.vmID)
+		}
+	}
+}
+
+// Subscribers returns the number of connected clients, per-VM and all-VM.
+func (h *Hub) Subscribers() int { return int(h.subscribers.Load()) }
+
+// Dropped returns how many clients have been dropped for falling behind
+// since New.
+func (h *Hub) Dropped() uint64 { return h.dropped.Load() }
+
+// Close closes every connection with StatusGoingAway and waits until their
+// goroutines have ended (at most about CloseGrace plus WriteTimeout). Later
+// upgrade requests are answered 503. Calling it again just waits again.
+//
+// http.Server.Shutdown does not wait for hijacked connections, so register
+// it with Server.RegisterOnShutdown and also call it after Shutdown returns.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	clients := make([]*client, 0, h.subscribers.Load())
+	if !h.closed {
+		h.closed = true
+		for c := range h.all {
+			clients = append(clients, c)
+		}
+		for _, set := range h.byVM {
+			for c := range set {
+				clients = append(clients, c)
+			}
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range clients {
+		c.kick(websocket.StatusGoingAway, "server shutting down")
+	}
+	h.wg.Wait()
+}
+
+// begin reserves a slot for a new connection; false once Close has begun.
+func (h *Hub) begin() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.wg.Add(1)
+	return true
+}
+
+// add registers c; false when Close began since begin, and c must leave.
+func (h *Hub) add(c *client) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	if c.all {
+		h.all[c] = struct{}{}
+	} else {
+		set := h.byVM[c.vmID]
+		if set == nil {
+			set = map[*client]struct{}{}
+			h.byVM[c.vmID] = set
+		}
+		set[c] = struct{}{}
+	}
+	h.subscribers.Add(1)
+	return true
+}
+
+// remove unregisters c, which must have been added.
+func (h *Hub) remove(c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c.all {
+		delete(h.all, c)
+	} else if set := h.byVM[c.vmID]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(h.byVM, c.vmID)
+		}
+	}
+	h.subscribers.Add(-1)
+}
