@@ -1,5 +1,6 @@
 // Command guest-agent runs inside a VM and serves its CPU, memory, disk and
-// network metrics over HTTP. See internal/guestagent and `guest-agent --help`.
+// network metrics over HTTP, on TCP and vsock. See internal/guestagent and
+// docs/api.md.
 package main
 
 import (
@@ -8,12 +9,13 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/fcmon/fcmon/internal/core/cli"
 	"github.com/fcmon/fcmon/internal/guestagent"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	code := guestagent.Main(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := cli.Main(ctx, guestagent.Command(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }

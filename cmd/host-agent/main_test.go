@@ -107,7 +107,7 @@ var listenLog = regexp.MustCompile(`msg="host agent listening".* addr=(127\.0\.0
 
 func startBinary(t *testing.T, bin string, args ...string) *agentProc {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"--listen", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"--listen", "127.0.0.1:0", "--allow-paths", os.TempDir()}, args...)...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -5,11 +5,11 @@ package guestagent
 
 import (
 	"errors"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/bearer"
 	"github.com/fcmon/fcmon/internal/core/cli"
 	"github.com/fcmon/fcmon/internal/guestagent/register"
 )
@@ -37,8 +37,7 @@ Registration settings may also come from the kernel command line, which a VM
 launcher controls: guest_agent.register_url=, guest_agent.vm_id= and
 guest_agent.advertise=. Flags and environment variables take precedence.`
 
-func flagSet(c *Config, listen *string) *cli.FlagSet {
-	fs := cli.New("guest-agent", "GUEST_AGENT_", summary)
+func flags(fs *cli.FlagSet, c *Config, listen *string) {
 	fs.String(listen, "listen", "0.0.0.0:8080", "comma-separated addresses to serve on: HOST:PORT, [IPv6]:PORT, :PORT (all interfaces) or vsock://:PORT")
 	fs.Duration(&c.Interval, "interval", time.Second, "sampling period; percentages and rates cover the last complete period")
 	fs.String(&c.TokenFile, "token-file", "", "file holding a token that GET /metrics then requires as 'Authorization: Bearer <token>' (/health stays open)")
@@ -49,8 +48,7 @@ func flagSet(c *Config, listen *string) *cli.FlagSet {
 	fs.String(&c.ProcRoot, "procfs", "/proc", "where procfs is mounted")
 	fs.String(&c.SysRoot, "sysfs", "/sys", "where sysfs is mounted")
 	fs.String(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
-	fs.Int(&c.MaxConns, "max-conns", 512, "most connections served at once; the oldest idle one is closed to admit a new one")
-	return fs
+	fs.Int(&c.MaxConns, "max-conns", 512, "most connections served at once; the oldest idle one, else the oldest incomplete request, is closed to admit a new one")
 }
 
 // kernelArgs returns the guest_agent.* parameters of a kernel command line.
@@ -123,22 +121,10 @@ func (c *Config) validate(listen, cmdline string) error {
 	return nil
 }
 
-// readToken reads a token file: surrounding whitespace is dropped and an
-// empty file is an error, so a typo cannot silently disable authentication.
-func readToken(path string) (string, error) {
+// readToken reads the token file of flag, "" when path is empty.
+func readToken(flag, path string) (string, error) {
 	if path == "" {
 		return "", nil
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", errors.New("reading token file: " + err.Error())
-	}
-	t := strings.TrimSpace(string(b))
-	if t == "" {
-		return "", errors.New("token file " + path + " is empty")
-	}
-	if strings.ContainsAny(t, " \t\r\n") {
-		return "", errors.New("token file " + path + " holds more than one word")
-	}
-	return t, nil
+	return bearer.ReadFile(flag, path)
 }

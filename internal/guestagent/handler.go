@@ -1,9 +1,9 @@
 package guestagent
 
 import (
-	"crypto/subtle"
 	"strings"
 
+	"github.com/fcmon/fcmon/internal/core/bearer"
 	"github.com/fcmon/fcmon/internal/guestagent/httpd"
 	"github.com/fcmon/fcmon/internal/guestagent/promtext"
 	"github.com/fcmon/fcmon/internal/guestagent/sampler"
@@ -73,11 +73,7 @@ func wantsPrometheus(r *httpd.Request) (bool, string) {
 }
 
 func (h *handler) authorized(header string) bool {
-	scheme, token, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(h.token)) == 1
+	return bearer.Check(header, h.token)
 }
 
 // quotePath quotes s for an error message, shortened so a huge request line

@@ -20,59 +20,34 @@ import (
 	"github.com/fcmon/fcmon/internal/guestagent/sock"
 )
 
-// Main runs the agent with the given arguments and environment until ctx
-// ends, and returns the process's exit code: 0 after a clean shutdown, 2 for
-// bad configuration, 1 when serving fails.
-func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// Command is the guest-agent program for cli.Main.
+func Command() cli.Command {
 	var cfg Config
 	var listen string
-	fs := flagSet(&cfg, &listen)
-	switch err := fs.Parse(args, getenv); {
-	case errors.Is(err, cli.ErrHelp):
-		fs.WriteUsage(stdout)
-		return 0
-	case errors.Is(err, cli.ErrVersion):
-		io.WriteString(stdout, "guest-agent "+version.Version+"\n")
-		return 0
-	case err != nil:
-		io.WriteString(stderr, "guest-agent: "+err.Error()+"\n")
-		return 2
+	return cli.Command{
+		Name: "guest-agent", EnvPrefix: "GUEST_AGENT_", Summary: summary,
+		Flags: func(fs *cli.FlagSet) { flags(fs, &cfg, &listen) },
+		Run: func(ctx context.Context, stderr io.Writer) error {
+			level, ok := logfmt.ParseLevel(cfg.LogLevel)
+			if !ok {
+				return cli.Usage(errors.New("--log-level " + strconv.Quote(cfg.LogLevel) + " is not debug, info, warn or error"))
+			}
+			pfs := procfs.NewFS(cfg.ProcRoot, cfg.SysRoot)
+			cmdline, _ := pfs.Cmdline() // absent in some containers: then nothing comes from it
+			if err := cfg.validate(listen, cmdline); err != nil {
+				return cli.Usage(err)
+			}
+			tuneRuntime()
+			return Run(ctx, cfg, logfmt.New(stderr, level))
+		},
 	}
-	level, ok := logfmt.ParseLevel(cfg.LogLevel)
-	if !ok {
-		io.WriteString(stderr, "guest-agent: --log-level "+strconv.Quote(cfg.LogLevel)+" is not debug, info, warn or error\n")
-		return 2
-	}
-	pfs := procfs.NewFS(cfg.ProcRoot, cfg.SysRoot)
-	cmdline, _ := pfs.Cmdline() // absent in some containers: then nothing comes from it
-	if err := cfg.validate(listen, cmdline); err != nil {
-		io.WriteString(stderr, "guest-agent: "+err.Error()+"\n")
-		return 2
-	}
-	log := logfmt.New(stderr, level)
-	tuneRuntime()
-	if err := Run(ctx, cfg, log); err != nil {
-		log.Error("guest agent stopped", "err", err)
-		if errors.Is(err, errConfig) {
-			return 2
-		}
-		return 1
-	}
-	return 0
 }
-
-var errConfig = errors.New("configuration")
-
-type configError struct{ msg string }
-
-func (e configError) Error() string        { return e.msg }
-func (e configError) Is(target error) bool { return target == errConfig }
 
 // Run serves until ctx ends, then shuts down within five seconds.
 func Run(ctx context.Context, cfg Config, log *logfmt.Logger) error {
-	token, err := readToken(cfg.TokenFile)
+	token, err := readToken("--token-file", cfg.TokenFile)
 	if err != nil {
-		return configError{err.Error()}
+		return cli.Usage(err)
 	}
 	smp := sampler.New(sampler.Options{FS: procfs.NewFS(cfg.ProcRoot, cfg.SysRoot), Version: version.Version})
 	first := smp.Sample()
@@ -81,7 +56,7 @@ func Run(ctx context.Context, cfg Config, log *logfmt.Logger) error {
 	}
 	listeners, err := listenAll(cfg.Listen)
 	if err != nil {
-		return configError{err.Error()}
+		return cli.Usage(err)
 	}
 	h := &handler{sampler: smp, token: token}
 	srv := &httpd.Server{Handler: h.serve, MaxConns: cfg.MaxConns, ErrorLog: func(msg string, err error) {
@@ -103,7 +78,7 @@ func Run(ctx context.Context, cfg Config, log *logfmt.Logger) error {
 	if cfg.RegisterURL != "" {
 		rc, err := registration(cfg, listeners, log)
 		if err != nil {
-			return configError{err.Error()}
+			return cli.Usage(err)
 		}
 		wg.Go(func() { register.Run(ctx, rc) })
 	}
@@ -139,7 +114,7 @@ func listenAll(addrs []string) ([]sock.Listener, error) {
 
 func registration(cfg Config, listeners []sock.Listener, log *logfmt.Logger) (register.Config, error) {
 	target, _ := register.ParseURL(cfg.RegisterURL) // checked by validate
-	token, err := readToken(cfg.RegisterTokenFile)
+	token, err := readToken("--register-token-file", cfg.RegisterTokenFile)
 	if err != nil {
 		return register.Config{}, err
 	}

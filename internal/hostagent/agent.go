@@ -6,8 +6,6 @@ package hostagent
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/httpapi"
+	"github.com/fcmon/fcmon/internal/core/tlsconf"
 	"github.com/fcmon/fcmon/internal/core/version"
 	"github.com/fcmon/fcmon/internal/hostagent/procstat"
 )
@@ -24,9 +24,11 @@ import (
 // it with Serve; Close detaches everything.
 type Agent struct {
 	cfg   Config
+	set   settings
 	token string
 	log   *slog.Logger
 	procs *procstat.Tracker
+	tls   *tlsconf.Server // nil: plain HTTP
 
 	attachMu sync.Mutex // serializes attach and detach, which open and close files
 	mu       sync.RWMutex
@@ -36,7 +38,7 @@ type Agent struct {
 // New validates cfg and returns an Agent. Its errors are one line, fit to
 // print before exiting.
 func New(cfg Config, log *slog.Logger) (*Agent, error) {
-	token, err := cfg.Validate()
+	set, err := cfg.validate()
 	if err != nil {
 		return nil, err
 	}
@@ -44,8 +46,18 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{cfg: cfg, token: token, log: log,
-		procs: procstat.NewTracker(r, cfg.Interval), vms: map[string]*vm{}}, nil
+	a := &Agent{cfg: cfg, set: set, token: set.token, log: log,
+		procs: procstat.NewTracker(r, cfg.Interval), vms: map[string]*vm{}}
+	if cfg.TLSCert != "" {
+		a.tls, err = tlsconf.NewServer(tlsconf.ServerOptions{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey,
+			ClientCAFile: cfg.TLSClientCA, OnReloadError: func(err error) {
+				log.Error("re-reading the TLS certificate failed; serving the previous one", "err", err)
+			}})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
 // Run serves the agent on its configured address until ctx ends, then
@@ -58,49 +70,36 @@ func (a *Agent) Run(ctx context.Context) error {
 	return a.Serve(ctx, ln)
 }
 
-// Serve answers requests on ln and samples in the background until ctx
-// ends; it then stops accepting, gives requests in flight up to
-// ShutdownTimeout, and detaches every VM. It returns nil after a clean
-// shutdown.
+// Serve answers requests on ln (over TLS when configured) and samples in
+// the background until ctx ends; it then stops accepting, gives requests
+// in flight up to ShutdownTimeout, and detaches every VM. SIGHUP re-reads
+// the TLS files. It returns nil after a clean shutdown.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           a.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-	}
 	bg, stopBg := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { a.procs.Run(bg) })
 	wg.Go(func() { a.sampleTaps(bg) })
+	if a.tls != nil {
+		wg.Go(func() { a.tls.ReloadOnHangup(bg, a.log) })
+	}
 	defer func() {
 		stopBg()
 		wg.Wait()
 		a.Close()
 	}()
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	a.log.Info("host agent listening", "addr", ln.Addr().String(), "interval", a.cfg.Interval.String(),
-		"auth", a.token != "", "version", version.Version)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		a.log.Warn("requests still running at shutdown deadline", "err", err)
-		srv.Close()
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return httpapi.Server{
+		Handler:           a.Handler(),
+		TLS:               a.tls,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ShutdownTimeout:   a.cfg.ShutdownTimeout,
+		Log:               a.log,
+		Listening:         "host agent listening",
+		LogAttrs:          []any{"interval", a.cfg.Interval.String(), "auth", a.token != "", "version", version.Version},
+	}.Run(ctx, ln)
 }
 
 // sampleTaps reads the tap counters of every attached VM each interval.
@@ -155,6 +154,18 @@ func (a *Agent) Attach(cfg VMConfig) (VMInfo, bool, error) {
 	if err := validateVM(cfg); err != nil {
 		return VMInfo{}, false, err
 	}
+	var paths resolvedPaths
+	var err error
+	if cfg.MetricsFIFO != "" {
+		if paths.metrics, err = a.checkPath("metrics_fifo", cfg.MetricsFIFO, pathMetrics); err != nil {
+			return VMInfo{}, false, err
+		}
+	}
+	if cfg.APISocket != "" {
+		if paths.socket, err = a.checkPath("api_socket", cfg.APISocket, pathSocket); err != nil {
+			return VMInfo{}, false, err
+		}
+	}
 	a.attachMu.Lock()
 	defer a.attachMu.Unlock()
 	old, exists := a.lookup(cfg.ID)
@@ -162,13 +173,12 @@ func (a *Agent) Attach(cfg VMConfig) (VMInfo, bool, error) {
 		return old.info(), false, nil
 	}
 	if !exists && a.count() >= a.cfg.MaxVMs {
-		return VMInfo{}, false, APIError{Status: http.StatusConflict,
-			Message: fmt.Sprintf("cannot attach more than %d VMs (see --max-vms)", a.cfg.MaxVMs)}
+		return VMInfo{}, false, httpapi.Errorf(http.StatusConflict, "cannot attach more than %d VMs (see --max-vms)", a.cfg.MaxVMs)
 	}
 	if !exists {
 		old = nil
 	}
-	nv, err := a.prepare(cfg, old)
+	nv, err := a.prepare(cfg, paths, old)
 	if err != nil {
 		return VMInfo{}, false, err
 	}

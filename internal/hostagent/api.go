@@ -2,13 +2,14 @@ package hostagent
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 
-	"github.com/fcmon/fcmon/internal/hostagent/procstat"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fcmon/fcmon/internal/core/httpapi"
+	"github.com/fcmon/fcmon/internal/hostagent/procstat"
 )
 
 // Handler returns the HTTP API:
@@ -22,7 +23,8 @@ import (
 //	DELETE /v1/vms/{id}                    detach → 204
 //	GET    /v1/vms/{id}/stats              VMStats
 //
-// Errors are {"error": "..."} with a 4xx or 5xx status.
+// Errors are {"error": "..."} with a 4xx or 5xx status. A request whose
+// Host does not name this agent gets 421 (the DNS-rebinding defence).
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
 	auth := a.requireToken
@@ -35,11 +37,11 @@ func (a *Agent) Handler() http.Handler {
 	mux.Handle("/", a.serve(methods{
 		"GET": notFound, "POST": notFound, "PUT": notFound, "DELETE": notFound, "PATCH": notFound,
 	}))
-	return mux
+	return httpapi.CheckHost(a.set.hosts, a.writeError, mux)
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) error {
-	return APIError{http.StatusNotFound, fmt.Sprintf("no endpoint %s", r.URL.Path)}
+	return httpapi.Errorf(http.StatusNotFound, "no endpoint %s", r.URL.Path)
 }
 
 func (a *Agent) health(w http.ResponseWriter, r *http.Request) error {
@@ -58,7 +60,7 @@ func (a *Agent) processStats(w http.ResponseWriter, r *http.Request) error {
 	st, err := a.procs.Stats(pid)
 	switch {
 	case errors.Is(err, procstat.ErrNotFound):
-		return APIError{http.StatusNotFound, err.Error()}
+		return httpapi.Error{Status: http.StatusNotFound, Message: err.Error()}
 	case err != nil:
 		return err
 	}
@@ -72,12 +74,12 @@ func parsePID(r *http.Request) (int, error) {
 	}
 	vals := q["pid"]
 	if len(vals) != 1 {
-		return 0, APIError{http.StatusBadRequest, "expected exactly one pid parameter, as in ?pid=1234"}
+		return 0, badRequest("expected exactly one pid parameter, as in ?pid=1234")
 	}
 	s := vals[0]
 	pid, err := strconv.Atoi(s)
 	if err != nil || pid < 1 || pid > pidMax || s[0] == '+' {
-		return 0, APIError{http.StatusBadRequest, fmt.Sprintf("pid %q is not a process id (an integer from 1 to %d)", s, pidMax)}
+		return 0, badRequest("pid %q is not a process id (an integer from 1 to %d)", s, pidMax)
 	}
 	return pid, nil
 }
@@ -85,7 +87,7 @@ func parsePID(r *http.Request) (int, error) {
 func parseQuery(r *http.Request) (map[string][]string, error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return nil, APIError{http.StatusBadRequest, "malformed query string: " + err.Error()}
+		return nil, badRequest("malformed query string: %v", err)
 	}
 	return q, nil
 }
@@ -120,7 +122,7 @@ func (a *Agent) vmFromPath(r *http.Request) (*vm, error) {
 	id := r.PathValue("id")
 	v, ok := a.lookup(id)
 	if !ok {
-		return nil, APIError{http.StatusNotFound, fmt.Sprintf("no VM %q is attached", id)}
+		return nil, httpapi.Errorf(http.StatusNotFound, "no VM %q is attached", id)
 	}
 	return v, nil
 }
@@ -136,7 +138,7 @@ func (a *Agent) getVM(w http.ResponseWriter, r *http.Request) error {
 func (a *Agent) detachVM(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	if !a.Detach(id) {
-		return APIError{http.StatusNotFound, fmt.Sprintf("no VM %q is attached", id)}
+		return httpapi.Errorf(http.StatusNotFound, "no VM %q is attached", id)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -28,6 +28,7 @@ func startAgent(t *testing.T, edit func(*Config)) *testAgent {
 	cfg := defaultConfig(t)
 	cfg.Interval = 200 * time.Millisecond
 	cfg.SysRoot = t.TempDir()
+	cfg.AllowPaths = os.TempDir() // where the tests' FIFOs and sockets are
 	if edit != nil {
 		edit(&cfg)
 	}

@@ -1,15 +1,20 @@
 package hostagent
 
 import (
-	"errors"
 	"fmt"
-	"net"
-	"os"
-	"strings"
+	"path/filepath"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/bearer"
 	"github.com/fcmon/fcmon/internal/core/cli"
+	"github.com/fcmon/fcmon/internal/core/logging"
+	"github.com/fcmon/fcmon/internal/core/netpolicy"
 )
+
+// DefaultAllowPaths are the directories under which Firecracker's files
+// live in common layouts: /run for sockets and FIFOs, the jailer's
+// /srv/jailer, and /var/lib/firecracker.
+const DefaultAllowPaths = "/run,/srv/jailer,/var/lib/firecracker"
 
 // Config is the host agent's configuration. The zero value is not valid;
 // Flags sets the defaults.
@@ -23,9 +28,21 @@ type Config struct {
 	ProcRoot  string        // procfs mount, normally /proc
 	SysRoot   string        // sysfs mount, normally /sys
 	MaxVMs    int           // attached VMs at most
+	// AllowedHosts lists, comma-separated, the names besides the listen
+	// address, localhost and loopback addresses that requests may carry
+	// as Host (the DNS-rebinding defence).
+	AllowedHosts string
+	// AllowPaths lists, comma-separated, the directories under which the
+	// metrics FIFOs and API sockets that POST /v1/vms names must lie.
+	AllowPaths string
+	// TLSCert and TLSKey, when set, serve HTTPS; TLSClientCA makes every
+	// client present a certificate signed by it.
+	TLSCert, TLSKey, TLSClientCA string
 	// ShutdownTimeout bounds how long in-flight requests may finish after
 	// a signal.
 	ShutdownTimeout time.Duration
+	// LogLevel and LogFormat shape the log on stderr (see package logging).
+	LogLevel, LogFormat string
 }
 
 // Flags registers the configuration's flags, with their defaults, on fs.
@@ -41,73 +58,69 @@ func (c *Config) Flags(fs *cli.FlagSet) {
 	fs.String(&c.ProcRoot, "proc-root", "/proc", "where procfs is mounted")
 	fs.String(&c.SysRoot, "sys-root", "/sys", "where sysfs is mounted")
 	fs.Int(&c.MaxVMs, "max-vms", 1000, "most VMs that may be attached at once")
+	fs.String(&c.AllowedHosts, "allowed-hosts", "",
+		"comma-separated host names (or *.domain patterns) requests may name in Host besides the listen address, localhost and loopback addresses")
+	fs.String(&c.AllowPaths, "allow-paths", DefaultAllowPaths,
+		"comma-separated directories under which metrics_fifo and api_socket paths of POST /v1/vms must lie")
+	fs.String(&c.TLSCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with; re-read when it changes or on SIGHUP")
+	fs.String(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.String(&c.TLSClientCA, "tls-client-ca", "", "PEM CA certificates; every client must then present a certificate they signed")
 	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", 5*time.Second,
 		"how long requests in flight may take to finish on SIGINT or SIGTERM")
+	logging.Flags(fs, &c.LogLevel, &c.LogFormat)
 }
 
-// Validate checks the configuration and reads the token file, returning the
-// token ("" without one). Errors are one line, naming the flag.
-func (c *Config) Validate() (token string, err error) {
+// settings is a validated Config.
+type settings struct {
+	token string
+	hosts *netpolicy.Hosts
+	paths []string // clean absolute roots, symlinks resolved where they exist
+}
+
+// validate checks the configuration and reads the token file. Errors are
+// one line, naming the flag.
+func (c *Config) validate() (settings, error) {
+	var s settings
+	var err error
 	if c.Interval < 100*time.Millisecond || c.Interval > time.Hour {
-		return "", fmt.Errorf("--interval %s is out of range (100ms to 1h)", c.Interval)
+		return s, fmt.Errorf("--interval %s is out of range (100ms to 1h)", c.Interval)
 	}
 	if c.MaxVMs < 1 {
-		return "", fmt.Errorf("--max-vms %d must be at least 1", c.MaxVMs)
+		return s, fmt.Errorf("--max-vms %d must be at least 1", c.MaxVMs)
 	}
 	if c.ShutdownTimeout <= 0 {
-		return "", fmt.Errorf("--shutdown-timeout %s must be positive", c.ShutdownTimeout)
+		return s, fmt.Errorf("--shutdown-timeout %s must be positive", c.ShutdownTimeout)
 	}
 	if c.TokenFile != "" {
-		if token, err = readToken(c.TokenFile); err != nil {
-			return "", err
+		if s.token, err = bearer.ReadFile("--token-file", c.TokenFile); err != nil {
+			return s, err
 		}
 	}
-	loopback, err := isLoopback(c.Listen)
+	loopback, err := netpolicy.IsLoopback(c.Listen)
 	if err != nil {
-		return "", err
+		return s, err
 	}
-	if !loopback && token == "" && !c.Insecure {
-		return "", fmt.Errorf("--listen %s is not a loopback address: give --token-file, or --insecure to serve without authentication", c.Listen)
+	if !loopback && s.token == "" && !c.Insecure {
+		return s, fmt.Errorf("--listen %s is not a loopback address: give --token-file, or --insecure to serve without authentication", c.Listen)
 	}
-	return token, nil
-}
-
-// readToken reads a token file; surrounding whitespace (a trailing newline)
-// is not part of the token.
-func readToken(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("--token-file: %w", err)
+	if (c.TLSCert == "") != (c.TLSKey == "") || (c.TLSClientCA != "" && c.TLSCert == "") {
+		return s, fmt.Errorf("--tls-cert and --tls-key go together, and --tls-client-ca needs them")
 	}
-	token := strings.TrimSpace(string(b))
-	if token == "" {
-		return "", fmt.Errorf("--token-file %s is empty", path)
+	if s.hosts, err = netpolicy.NewHosts(c.Listen, netpolicy.SplitList(c.AllowedHosts)); err != nil {
+		return s, err
 	}
-	if strings.ContainsAny(token, " \t\r\n") {
-		return "", fmt.Errorf("--token-file %s holds more than one word; a token has no whitespace", path)
-	}
-	return token, nil
-}
-
-// isLoopback reports whether addr (host:port) listens on loopback only. An
-// empty host means every interface; a host name other than localhost might
-// resolve anywhere, so it counts as non-loopback.
-func isLoopback(addr string) (bool, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		msg := err.Error()
-		var ae *net.AddrError
-		if errors.As(err, &ae) {
-			msg = ae.Err
+	for _, p := range netpolicy.SplitList(c.AllowPaths) {
+		if !filepath.IsAbs(p) {
+			return s, fmt.Errorf("--allow-paths: %q is not an absolute path", p)
 		}
-		return false, fmt.Errorf("--listen %q is not host:port: %s", addr, msg)
+		p = filepath.Clean(p)
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			p = r
+		}
+		s.paths = append(s.paths, p)
 	}
-	if port == "" {
-		return false, fmt.Errorf("--listen %q has no port", addr)
+	if len(s.paths) == 0 {
+		return s, fmt.Errorf("--allow-paths is empty: no metrics FIFO or API socket could be attached")
 	}
-	if strings.EqualFold(host, "localhost") {
-		return true, nil
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback(), nil
+	return s, nil
 }

@@ -45,12 +45,17 @@ func TestConfigValidate(t *testing.T) {
 		{"missing token file", func(c *Config) { c.TokenFile = filepath.Join(dir, "nope") }, "--token-file"},
 		{"empty token file", func(c *Config) { c.TokenFile = empty }, "is empty"},
 		{"max vms", func(c *Config) { c.MaxVMs = 0 }, "--max-vms"},
+		{"relative allow path", func(c *Config) { c.AllowPaths = "run" }, "--allow-paths"},
+		{"empty allow paths", func(c *Config) { c.AllowPaths = " , " }, "--allow-paths is empty"},
+		{"bad allowed host", func(c *Config) { c.AllowedHosts = "http://x" }, "--allowed-hosts"},
+		{"tls cert without key", func(c *Config) { c.TLSCert = "/x.crt" }, "--tls-cert and --tls-key"},
+		{"client ca without cert", func(c *Config) { c.TLSClientCA = "/ca.crt" }, "--tls-client-ca"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := defaultConfig(t)
 			tt.edit(&c)
-			_, err := c.Validate()
+			_, err := c.validate()
 			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Fatalf("Validate() = %v, want %q", err, tt.wantErr)
 			}
@@ -61,7 +66,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	c := defaultConfig(t)
 	c.TokenFile = token
-	if tok, err := c.Validate(); tok != "s3cret" || err != nil {
-		t.Fatalf("token %q, %v", tok, err)
+	if s, err := c.validate(); s.token != "s3cret" || err != nil {
+		t.Fatalf("token %q, %v", s.token, err)
 	}
 }

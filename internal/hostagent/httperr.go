@@ -1,7 +1,6 @@
 package hostagent
 
 import (
-	"crypto/subtle"
 	"net/http"
 
 	"github.com/fcmon/fcmon/internal/core/httpapi"
@@ -10,16 +9,6 @@ import (
 // maxBodyBytes caps request bodies; an attach body is a few hundred bytes.
 const maxBodyBytes = 64 << 10
 
-// APIError is an error with the HTTP status it answers with. Handlers
-// return it; writeError renders it as {"error": Message}.
-type APIError struct {
-	Status  int
-	Message string
-}
-
-func (e APIError) Error() string   { return e.Message }
-func (e APIError) HTTPStatus() int { return e.Status }
-
 // handler and methods are httpapi's: a handler returns its error, and a
 // method table dispatches (GET also answering HEAD).
 type (
@@ -27,14 +16,16 @@ type (
 	methods = httpapi.Methods
 )
 
+var badRequest = httpapi.BadRequest
+
 // serve turns handlers into an http.Handler that dispatches on the method
 // (405 with Allow otherwise) and renders returned errors.
 func (a *Agent) serve(m methods) http.Handler {
 	return httpapi.Serve(m, 0, a.writeError)
 }
 
-// writeError renders err: an APIError with its status and message, anything
-// else as a 500 whose details go to the log, not the client.
+// writeError renders err: an httpapi.Error with its status and message,
+// anything else as a 500 whose details go to the log, not the client.
 func (a *Agent) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	httpapi.WriteError(w, r, err, a.log, "internal error")
 }
@@ -47,20 +38,8 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 	return httpapi.DecodeBody(w, r, v, maxBodyBytes)
 }
 
-// requireToken wraps next so that it needs "Authorization: Bearer <token>"
-// when a token is configured, comparing in constant time.
+// requireToken wraps next so that it needs the agent's bearer token when
+// one is configured.
 func (a *Agent) requireToken(next http.Handler) http.Handler {
-	if a.token == "" {
-		return next
-	}
-	want := []byte("Bearer " + a.token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="fcmon host-agent"`)
-			a.writeError(w, r, APIError{http.StatusUnauthorized, "missing or wrong bearer token (send Authorization: Bearer <token>)"})
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+	return httpapi.RequireToken(a.token, "host agent", "--token-file", a.writeError, next)
 }

@@ -3,9 +3,10 @@ package hostagent
 import (
 	"log/slog"
 
-	"github.com/fcmon/fcmon/internal/core/version"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/fcmon/fcmon/internal/core/version"
 )
 
 // registry builds the agent's own Prometheus registry (never the global

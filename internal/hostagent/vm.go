@@ -1,7 +1,6 @@
 package hostagent
 
 import (
-	"fmt"
 	"path/filepath"
 	"regexp"
 	"time"
@@ -74,11 +73,15 @@ func validPath(field, p string) error {
 	return nil
 }
 
+// resolvedPaths are a VM's metrics FIFO and API socket with their symlinks
+// resolved: what the agent opens.
+type resolvedPaths struct{ metrics, socket string }
+
 // prepare builds the vm for cfg, reusing what old (nil on a first attach)
 // already has for the same sources. It opens a new metrics FIFO here, so
 // that a bad path fails the request before anything changes; the sources
 // start in start.
-func (a *Agent) prepare(cfg VMConfig, old *vm) (*vm, error) {
+func (a *Agent) prepare(cfg VMConfig, paths resolvedPaths, old *vm) (*vm, error) {
 	nv := &vm{cfg: cfg, attachedAt: time.Now()}
 	if old != nil {
 		nv.attachedAt = old.attachedAt
@@ -87,7 +90,7 @@ func (a *Agent) prepare(cfg VMConfig, old *vm) (*vm, error) {
 		if old != nil && old.reader != nil && old.cfg.MetricsFIFO == cfg.MetricsFIFO {
 			nv.reader = old.reader
 		} else {
-			r, err := firecracker.OpenMetrics(cfg.MetricsFIFO)
+			r, err := firecracker.OpenMetrics(paths.metrics)
 			if err != nil {
 				return nil, badRequest("metrics_fifo: %v", err)
 			}
@@ -99,7 +102,7 @@ func (a *Agent) prepare(cfg VMConfig, old *vm) (*vm, error) {
 		if old != nil && old.flusher != nil && old.cfg.APISocket == cfg.APISocket {
 			nv.flusher = old.flusher
 		} else {
-			client := firecracker.NewClient(cfg.APISocket, min(a.cfg.Interval, firecracker.DefaultTimeout))
+			client := firecracker.NewClient(paths.socket, min(a.cfg.Interval, firecracker.DefaultTimeout))
 			nv.flusher = firecracker.NewFlusher(client, a.cfg.Interval, a.log.With("vm_id", cfg.ID))
 		}
 	}
@@ -153,8 +156,4 @@ func (v *vm) info() VMInfo {
 		in.FIFOCreated = v.reader.Created()
 	}
 	return in
-}
-
-func badRequest(format string, args ...any) error {
-	return APIError{Status: 400, Message: fmt.Sprintf(format, args...)}
 }

@@ -3,24 +3,21 @@ package manager
 import (
 	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 	"net/url"
-	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/bearer"
 	"github.com/fcmon/fcmon/internal/core/cli"
+	"github.com/fcmon/fcmon/internal/core/logging"
+	"github.com/fcmon/fcmon/internal/core/netpolicy"
 )
 
-// DefaultGuestAllowCIDRs are the private ranges the manager contacts guest
-// agents in unless --guest-allow-cidrs says otherwise.
-const DefaultGuestAllowCIDRs = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7"
-
 // Config is the manager's configuration as flags and environment give it.
-// Flags sets the defaults; Validate checks it.
+// Flags sets the defaults; validate checks it.
 type Config struct {
 	// Listen is the TCP address of the API. A non-loopback address needs
 	// an API token unless Insecure is set.
@@ -32,9 +29,10 @@ type Config struct {
 	DataDir string
 	// PollInterval is how often every VM is polled (100ms to 1h).
 	PollInterval time.Duration
-	// GuestAllowCIDRs lists, comma-separated, the networks guest_ip may be
-	// in. Link-local addresses are refused whatever it says.
-	GuestAllowCIDRs string
+	// GuestAllowCIDRs and HostAgentAllowCIDRs list, comma-separated, the
+	// networks guest agents and host agents may be in. Link-local and
+	// metadata addresses are refused whatever they say.
+	GuestAllowCIDRs, HostAgentAllowCIDRs string
 	// HistoryRetention is how long 1-minute rollups are kept: a Go duration
 	// ("168h") or a number of days ("7d").
 	HistoryRetention string
@@ -45,11 +43,26 @@ type Config struct {
 	// HostAgentTokenFile and GuestAgentTokenFile hold the tokens the
 	// manager presents to host and guest agents.
 	HostAgentTokenFile, GuestAgentTokenFile string
+	// AllowedHosts lists, comma-separated, the names requests may carry as
+	// Host besides the listen address, localhost and loopback addresses.
+	AllowedHosts string
 	// AllowedOrigins lists, comma-separated, other web origins whose pages
 	// may open the WebSocket streams (host patterns such as ui.example.com).
 	AllowedOrigins string
+	// TLSCert and TLSKey serve HTTPS; TLSClientCA requires client
+	// certificates signed by it.
+	TLSCert, TLSKey, TLSClientCA string
+	// HostAgentCA, HostAgentCert and HostAgentKey configure https:// host
+	// agents: the CA that signs their certificates and the manager's own.
+	HostAgentCA, HostAgentCert, HostAgentKey string
+	// ReadTimeout bounds reading one whole request, body included.
+	ReadTimeout time.Duration
+	// MaxStreams bounds the WebSocket streams open at once.
+	MaxStreams int
 	// ShutdownTimeout bounds the wait for requests in flight on SIGTERM.
 	ShutdownTimeout time.Duration
+	// LogLevel and LogFormat shape the log on stderr.
+	LogLevel, LogFormat string
 }
 
 // Flags registers the configuration's flags, with their defaults, on fs.
@@ -57,11 +70,14 @@ func (c *Config) Flags(fs *cli.FlagSet) {
 	fs.String(&c.Listen, "listen", "127.0.0.1:8080",
 		"address of the API; a non-loopback address needs --api-token or --api-token-file, or --insecure")
 	fs.String(&c.DatabaseURL, "database-url", "",
-		"sqlite:PATH (a relative PATH lies in --data-dir) or postgres://...; also read from DATABASE_URL (default sqlite:fcmon.db)")
+		"sqlite:PATH (a relative PATH lies in --data-dir) or postgres://... (default sqlite:fcmon.db)")
+	fs.EnvAlias("database-url", "DATABASE_URL")
 	fs.String(&c.DataDir, "data-dir", "./data", "directory of the SQLite database, created with mode 0700")
 	fs.Duration(&c.PollInterval, "poll-interval", time.Second, "how often every VM is polled (100ms to 1h)")
-	fs.String(&c.GuestAllowCIDRs, "guest-allow-cidrs", DefaultGuestAllowCIDRs,
-		"comma-separated networks whose guest agents the manager may contact; link-local (169.254.0.0/16, fe80::/10) is never contacted, loopback only when listed")
+	fs.String(&c.GuestAllowCIDRs, "guest-allow-cidrs", netpolicy.PrivateRanges,
+		"comma-separated networks whose guest agents the manager may contact; link-local and cloud metadata addresses are never contacted, loopback only when listed")
+	fs.String(&c.HostAgentAllowCIDRs, "host-agent-allow-cidrs", netpolicy.LoopbackAndPrivate,
+		"comma-separated networks whose host agents the manager may contact (host_agent_url must name one, or a name resolving only into them); link-local and metadata addresses never")
 	fs.String(&c.HistoryRetention, "history-retention", "7d",
 		"how long 1-minute history rollups are kept: days (7d) or a duration (168h), at least 1h")
 	fs.String(&c.APIToken, "api-token", "",
@@ -70,29 +86,31 @@ func (c *Config) Flags(fs *cli.FlagSet) {
 	fs.Bool(&c.Insecure, "insecure", false, "allow listening on a non-loopback address without an API token")
 	fs.String(&c.HostAgentTokenFile, "host-agent-token-file", "", "file holding the token of the host agents (their --token-file)")
 	fs.String(&c.GuestAgentTokenFile, "guest-agent-token-file", "", "file holding the token of the guest agents (their --token-file)")
+	fs.String(&c.AllowedHosts, "allowed-hosts", "",
+		"comma-separated host names (or *.domain patterns) requests may name in Host besides the listen address, localhost and loopback addresses")
 	fs.String(&c.AllowedOrigins, "allowed-origins", "",
 		"comma-separated host patterns of other web origins allowed to open the WebSocket streams (default: same origin only)")
+	fs.String(&c.TLSCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with; re-read when it changes or on SIGHUP")
+	fs.String(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.String(&c.TLSClientCA, "tls-client-ca", "", "PEM CA certificates; every client must then present a certificate they signed")
+	fs.String(&c.HostAgentCA, "host-agent-ca", "", "PEM CA certificates that sign https:// host agents' certificates (default: the system's)")
+	fs.String(&c.HostAgentCert, "host-agent-cert", "", "PEM client certificate the manager presents to host agents that require one")
+	fs.String(&c.HostAgentKey, "host-agent-key", "", "PEM private key of --host-agent-cert")
+	fs.Duration(&c.ReadTimeout, "read-timeout", 30*time.Second,
+		"how long a client may take to send one whole request, body included (WebSocket streams are exempt once open)")
+	fs.Int(&c.MaxStreams, "max-streams", 1024, "most WebSocket streams open at once; more get 503")
 	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", 5*time.Second,
 		"how long requests in flight may take to finish on SIGINT or SIGTERM")
-}
-
-// EnvWithDatabaseURL wraps getenv so that MANAGER_DATABASE_URL falls back
-// to the conventional DATABASE_URL.
-func EnvWithDatabaseURL(getenv func(string) string) func(string) string {
-	return func(name string) string {
-		v := getenv(name)
-		if v == "" && name == "MANAGER_DATABASE_URL" {
-			v = getenv("DATABASE_URL")
-		}
-		return v
-	}
+	logging.Flags(fs, &c.LogLevel, &c.LogFormat)
 }
 
 // settings is a validated Config.
 type settings struct {
 	databaseURL string // with a relative SQLite path resolved
 	sqliteDir   string // directory to create for SQLite; "" for PostgreSQL
-	allow       []netip.Prefix
+	guestAllow  netpolicy.List
+	hostAllow   netpolicy.List
+	hosts       *netpolicy.Hosts
 	origins     []string
 	retention   time.Duration
 	apiToken    string
@@ -105,31 +123,48 @@ type settings struct {
 func (c *Config) validate() (settings, error) {
 	var s settings
 	var err error
-	if c.PollInterval < 100*time.Millisecond || c.PollInterval > time.Hour {
+	switch {
+	case c.PollInterval < 100*time.Millisecond || c.PollInterval > time.Hour:
 		return s, fmt.Errorf("--poll-interval %s is out of range (100ms to 1h)", c.PollInterval)
-	}
-	if c.ShutdownTimeout <= 0 {
+	case c.ShutdownTimeout <= 0:
 		return s, fmt.Errorf("--shutdown-timeout %s must be positive", c.ShutdownTimeout)
+	case c.ReadTimeout < time.Second:
+		return s, fmt.Errorf("--read-timeout %s is shorter than 1s", c.ReadTimeout)
+	case c.MaxStreams < 1:
+		return s, fmt.Errorf("--max-streams %d must be at least 1", c.MaxStreams)
+	case (c.TLSCert == "") != (c.TLSKey == "") || (c.TLSClientCA != "" && c.TLSCert == ""):
+		return s, errors.New("--tls-cert and --tls-key go together, and --tls-client-ca needs them")
 	}
 	if s.retention, err = ParseRetention(c.HistoryRetention); err != nil {
 		return s, err
 	}
-	if s.allow, err = ParseCIDRs(c.GuestAllowCIDRs); err != nil {
+	if s.guestAllow, err = netpolicy.ParseList("--guest-allow-cidrs", c.GuestAllowCIDRs); err != nil {
 		return s, err
 	}
-	s.origins = splitList(c.AllowedOrigins)
+	if s.hostAllow, err = netpolicy.ParseList("--host-agent-allow-cidrs", c.HostAgentAllowCIDRs); err != nil {
+		return s, err
+	}
+	s.origins = netpolicy.SplitList(c.AllowedOrigins)
+	for _, o := range s.origins {
+		if _, err := path.Match(o, ""); err != nil {
+			return s, fmt.Errorf("--allowed-origins: %q is not a host pattern", o)
+		}
+	}
 	if s.databaseURL, s.sqliteDir, err = resolveDatabase(c.DatabaseURL, c.DataDir); err != nil {
 		return s, err
 	}
 	if err := c.readTokens(&s); err != nil {
 		return s, err
 	}
-	loopback, err := isLoopback(c.Listen)
+	loopback, err := netpolicy.IsLoopback(c.Listen)
 	if err != nil {
 		return s, err
 	}
 	if !loopback && s.apiToken == "" && !c.Insecure {
 		return s, fmt.Errorf("--listen %s is not a loopback address: give --api-token (or MANAGER_API_TOKEN, --api-token-file), or --insecure to serve without authentication", c.Listen)
+	}
+	if s.hosts, err = netpolicy.NewHosts(c.Listen, netpolicy.SplitList(c.AllowedHosts)); err != nil {
+		return s, err
 	}
 	return s, nil
 }
@@ -140,7 +175,7 @@ func (c *Config) readTokens(s *settings) error {
 	case c.APIToken != "" && c.APITokenFile != "":
 		return errors.New("--api-token and --api-token-file are both set; give one")
 	case c.APITokenFile != "":
-		if s.apiToken, err = readToken("--api-token-file", c.APITokenFile); err != nil {
+		if s.apiToken, err = bearer.ReadFile("--api-token-file", c.APITokenFile); err != nil {
 			return err
 		}
 	case c.APIToken != "":
@@ -149,31 +184,14 @@ func (c *Config) readTokens(s *settings) error {
 		}
 	}
 	if c.HostAgentTokenFile != "" {
-		if s.hostToken, err = readToken("--host-agent-token-file", c.HostAgentTokenFile); err != nil {
+		if s.hostToken, err = bearer.ReadFile("--host-agent-token-file", c.HostAgentTokenFile); err != nil {
 			return err
 		}
 	}
 	if c.GuestAgentTokenFile != "" {
-		s.guestToken, err = readToken("--guest-agent-token-file", c.GuestAgentTokenFile)
+		s.guestToken, err = bearer.ReadFile("--guest-agent-token-file", c.GuestAgentTokenFile)
 	}
 	return err
-}
-
-// readToken reads a token file; surrounding whitespace (a trailing newline)
-// is not part of the token.
-func readToken(flag, path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", flag, err)
-	}
-	token := strings.TrimSpace(string(b))
-	switch {
-	case token == "":
-		return "", fmt.Errorf("%s %s is empty", flag, path)
-	case strings.ContainsAny(token, " \t\r\n"):
-		return "", fmt.Errorf("%s %s holds more than one word; a token has no whitespace", flag, path)
-	}
-	return token, nil
 }
 
 // ParseRetention parses --history-retention: a number of days ("7d",
@@ -203,37 +221,6 @@ func ParseRetention(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// ParseCIDRs parses a comma-separated list of networks (a bare address is a
-// single-address network).
-func ParseCIDRs(list string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, f := range splitList(list) {
-		p, err := netip.ParsePrefix(f)
-		if err != nil {
-			a, aerr := netip.ParseAddr(f)
-			if aerr != nil || a.Zone() != "" {
-				return nil, fmt.Errorf("--guest-allow-cidrs: %q is not a network such as 10.0.0.0/8", f)
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		out = append(out, p.Masked())
-	}
-	if len(out) == 0 {
-		return nil, errors.New("--guest-allow-cidrs is empty: no guest agent could ever be contacted")
-	}
-	return out, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for f := range strings.SplitSeq(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 // resolveDatabase returns the URL to open and, for SQLite, the directory to
 // create. The URL itself stays out of errors: it may hold a password.
 func resolveDatabase(raw, dataDir string) (dbURL, sqliteDir string, err error) {
@@ -261,28 +248,30 @@ func resolveDatabase(raw, dataDir string) (dbURL, sqliteDir string, err error) {
 	return "sqlite:" + path, filepath.Dir(path), nil
 }
 
-// isLoopback reports whether addr (host:port) listens on loopback only. An
-// empty host means every interface; a host name other than localhost might
-// resolve anywhere, so it counts as non-loopback.
-func isLoopback(addr string) (bool, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false, fmt.Errorf("--listen %q is not host:port", addr)
-	}
-	if port == "" {
-		return false, fmt.Errorf("--listen %q has no port", addr)
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true, nil
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback(), nil
-}
+// secretParams are the connection parameters that hold secrets.
+var secretParams = []string{"password", "sslpassword", "passfile", "sslkey"}
 
-// redact hides the password of a database URL for the log.
+// redact hides the secrets of a database URL for the log: the password of
+// its user information and of ?password= (libpq and pgx take both).
 func redact(dbURL string) string {
 	u, err := url.Parse(dbURL)
-	if err != nil || u.User == nil {
+	if err != nil {
+		return "(unparsable database URL)"
+	}
+	q := u.Query()
+	changed := false
+	for k := range q {
+		for _, s := range secretParams {
+			if strings.EqualFold(k, s) {
+				q.Set(k, "xxxxx")
+				changed = true
+			}
+		}
+	}
+	if changed {
+		u.RawQuery = q.Encode()
+	}
+	if u.User == nil && !changed {
 		return dbURL
 	}
 	return u.Redacted()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/cli"
+	"github.com/fcmon/fcmon/internal/core/netpolicy"
 )
 
 // parse builds a Config the way cmd/manager does, from args and env.
@@ -16,7 +17,7 @@ func parse(t *testing.T, args []string, env map[string]string) Config {
 	var c Config
 	fs := cli.New("manager", "MANAGER_", "")
 	c.Flags(fs)
-	if err := fs.Parse(args, EnvWithDatabaseURL(func(k string) string { return env[k] })); err != nil {
+	if err := fs.Parse(args, func(k string) string { return env[k] }); err != nil {
 		t.Fatalf("parse %v: %v", args, err)
 	}
 	return c
@@ -31,7 +32,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Listen != "127.0.0.1:8080" || s.databaseURL != "sqlite:data/fcmon.db" || s.sqliteDir != "data" ||
-		c.PollInterval != time.Second || s.retention != 7*24*time.Hour || len(s.allow) != 5 || s.apiToken != "" {
+		c.PollInterval != time.Second || s.retention != 7*24*time.Hour || s.guestAllow.String() != netpolicy.MustParseList("x", netpolicy.PrivateRanges).String() || s.apiToken != "" {
 		t.Errorf("defaults %+v %+v", c, s)
 	}
 }
@@ -85,6 +86,13 @@ func TestConfigRejects(t *testing.T) {
 		{[]string{"--api-token-file", filepath.Join(dir, "missing")}, "--api-token-file: open"},
 		{[]string{"--host-agent-token-file", empty}, "--host-agent-token-file"},
 		{[]string{"--shutdown-timeout", "0s"}, "must be positive"},
+		{[]string{"--host-agent-allow-cidrs", "x"}, "--host-agent-allow-cidrs"},
+		{[]string{"--allowed-hosts", "http://a"}, "--allowed-hosts"},
+		{[]string{"--allowed-origins", "["}, "--allowed-origins"},
+		{[]string{"--tls-cert", "/a.crt"}, "--tls-cert and --tls-key"},
+		{[]string{"--tls-client-ca", "/ca.crt"}, "--tls-client-ca"},
+		{[]string{"--read-timeout", "10ms"}, "--read-timeout"},
+		{[]string{"--max-streams", "0"}, "--max-streams"},
 	}
 	for _, tt := range tests {
 		c := parse(t, tt.args, nil)
@@ -131,5 +139,25 @@ func TestParseRetention(t *testing.T) {
 		if _, err := ParseRetention(in); err == nil {
 			t.Errorf("%q accepted", in)
 		}
+	}
+}
+
+// TestRedact: no secret of a database URL reaches the log, whether in the
+// user information or as a query parameter.
+func TestRedact(t *testing.T) {
+	for in, secret := range map[string]string{
+		"postgres://fcmon:pw1@db/fcmon":                          "pw1",
+		"postgres://fcmon@db/fcmon?password=pw2&sslmode=disable": "pw2",
+		"postgres://db/fcmon?PASSWORD=pw3":                       "pw3",
+		"postgres://db/fcmon?sslpassword=pw4":                    "pw4",
+		"postgres://u:pw5@db/fcmon?password=pw6":                 "pw6",
+	} {
+		out := redact(in)
+		if strings.Contains(out, secret) || !strings.Contains(out, "db") {
+			t.Errorf("redact(%q) = %q", in, out)
+		}
+	}
+	if got := redact("postgres://db/fcmon?sslmode=disable"); got != "postgres://db/fcmon?sslmode=disable" {
+		t.Errorf("a URL without secrets changed: %q", got)
 	}
 }

@@ -1,22 +1,28 @@
 // Package manager is the manager program: its configuration and the wiring
 // of store, collector, history, live stream, Prometheus export and HTTP API
-// into one process that runs until its context ends. cmd/manager only
-// parses flags and calls New and Run.
+// into one process that runs until its context ends. cmd/manager runs
+// Command through cli.Main.
 package manager
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/httpapi"
+	"github.com/fcmon/fcmon/internal/core/tlsconf"
 	"github.com/fcmon/fcmon/internal/core/version"
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/agentclient"
 	"github.com/fcmon/fcmon/internal/manager/api"
 	"github.com/fcmon/fcmon/internal/manager/collector"
 	"github.com/fcmon/fcmon/internal/manager/export"
@@ -32,9 +38,11 @@ const Subprotocol = "fcmon.v1"
 
 // Manager is a configured manager. Create it with New, run it with Run.
 type Manager struct {
-	cfg Config
-	set settings
-	log *slog.Logger
+	cfg       Config
+	set       settings
+	log       *slog.Logger
+	tls       *tlsconf.Server // nil: plain HTTP
+	hostAgent *tls.Config     // for https:// host agents; nil: Go's defaults
 }
 
 // New validates cfg and returns a Manager. Its errors are one line, fit to
@@ -44,7 +52,22 @@ func New(cfg Config, log *slog.Logger) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{cfg: cfg, set: set, log: log}, nil
+	m := &Manager{cfg: cfg, set: set, log: log}
+	onReload := func(err error) {
+		log.Error("re-reading a changed TLS file failed; using the previous one", "err", err)
+	}
+	if cfg.TLSCert != "" {
+		if m.tls, err = tlsconf.NewServer(tlsconf.ServerOptions{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey,
+			ClientCAFile: cfg.TLSClientCA, OnReloadError: onReload}); err != nil {
+			return nil, err
+		}
+	}
+	m.hostAgent, err = tlsconf.NewClient(tlsconf.ClientOptions{CAFile: cfg.HostAgentCA, CertFile: cfg.HostAgentCert,
+		KeyFile: cfg.HostAgentKey, CAFlag: "--host-agent-ca", CertFlag: "--host-agent-cert", OnReloadError: onReload})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // Run opens the database (creating the SQLite directory and migrating the
@@ -73,7 +96,7 @@ func (m *Manager) openStore(ctx context.Context) (store.Store, error) {
 	}
 	st, err := store.Open(ctx, m.set.databaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("opening the database: %w", err)
+		return nil, fmt.Errorf("opening the database %s: %w", redact(m.set.databaseURL), err)
 	}
 	m.log.Info("database open", "database", redact(m.set.databaseURL))
 	return st, nil
@@ -93,17 +116,19 @@ type parts struct {
 func (m *Manager) build(st store.Store) *parts {
 	p := &parts{reg: &registry{st: st}}
 	p.hub = hub.New(hub.Options{OriginPatterns: m.set.origins, Subprotocols: []string{Subprotocol},
-		Logger: m.log.With("part", "hub")})
+		MaxClients: m.cfg.MaxStreams, Logger: m.log.With("part", "hub")})
 	var promHandler http.Handler
 	p.metrics, promHandler = export.NewRegistry(p.reg.latest, func() (int, uint64) {
 		return p.hub.Subscribers(), p.hub.Dropped()
 	})
 	p.hist = history.New(history.Options{Store: countingStore{st, p.metrics.RollupsWritten},
 		Retention: m.set.retention, Logger: m.log.With("part", "history")})
+	hosts := agentclient.NewHostAgents(agentclient.Options{Allow: m.set.hostAllow, Token: m.set.hostToken, TLS: m.hostAgent})
 	p.coll = collector.New(collector.Options{
 		Targets:         p.reg.targets,
 		PollInterval:    m.cfg.PollInterval,
-		HostAgentToken:  m.set.hostToken,
+		GuestAllow:      m.set.guestAllow,
+		HostAgents:      hosts,
 		GuestAgentToken: m.set.guestToken,
 		Logger:          m.log.With("part", "collector"),
 		OnSample: func(s wire.CombinedSample) {
@@ -115,18 +140,33 @@ func (m *Manager) build(st store.Store) *parts {
 	})
 	p.reg.samples = p.coll
 	p.handler = api.New(api.Options{
-		Store: notifyingStore{st, p.reg.changed}, Samples: p.coll, History: historyQuery{p.hist}, Streams: p.hub, Metrics: promHandler,
+		Store: notifyingStore{st, p.reg.changed}, Cache: p.reg, Samples: p.coll, History: historyQuery{p.hist},
+		Streams: p.hub, Metrics: promHandler,
 		Forget: func(id string) {
 			p.coll.Forget(id)
 			p.hist.Forget(id)
 			p.reg.forget(id)
 		},
-		HostAgents: api.NewHostAgents(m.set.hostToken),
-		Token:      m.set.apiToken,
-		GuestAllow: m.set.allow,
-		Logger:     m.log.With("part", "api"),
+		HostAgents:     hosts,
+		Token:          m.set.apiToken,
+		GuestAllow:     m.set.guestAllow,
+		HostAgentAllow: m.set.hostAllow,
+		Hosts:          m.set.hosts,
+		AllowedOrigin:  m.originAllowed,
+		Logger:         m.log.With("part", "api"),
 	}).Handler()
 	return p
+}
+
+// originAllowed reports whether a web origin's host matches
+// --allowed-origins.
+func (m *Manager) originAllowed(host string) bool {
+	for _, pat := range m.set.origins {
+		if ok, _ := path.Match(strings.ToLower(pat), strings.ToLower(host)); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Serve runs the manager over st, answering on ln, until ctx ends. It then
@@ -135,15 +175,6 @@ func (m *Manager) build(st store.Store) *parts {
 // holds before returning. It returns nil after a clean shutdown.
 func (m *Manager) Serve(ctx context.Context, st store.Store, ln net.Listener) error {
 	p := m.build(st)
-	srv := &http.Server{
-		Handler:           p.handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
-	}
-	srv.RegisterOnShutdown(p.hub.Close)
-
 	// The history outlives the collector so that it records the last
 	// samples; both end before the store closes.
 	histCtx, stopHist := context.WithCancel(context.WithoutCancel(ctx))
@@ -151,33 +182,32 @@ func (m *Manager) Serve(ctx context.Context, st store.Store, ln net.Listener) er
 	var histWG, collWG sync.WaitGroup
 	histWG.Go(func() { m.logRunError("history", p.hist.Run(histCtx)) })
 	collWG.Go(func() { m.logRunError("collector", p.coll.Run(collCtx)) })
+	if m.tls != nil {
+		collWG.Go(func() { m.tls.ReloadOnHangup(collCtx, m.log) })
+	}
 	defer func() {
 		stopColl()
 		collWG.Wait()
 		stopHist()
 		histWG.Wait()
 	}()
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	m.log.Info("manager listening", "addr", ln.Addr().String(), "poll_interval", m.cfg.PollInterval.String(),
-		"auth", m.set.apiToken != "", "version", version.Version)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+	err := httpapi.Server{
+		Handler:           p.handler,
+		TLS:               m.tls,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       m.cfg.ReadTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ShutdownTimeout:   m.cfg.ShutdownTimeout,
+		OnShutdown:        p.hub.Close,
+		Log:               m.log,
+		Listening:         "manager listening",
+		LogAttrs:          []any{"poll_interval", m.cfg.PollInterval.String(), "auth", m.set.apiToken != "", "version", version.Version},
+	}.Run(ctx, ln)
+	if err == nil {
+		m.log.Info("shutting down")
 	}
-	m.log.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.Background(), m.cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		m.log.Warn("requests still running at the shutdown deadline", "err", err)
-		srv.Close()
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return err
 }
 
 func (m *Manager) logRunError(part string, err error) {
@@ -193,7 +223,7 @@ type historyQuery struct{ h *history.History }
 func (q historyQuery) Query(ctx context.Context, vmID string, sinceMs, untilMs, stepMs int64) (wire.History, error) {
 	res, err := q.h.Query(ctx, vmID, sinceMs, untilMs, stepMs)
 	if errors.Is(err, history.ErrBadRange) {
-		return res, api.APIError{Status: http.StatusBadRequest, Message: err.Error()}
+		return res, httpapi.BadRequest("%v", err)
 	}
 	return res, err
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/fcmon/fcmon/internal/core/cli"
 	"github.com/fcmon/fcmon/internal/core/wire"
-	"github.com/fcmon/fcmon/internal/manager/api"
 	"github.com/fcmon/fcmon/internal/manager/store"
 )
 
@@ -69,7 +68,7 @@ func TestServeWiring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var vm api.VM
+	var vm wire.VM
 	json.NewDecoder(resp.Body).Decode(&vm)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
@@ -107,7 +106,7 @@ func TestServeWiring(t *testing.T) {
 		t.Fatal("Serve did not return within 10s of cancellation")
 	}
 	rollups, err := st.Rollups(context.Background(), vm.ID, 0, time.Now().Add(time.Minute).UnixMilli())
-	if err != nil || len(rollups) == 0 || rollups[0].Source != store.SourceGuest {
+	if err != nil || len(rollups) == 0 || rollups[0].Source != wire.SourceGuest {
 		t.Errorf("rollups after shutdown: %+v, %v", rollups, err)
 	}
 	if _, err := filepath.Glob(filepath.Join(dir, "fcmon.db")); err != nil {
@@ -150,8 +149,8 @@ func TestCountingStore(t *testing.T) {
 	}
 	var written int
 	cs := countingStore{st, func(n int) { written += n }}
-	r := store.Rollup{VMID: vm.ID, MinuteMs: 60000, Samples: 1, Source: store.SourceGuest}
-	if err := cs.UpsertRollups(context.Background(), []store.Rollup{r, {VMID: vm.ID, MinuteMs: 120000, Source: store.SourceNone}}); err != nil {
+	r := store.Rollup{VMID: vm.ID, MinuteMs: 60000, Samples: 1, Source: wire.SourceGuest}
+	if err := cs.UpsertRollups(context.Background(), []store.Rollup{r, {VMID: vm.ID, MinuteMs: 120000, Source: wire.SourceNone}}); err != nil {
 		t.Fatal(err)
 	}
 	r.VMID = "unknown"

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +66,26 @@ func (r *registry) targets(ctx context.Context) ([]collector.Target, error) {
 	r.vms, r.list, r.readAt = vms, list, start
 	r.mu.Unlock()
 	return list, nil
+}
+
+// CachedVM implements api.Cache: the VM as last read from the store.
+func (r *registry) CachedVM(id string) (store.VM, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, vm := range r.vms {
+		if vm.ID == id {
+			return vm, true
+		}
+	}
+	return store.VM{}, false
+}
+
+// CachedVMs implements api.Cache: every VM as last read, in the store's
+// order (name, then id).
+func (r *registry) CachedVMs() []store.VM {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return slices.Clone(r.vms)
 }
 
 // changed marks the cache stale after a write to the VM registry.

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
 	"github.com/fcmon/fcmon/internal/core/wire"
-	"github.com/fcmon/fcmon/internal/manager/api"
 )
 
 // call makes one API request with the manager's token, if any, and returns
@@ -64,9 +64,9 @@ func (m *manager) must(t *testing.T, want int, method, path string, body, out an
 	}
 }
 
-func (m *manager) register(t *testing.T, req map[string]any) api.VM {
+func (m *manager) register(t *testing.T, req map[string]any) wire.VM {
 	t.Helper()
-	var vm api.VM
+	var vm wire.VM
 	m.must(t, http.StatusCreated, "POST", "/v1/vms", req, &vm)
 	return vm
 }

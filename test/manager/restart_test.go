@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
-	"github.com/fcmon/fcmon/internal/manager/api"
 )
 
 // TestRestartKeepsHistory: after a clean restart on the same database the
@@ -36,7 +35,7 @@ func restartKeepsHistory(t *testing.T, dbURL string) {
 	}
 
 	m = startManager(t, dbURL)
-	var got api.VM
+	var got wire.VM
 	m.must(t, http.StatusOK, "GET", "/v1/vms/"+vm.ID, nil, &got)
 	if got.Name != "durable" || got.GuestIP != ip || got.GuestPort != port {
 		t.Errorf("VM after restart %+v", got)

@@ -29,6 +29,7 @@ const (
 
 type flag struct {
 	name, env, usage, def string
+	alias                 string // a second variable read when env is unset
 	kind                  kind
 	set                   func(string) error
 }
@@ -100,6 +101,16 @@ func (fs *FlagSet) Duration(p *time.Duration, name string, def time.Duration, us
 	})
 }
 
+// EnvAlias makes flag name also read from the variable env when its own
+// variable is unset (DATABASE_URL for MANAGER_DATABASE_URL, say).
+func (fs *FlagSet) EnvAlias(name, env string) {
+	f := fs.lookup(name)
+	if f == nil {
+		panic("cli: EnvAlias of undefined flag --" + name)
+	}
+	f.alias = env
+}
+
 func (fs *FlagSet) lookup(name string) *flag {
 	for _, f := range fs.flags {
 		if f.name == name {
@@ -115,9 +126,14 @@ func (fs *FlagSet) lookup(name string) *flag {
 // the offending flag or variable. Positional arguments are refused.
 func (fs *FlagSet) Parse(args []string, getenv func(string) string) error {
 	for _, f := range fs.flags {
-		if v := getenv(f.env); v != "" {
+		env := f.env
+		v := getenv(env)
+		if v == "" && f.alias != "" {
+			env, v = f.alias, getenv(f.alias)
+		}
+		if v != "" {
 			if err := f.set(v); err != nil {
-				return errors.New("invalid value " + strconv.Quote(v) + " in " + f.env + ": " + err.Error())
+				return errors.New("invalid value " + strconv.Quote(v) + " in " + env + ": " + err.Error())
 			}
 		}
 	}
@@ -174,7 +190,11 @@ func (fs *FlagSet) WriteUsage(w io.Writer) {
 		if f.def != "" && f.def != "false" {
 			b.WriteString(" (default " + f.def + ")")
 		}
-		b.WriteString("\n      env " + f.env + "\n")
+		b.WriteString("\n      env " + f.env)
+		if f.alias != "" {
+			b.WriteString(" or " + f.alias)
+		}
+		b.WriteString("\n")
 	}
 	b.WriteString("  --help\n      show this help\n  --version\n      print the version and exit\n")
 	io.WriteString(w, b.String())

@@ -2,7 +2,9 @@
 // the manager's JSON APIs, in the style of caddy's admin API: handlers
 // return an error, and one function renders every error as
 // {"error": "message"} with its status; a method table answers 405 with
-// Allow; request bodies are decoded strictly.
+// Allow; request bodies are decoded strictly; one bearer-token check and
+// one Host-header check guard the routes; Serve runs a server until its
+// context ends.
 package httpapi
 
 import (
@@ -16,26 +18,23 @@ import (
 	"time"
 )
 
-// StatusError is an error that carries the HTTP status it answers with; its
-// Error text is the message the client gets. Each API's own error type
-// implements it.
-type StatusError interface {
-	error
-	HTTPStatus() int
-}
-
-// Error is this package's StatusError.
+// Error is an error that answers with an HTTP status; its Message is what
+// the client reads. Handlers return it, WriteError renders it.
 type Error struct {
 	Status  int
 	Message string
 }
 
-func (e Error) Error() string   { return e.Message }
-func (e Error) HTTPStatus() int { return e.Status }
+func (e Error) Error() string { return e.Message }
+
+// Errorf is an Error with a formatted message.
+func Errorf(status int, format string, args ...any) error {
+	return Error{status, fmt.Sprintf(format, args...)}
+}
 
 // BadRequest is a 400 with a formatted message.
 func BadRequest(format string, args ...any) error {
-	return Error{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+	return Errorf(http.StatusBadRequest, format, args...)
 }
 
 // Handler is an HTTP handler that returns its error instead of writing it,
@@ -63,8 +62,7 @@ func Serve(m Methods, timeout time.Duration, onError func(http.ResponseWriter, *
 		if !ok {
 			h = func(w http.ResponseWriter, r *http.Request) error {
 				w.Header().Set("Allow", allow(m))
-				return Error{http.StatusMethodNotAllowed,
-					fmt.Sprintf("method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow(m))}
+				return Errorf(http.StatusMethodNotAllowed, "method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow(m))
 			}
 		}
 		if err := h(w, r); err != nil {
@@ -86,14 +84,14 @@ func allow(m Methods) string {
 	return strings.Join(names, ", ")
 }
 
-// WriteError renders err: a StatusError with its status and message,
-// anything else as a 500 with internalMessage, its details going to log,
-// not to the client.
+// WriteError renders err: an Error with its status and message, anything
+// else as a 500 with internalMessage, its details going to log, not to the
+// client.
 func WriteError(w http.ResponseWriter, r *http.Request, err error, log *slog.Logger, internalMessage string) {
-	var se StatusError
+	var e Error
 	status, message := http.StatusInternalServerError, internalMessage
-	if errors.As(err, &se) {
-		status, message = se.HTTPStatus(), se.Error()
+	if errors.As(err, &e) {
+		status, message = e.Status, e.Message
 	} else {
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

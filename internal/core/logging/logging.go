@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+
+	"github.com/fcmon/fcmon/internal/core/cli"
 	"strings"
 )
 
@@ -26,4 +28,10 @@ func New(w io.Writer, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q is not text or json", format)
+}
+
+// Flags registers --log-level and --log-format on fs.
+func Flags(fs *cli.FlagSet, level, format *string) {
+	fs.String(level, "log-level", "info", "least severe log level written: debug, info, warn or error")
+	fs.String(format, "log-format", "text", "log format on stderr: text or json")
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/guestagent/sock"
 )
 
@@ -47,7 +48,9 @@ func post(ctx context.Context, t Target, to netip.AddrPort, vmID, token, userAge
 }
 
 func request(t Target, vmID, token, userAgent string, ip netip.Addr, port uint16) []byte {
-	body := `{"guest_ip":"` + ip.String() + `","guest_port":` + strconv.Itoa(int(port)) + "}"
+	p := int(port)
+	req := wire.GuestIPRequest{GuestIP: ip.String(), GuestPort: &p}
+	body := req.AppendJSON(nil)
 	var b bytes.Buffer
 	b.WriteString("POST " + t.Prefix + "/v1/vms/" + vmID + "/guest-ip HTTP/1.1\r\n")
 	b.WriteString("Host: " + t.hostHeader() + "\r\n")
@@ -57,7 +60,7 @@ func request(t Target, vmID, token, userAgent string, ip netip.Addr, port uint16
 		b.WriteString("Authorization: Bearer " + token + "\r\n")
 	}
 	b.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n")
-	b.WriteString(body)
+	b.Write(body)
 	return b.Bytes()
 }
 

@@ -8,10 +8,12 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/httpapi"
+	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/agentclient"
 	"github.com/fcmon/fcmon/internal/manager/store"
 	"github.com/fcmon/fcmon/internal/manager/ui"
 )
@@ -23,9 +25,10 @@ type Samples interface {
 }
 
 // History answers GET /v1/vms/{id}/metrics/history. Query gets the
-// non-negative integers the request gave, 0 for each one it left out (the
-// history applies its defaults then); a returned APIError (a 400 for a range
-// it refuses) is rendered as is, any other error as a 500.
+// integers the request gave (checked by the API: Unix ms of this era, and
+// a non-negative step), 0 for each one it left out (the history applies its
+// defaults then); a returned httpapi.Error (a 400 for a range it refuses)
+// is rendered as is, any other error as a 500.
 type History interface {
 	Query(ctx context.Context, vmID string, sinceMs, untilMs, stepMs int64) (wire.History, error)
 }
@@ -37,10 +40,23 @@ type Streams interface {
 	ServeAll(w http.ResponseWriter, r *http.Request)
 }
 
+// Cache is the manager's in-memory copy of the registry. While the
+// database does not answer, reads of VMs come from it, so live samples
+// keep being served.
+type Cache interface {
+	// CachedVM returns the VM with id as last read from the database.
+	CachedVM(id string) (store.VM, bool)
+	// CachedVMs returns every VM as last read, sorted by name then id.
+	CachedVMs() []store.VM
+}
+
 // Options configures the API. Store is required; a nil History, Streams or
 // Metrics makes its endpoint answer 503.
 type Options struct {
-	Store   store.Store
+	Store store.Store
+	// Cache answers reads of the registry while the database is
+	// unavailable; nil means such reads fail with 503.
+	Cache   Cache
 	Samples Samples
 	History History
 	Streams Streams
@@ -49,20 +65,31 @@ type Options struct {
 	// called after the VM left the store.
 	Forget func(vmID string)
 	// HostAgents attaches registered VMs to their host agent; nil skips it.
-	HostAgents *HostAgents
+	HostAgents *agentclient.HostAgents
 	// Token, when set, is the bearer token every /v1 call and /metrics
 	// require.
 	Token string
-	// GuestAllow lists the networks guest_ip may lie in.
-	GuestAllow []netip.Prefix
-	Logger     *slog.Logger
-	Now        func() time.Time // default time.Now
+	// GuestAllow lists the networks guest_ip may lie in; HostAgentAllow
+	// those host_agent_url may name (or resolve to).
+	GuestAllow, HostAgentAllow netpolicy.List
+	// Resolve looks up host names of host_agent_url; nil means the
+	// system's resolver.
+	Resolve netpolicy.Resolver
+	// Hosts is the Host-header policy (421 for others) and the origins
+	// whose pages may open streams; nil means loopback names only.
+	Hosts *netpolicy.Hosts
+	// AllowedOrigin reports whether a web origin's host:port, not this
+	// manager's, may open streams (--allowed-origins); nil means none.
+	AllowedOrigin func(host string) bool
+	Logger        *slog.Logger
+	Now           func() time.Time // default time.Now
 }
 
 // API is the manager's HTTP API. Create it with New.
 type API struct {
-	opt Options
-	log *slog.Logger
+	opt   Options
+	log   *slog.Logger
+	hosts *netpolicy.Hosts
 }
 
 // New returns the API over opt.
@@ -76,7 +103,11 @@ func New(opt Options) *API {
 	if opt.Forget == nil {
 		opt.Forget = func(string) {}
 	}
-	return &API{opt: opt, log: opt.Logger}
+	hosts := opt.Hosts
+	if hosts == nil {
+		hosts, _ = netpolicy.NewHosts("127.0.0.1:0", nil)
+	}
+	return &API{opt: opt, log: opt.Logger, hosts: hosts}
 }
 
 // Handler returns the routes:
@@ -94,10 +125,11 @@ func New(opt Options) *API {
 //	GET    /v1/metrics/ws                    WebSocket: every VM's samples
 //
 // With a token, everything under /v1 and /metrics needs it; /, /ui/ and
-// /healthz stay open (the page asks for the token itself).
+// /healthz stay open (the page asks for the token itself). A request whose
+// Host does not name this manager gets 421 (the DNS-rebinding defence).
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
-	auth, wsAuth := a.requireToken, a.requireStreamToken
+	auth, wsAuth := a.requireToken, a.requireStream
 	page := a.serve(methods{"GET": serveUI(ui.Handler())})
 	mux.Handle("/{$}", page)
 	mux.Handle(ui.Prefix, page)
@@ -112,7 +144,7 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("/v1/metrics/ws", wsAuth(a.serveStream(methods{"GET": a.streamAll})))
 	mux.Handle("/v1/", auth(a.serve(notFoundMethods)))
 	mux.Handle("/", a.serve(notFoundMethods))
-	return mux
+	return httpapi.CheckHost(a.hosts, a.writeError, mux)
 }
 
 // serveUI adapts the UI's handler, which renders its own 404s.
@@ -124,11 +156,3 @@ func serveUI(h http.Handler) handler {
 }
 
 var notFoundMethods = methods{"GET": notFound, "POST": notFound, "PUT": notFound, "DELETE": notFound, "PATCH": notFound}
-
-func notFound(w http.ResponseWriter, r *http.Request) error {
-	return APIError{http.StatusNotFound, "no endpoint " + r.URL.Path + "; see GET / for the API"}
-}
-
-func unavailable(what string) error {
-	return APIError{http.StatusServiceUnavailable, what + " is not available in this manager"}
-}

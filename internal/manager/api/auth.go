@@ -1,10 +1,11 @@
 package api
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"net/http"
 	"strings"
+
+	"github.com/fcmon/fcmon/internal/core/bearer"
+	"github.com/fcmon/fcmon/internal/core/httpapi"
 )
 
 // subprotocolPrefix marks the token among a WebSocket client's offered
@@ -15,27 +16,26 @@ const subprotocolPrefix = "bearer."
 // requireToken wraps next so that it needs "Authorization: Bearer <token>"
 // when the API has a token (401 otherwise).
 func (a *API) requireToken(next http.Handler) http.Handler {
-	if a.opt.Token == "" {
-		return next
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !a.tokenMatches(bearer(r)) {
-			a.unauthorized(w, r)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+	return httpapi.RequireToken(a.opt.Token, "manager", "--api-token", a.writeError, next)
 }
 
-// requireStreamToken is requireToken for WebSocket endpoints, which also
-// take the token as ?token= or as a "bearer.<token>" subprotocol. Either is
-// removed from the request before next sees it, so the token is never
-// logged by the stream nor echoed back as the chosen subprotocol.
-func (a *API) requireStreamToken(next http.Handler) http.Handler {
-	if a.opt.Token == "" {
-		return next
-	}
+// requireStream guards the WebSocket endpoints: a browser's Origin must
+// name this manager or an --allowed-origins host (403 otherwise), and with
+// a token the request needs it, as the Authorization header, ?token= or a
+// "bearer.<token>" subprotocol. The token is removed from the request
+// before next sees it, so it is never logged by the stream nor echoed back
+// as the chosen subprotocol.
+func (a *API) requireStream(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !httpapi.OriginAllowed(r, a.hosts, a.opt.AllowedOrigin) {
+			a.writeError(w, r, httpapi.Errorf(http.StatusForbidden,
+				"Origin %q may not open a stream; the manager's --allowed-origins lists other sites' origins that may", r.Header.Get("Origin")))
+			return
+		}
+		if a.opt.Token == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
 		r = r.Clone(r.Context())
 		query := r.URL.Query()
 		fromQuery := query.Get("token")
@@ -44,41 +44,15 @@ func (a *API) requireStreamToken(next http.Handler) http.Handler {
 			r.URL.RawQuery = query.Encode()
 		}
 		fromProtocol := stripTokenProtocol(r.Header)
-		ok := a.tokenMatches(bearer(r))
-		ok = a.tokenMatches(fromQuery) || ok
-		ok = a.tokenMatches(fromProtocol) || ok
+		ok := bearer.Check(r.Header.Get("Authorization"), a.opt.Token)
+		ok = bearer.Equal(fromQuery, a.opt.Token) || ok
+		ok = bearer.Equal(fromProtocol, a.opt.Token) || ok
 		if !ok {
-			a.unauthorized(w, r)
+			httpapi.Unauthorized(w, r, "manager", "--api-token", a.writeError)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-func (a *API) unauthorized(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="fcmon manager"`)
-	a.writeError(w, r, APIError{http.StatusUnauthorized,
-		"missing or wrong bearer token; send Authorization: Bearer <token> (the manager's --api-token)"})
-}
-
-// tokenMatches compares got with the API token in constant time. Hashing
-// first makes the time independent of the lengths as well.
-func (a *API) tokenMatches(got string) bool {
-	if got == "" {
-		return false
-	}
-	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(a.opt.Token))
-	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
-}
-
-// bearer returns the token of an "Authorization: Bearer" header, "" without
-// one. The scheme is case-insensitive (RFC 9110).
-func bearer(r *http.Request) string {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	return strings.TrimSpace(token)
 }
 
 // stripTokenProtocol removes every "bearer.<token>" entry from the

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
 // TestAuth: with a token, /v1 and /metrics need it (constant-time bearer
@@ -15,7 +17,7 @@ func TestAuth(t *testing.T) {
 	vm := func() string {
 		w := e.do(t, request{method: "POST", path: "/v1/vms", body: `{"name":"a"}`,
 			header: map[string]string{"Authorization": "Bearer " + token}})
-		var v VM
+		var v wire.VM
 		decode(t, w, &v)
 		return v.ID
 	}()

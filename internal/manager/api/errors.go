@@ -1,11 +1,12 @@
 package api
 
 import (
-	"fmt"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/httpapi"
+	"github.com/fcmon/fcmon/internal/manager/store"
 )
 
 // MaxBodyBytes caps request bodies: a VM registration is a few hundred
@@ -16,27 +17,14 @@ const MaxBodyBytes = 64 << 10
 // answer. WebSocket streams are exempt: they live as long as the client.
 const requestTimeout = 30 * time.Second
 
-// APIError is an error with the HTTP status it answers with. Handlers
-// return it; writeError renders every error as {"error": Message}.
-type APIError struct {
-	Status  int
-	Message string
-}
-
-func (e APIError) Error() string   { return e.Message }
-func (e APIError) HTTPStatus() int { return e.Status }
-
-// badRequest is a 400 with a formatted message.
-func badRequest(format string, args ...any) error {
-	return APIError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
-}
-
 // handler and methods are httpapi's: a handler returns its error, and a
 // method table dispatches (GET also answering HEAD).
 type (
 	handler = httpapi.Handler
 	methods = httpapi.Methods
 )
+
+var badRequest = httpapi.BadRequest
 
 // serve turns m into an http.Handler for a REST endpoint: it dispatches on
 // the method (405 with Allow otherwise), bounds the request's I/O by
@@ -45,16 +33,33 @@ func (a *API) serve(m methods) http.Handler {
 	return httpapi.Serve(m, requestTimeout, a.writeError)
 }
 
-// serveStream is serve for WebSocket endpoints, without the I/O deadline.
+// serveStream is serve for WebSocket endpoints: it lifts the server's
+// read deadline (--read-timeout), which would otherwise end every stream
+// that long after it opened; the hub has its own pings and write timeouts.
 func (a *API) serveStream(m methods) http.Handler {
-	return httpapi.Serve(m, 0, a.writeError)
+	h := httpapi.Serve(m, 0, a.writeError)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.NewResponseController(w).SetReadDeadline(time.Time{})
+		h.ServeHTTP(w, r)
+	})
 }
 
-// writeError renders err: an APIError with its status and message, anything
-// else as a 500 whose details go to the log, not to the client.
+// writeError renders err: an httpapi.Error with its status and message,
+// a database that does not answer as 503, anything else as a 500 whose
+// details go to the log, not to the client.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		a.log.Warn("the database does not answer", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "5")
+		err = httpapi.Errorf(http.StatusServiceUnavailable,
+			"the %s database does not answer; the registry cannot be changed or read from it now, try again later (live samples and /metrics are still served from memory)",
+			a.backend())
+	}
 	httpapi.WriteError(w, r, err, a.log, "internal error; the manager's log has the details")
 }
+
+// backend names the database for messages: "postgres" or "sqlite".
+func (a *API) backend() string { return a.opt.Store.Backend() }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return httpapi.WriteJSON(w, status, v)
@@ -62,4 +67,26 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 	return httpapi.DecodeBody(w, r, v, MaxBodyBytes)
+}
+
+// storeError maps the store's sentinel errors to statuses; an unavailable
+// database passes through to writeError.
+func storeError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return httpapi.Errorf(http.StatusNotFound, "%v; GET /v1/vms lists the registered VMs", err)
+	case errors.Is(err, store.ErrExists):
+		return httpapi.Errorf(http.StatusConflict, "%v; choose another id or omit it to have one generated", err)
+	case errors.Is(err, store.ErrInvalid):
+		return badRequest("%v", err)
+	}
+	return err
+}
+
+func unavailable(what string) error {
+	return httpapi.Errorf(http.StatusServiceUnavailable, "%s is not available in this manager", what)
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) error {
+	return httpapi.Errorf(http.StatusNotFound, "no endpoint %s; see GET / for the API", r.URL.Path)
 }

@@ -1,9 +1,12 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
 // FuzzCreateVM: whatever the body, POST /v1/vms answers 201 with a VM whose
@@ -15,6 +18,8 @@ func FuzzCreateVM(f *testing.F) {
 		`{"id":"` + goodID + `","name":"web","guest_ip":"10.0.0.2","guest_port":8080,"host_agent_url":"http://127.0.0.1:1","vmm_pid":1,"metrics_fifo":"/m","api_socket":"/s"}`,
 		`{"name":"a","guest_ip":"169.254.169.254"}`,
 		`{"name":"\u0000"}`, `{"name":"a"}{}`, `[]`, `null`, `{"name":"a","guest_port":1e400}`,
+		`{"name":"a","name":"b"}`, `{"Name":"a"}`, `{"name":"\u202ea"}`, `{"name":"\u200b"}`,
+		`{"name":"a","host_agent_url":"http://0x7f.1:9091"}`, `{"name":"a","host_agent_url":"http://rebound.example"}`,
 	} {
 		f.Add(s)
 	}
@@ -25,14 +30,19 @@ func FuzzCreateVM(f *testing.F) {
 			header: map[string]string{"Content-Type": "application/json"}})
 		switch {
 		case w.Code == http.StatusCreated:
-			var vm VM
+			var vm wire.VM
 			decode(t, w, &vm)
 			if _, ok := ParseUUID(vm.ID); !ok || checkName(vm.Name) != nil || checkPort(vm.GuestPort) != nil {
 				t.Fatalf("stored an invalid VM %+v", vm)
 			}
 			if vm.GuestIP != "" {
-				if _, err := checkGuestIP(vm.GuestIP, defaultAllow); err != nil {
+				if _, err := e.api.checkGuestIP(vm.GuestIP); err != nil {
 					t.Fatalf("stored guest_ip %q: %v", vm.GuestIP, err)
+				}
+			}
+			if vm.HostAgentURL != "" {
+				if _, err := e.api.checkHostAgentURL(context.Background(), vm.HostAgentURL); err != nil {
+					t.Fatalf("stored host_agent_url %q: %v", vm.HostAgentURL, err)
 				}
 			}
 			e.do(t, request{method: "DELETE", path: "/v1/vms/" + vm.ID})

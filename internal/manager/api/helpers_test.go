@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/store"
 )
@@ -20,11 +22,25 @@ import (
 // testNow is the clock of every test API.
 var testNow = time.UnixMilli(1_767_225_600_000)
 
-// defaultAllow is the manager's default --guest-allow-cidrs.
-var defaultAllow = []netip.Prefix{
-	netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"),
-	netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("fc00::/7"),
+// defaultAllow and defaultHostAllow are the manager's default
+// --guest-allow-cidrs and --host-agent-allow-cidrs.
+var (
+	defaultAllow     = netpolicy.MustParseList("--guest-allow-cidrs", netpolicy.PrivateRanges)
+	defaultHostAllow = netpolicy.MustParseList("--host-agent-allow-cidrs", netpolicy.LoopbackAndPrivate)
+)
+
+// noLookups is the resolver of every test API: tests never look a name up
+// (only names this fake knows resolve).
+func noLookups(_ context.Context, _, host string) ([]netip.Addr, error) {
+	switch host {
+	case "localhost":
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")}, nil
+	case "fc-host-1.internal":
+		return []netip.Addr{netip.MustParseAddr("10.0.0.9")}, nil
+	case "rebound.example":
+		return []netip.Addr{netip.MustParseAddr("10.0.0.9"), netip.MustParseAddr("169.254.169.254")}, nil
+	}
+	return nil, errors.New("no such host (tests resolve nothing)")
 }
 
 // env is an API over a real SQLite store with recording fakes for the
@@ -89,9 +105,11 @@ func newEnv(t testing.TB, tune func(*Options)) *env {
 		Metrics: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, "# prometheus\n")
 		}),
-		Forget:     func(id string) { e.forgot = append(e.forgot, id) },
-		GuestAllow: defaultAllow,
-		Now:        func() time.Time { return testNow },
+		Forget:         func(id string) { e.forgot = append(e.forgot, id) },
+		GuestAllow:     defaultAllow,
+		HostAgentAllow: defaultHostAllow,
+		Resolve:        noLookups,
+		Now:            func() time.Time { return testNow },
 	}
 	if tune != nil {
 		tune(&opt)
@@ -111,10 +129,15 @@ type request struct {
 func (e *env) do(t testing.TB, rq request) *httptest.ResponseRecorder {
 	t.Helper()
 	r := httptest.NewRequest(rq.method, rq.path, strings.NewReader(rq.body))
+	r.Host = "127.0.0.1:8080" // as a client of a manager on loopback sends it
 	if rq.body != "" {
 		r.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range rq.header {
+		if k == "Host" {
+			r.Host = v
+			continue
+		}
 		if v == "" {
 			r.Header.Del(k)
 		} else {
@@ -127,13 +150,13 @@ func (e *env) do(t testing.TB, rq request) *httptest.ResponseRecorder {
 }
 
 // create registers a VM and returns it, failing the test otherwise.
-func (e *env) create(t *testing.T, body string) VM {
+func (e *env) create(t *testing.T, body string) wire.VM {
 	t.Helper()
 	w := e.do(t, request{method: "POST", path: "/v1/vms", body: body})
 	if w.Code != http.StatusCreated {
 		t.Fatalf("POST /v1/vms %s: %d %s", body, w.Code, w.Body)
 	}
-	var vm VM
+	var vm wire.VM
 	decode(t, w, &vm)
 	return vm
 }

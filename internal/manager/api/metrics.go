@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/httpapi"
 	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
@@ -40,18 +41,56 @@ func (a *API) history(w http.ResponseWriter, r *http.Request) error {
 	if a.opt.History == nil {
 		return unavailable("history")
 	}
-	q := r.URL.Query()
-	var rng [3]int64
-	for i, name := range []string{"since", "until", "step"} {
-		if rng[i], err = a.msParam(q, name); err != nil {
-			return err
-		}
+	rng, err := a.historyRange(r.URL.Query())
+	if err != nil {
+		return err
 	}
 	h, err := a.opt.History.Query(r.Context(), vm.ID, rng[0], rng[1], rng[2])
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, h)
+}
+
+// Bounds of since and until: Unix ms from 2000-01-01 to 9999-12-31, so
+// no arithmetic on them overflows and a forgotten unit (seconds for ms)
+// is caught.
+const (
+	minTimeMs = 946_684_800_000
+	maxTimeMs = 253_402_300_799_999
+	// defaultSpanMs is how far before until since defaults to (the
+	// history's own default).
+	defaultSpanMs = 5 * 60 * 1000
+)
+
+// historyRange reads since, until and step (0 for each absent) and checks
+// them: times within this era, since not after until, a step no longer
+// than the range.
+func (a *API) historyRange(q url.Values) ([3]int64, error) {
+	var rng [3]int64
+	for i, name := range []string{"since", "until", "step"} {
+		var err error
+		if rng[i], err = a.msParam(q, name); err != nil {
+			return rng, err
+		}
+	}
+	since, until, step := rng[0], rng[1], rng[2]
+	for i, name := range []string{"since", "until"} {
+		if v := rng[i]; v != 0 && (v < minTimeMs || v > maxTimeMs) {
+			return rng, badRequest("%s %d is not a Unix time in milliseconds between 2000-01-01 and 9999-12-31 (now is %d)",
+				name, v, a.opt.Now().UnixMilli())
+		}
+	}
+	if since != 0 && until != 0 && since > until {
+		return rng, badRequest("since %d is after until %d; expected since <= until", since, until)
+	}
+	if until != 0 && since == 0 && until-defaultSpanMs < minTimeMs {
+		return rng, badRequest("until %d leaves no room for the default 5 minutes before it; give since too", until)
+	}
+	if step > maxTimeMs-minTimeMs {
+		return rng, badRequest("step %d is longer than any range; expected milliseconds such as 60000", step)
+	}
+	return rng, nil
 }
 
 // msParam reads one non-negative integer parameter; 0 when absent.
@@ -110,7 +149,7 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) error {
 	defer cancel()
 	if err := a.opt.Store.Ping(ctx); err != nil {
 		a.log.Warn("health check: the database does not answer", "err", err)
-		return APIError{http.StatusServiceUnavailable, "the database does not answer"}
+		return httpapi.Errorf(http.StatusServiceUnavailable, "the %s database does not answer", a.backend())
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")

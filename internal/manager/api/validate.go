@@ -1,14 +1,16 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/netip"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/fcmon/fcmon/internal/core/netpolicy"
 )
 
 // Limits of what a VM registration may hold.
@@ -17,7 +19,6 @@ const (
 	maxPathBytes  = 4095    // PATH_MAX less the terminating NUL
 	maxSocketPath = 107     // sun_path less the terminating NUL
 	maxPID        = 1 << 22 // the kernel's PID_MAX_LIMIT
-	maxURLBytes   = 2048
 )
 
 // ParseUUID returns s as a canonical lower-case UUID when it has the
@@ -62,47 +63,68 @@ func checkID(field, id string) (string, error) {
 	return canon, nil
 }
 
-// checkName requires a non-blank name of at most maxNameChars characters
-// without control characters, which would garble logs and the UI.
+// checkName requires 1 to maxNameChars characters of which at least one is
+// visible, with no control character (which would garble logs and the UI)
+// and no bidirectional override (which makes a name display as another:
+// "vm-\u202eexe.txt").
 func checkName(name string) error {
-	switch n := utf8.RuneCountInString(name); {
+	n := utf8.RuneCountInString(name)
+	switch {
 	case strings.TrimSpace(name) == "":
 		return badRequest("name is empty; expected 1 to %d characters", maxNameChars)
 	case n > maxNameChars:
 		return badRequest("name is %d characters long; expected at most %d", n, maxNameChars)
 	case strings.IndexFunc(name, unicode.IsControl) >= 0:
 		return badRequest("name %q contains a control character; expected printable text", clip(name))
+	case strings.IndexFunc(name, isBidiControl) >= 0:
+		return badRequest("name %q contains a bidirectional control character (U+202A–U+202E, U+2066–U+2069, ...), which makes a name display as another; expected plain text", clip(name))
+	case strings.IndexFunc(name, isVisible) < 0:
+		return badRequest("name %q has no visible character (only spaces, zero-width or format characters); expected a readable name", clip(name))
 	}
 	return nil
 }
 
-// checkGuestIP parses a guest address: an IP literal without zone, not
-// link-local, multicast or unspecified whatever the allow list says, and
-// inside one of the allowed prefixes. It returns the address's canonical
-// text (an IPv4-mapped IPv6 address becomes plain IPv4).
-func checkGuestIP(s string, allowed []netip.Prefix) (string, error) {
+// isBidiControl reports the characters that reorder text around them.
+func isBidiControl(r rune) bool {
+	return r == 0x061C || r == 0x200E || r == 0x200F || (0x202A <= r && r <= 0x202E) || (0x2066 <= r && r <= 0x2069)
+}
+
+// isVisible reports whether r shows as something: not a space, a format
+// character (zero-width space, joiners, BOM, ...) or a default-ignorable
+// filler such as the Hangul filler.
+func isVisible(r rune) bool {
+	return !unicode.IsSpace(r) && !unicode.Is(unicode.Cf, r) && !unicode.Is(unicode.Mn, r) &&
+		r != 0x115F && r != 0x1160 && r != 0x3164 && r != 0xFFA0 && r != 0x2800 && r != 0x034F
+}
+
+// checkGuestIP parses a guest address: an IP literal inside --guest-allow-cidrs
+// and never a link-local, multicast, unspecified or metadata address (see
+// netpolicy). It returns the canonical text (an IPv4-mapped IPv6 address
+// becomes plain IPv4).
+func (a *API) checkGuestIP(s string) (string, error) {
 	ip, err := netip.ParseAddr(s)
 	if err != nil {
 		return "", badRequest("guest_ip %q is not an IPv4 or IPv6 address; expected an IP literal such as 192.168.1.100 (host names are not accepted)", clip(s))
 	}
-	if ip.Zone() != "" {
-		return "", badRequest("guest_ip %q has an IPv6 zone; expected an address without %%zone", clip(s))
+	if err := a.opt.GuestAllow.Check(ip); err != nil {
+		return "", badRequest("guest_ip %v", err)
 	}
-	ip = ip.Unmap()
-	switch {
-	case ip.IsLinkLocalUnicast():
-		return "", badRequest("guest_ip %s is link-local (169.254.0.0/16 or fe80::/10, where cloud metadata services such as 169.254.169.254 live); the manager never contacts such addresses", ip)
-	case ip.IsMulticast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast():
-		return "", badRequest("guest_ip %s is a multicast address; expected a unicast guest address", ip)
-	case ip.IsUnspecified():
-		return "", badRequest("guest_ip %s is the unspecified address; expected the guest's own address", ip)
+	return netpolicy.Canonical(ip).String(), nil
+}
+
+// checkHostAgentURL validates a host agent's base URL: its form (see
+// netpolicy.ParseAgentURL) and that its host may be contacted — an address
+// inside --host-agent-allow-cidrs, or a name every address of which is.
+// It returns the canonical URL.
+func (a *API) checkHostAgentURL(ctx context.Context, s string) (string, error) {
+	canon, err := netpolicy.ParseAgentURL("host_agent_url", s)
+	if err != nil {
+		return "", badRequest("%v", err)
 	}
-	for _, p := range allowed {
-		if p.Contains(ip) {
-			return ip.String(), nil
-		}
+	if err := a.opt.HostAgentAllow.CheckURLHost(ctx, canon, a.opt.Resolve); err != nil {
+		return "", badRequest("host_agent_url %s: %v", clip(canon), err)
 	}
-	return "", badRequest("guest_ip %s is outside the allowed guest networks (%s); the manager's --guest-allow-cidrs decides which addresses it may contact", ip, prefixList(allowed))
+	return canon, nil
 }
 
 // checkPort requires a TCP port number.
@@ -113,23 +135,6 @@ func checkPort(port int) error {
 	return nil
 }
 
-// checkHostAgentURL requires an http or https URL with a host and no user
-// information, query or fragment, and returns it without trailing slash.
-func checkHostAgentURL(s string) (string, error) {
-	u, err := url.Parse(s)
-	switch {
-	case len(s) > maxURLBytes:
-		return "", badRequest("host_agent_url is %d bytes long; expected at most %d", len(s), maxURLBytes)
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "":
-		return "", badRequest("host_agent_url %q is not an http:// or https:// URL with a host; expected for example http://10.0.0.1:9091", clip(s))
-	case u.User != nil:
-		return "", badRequest("host_agent_url must not hold user information; the host agent token comes from the manager's --host-agent-token-file")
-	case u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(s, "?#"):
-		return "", badRequest("host_agent_url %q has a query or fragment; expected a base URL such as http://10.0.0.1:9091", clip(s))
-	}
-	return strings.TrimRight(s, "/"), nil
-}
-
 // checkPID requires 0 (none) or a possible process id.
 func checkPID(pid int) error {
 	if pid < 0 || pid > maxPID {
@@ -138,8 +143,8 @@ func checkPID(pid int) error {
 	return nil
 }
 
-// checkPath requires "" (none) or an absolute, clean-enough path of at most
-// limit bytes without NUL.
+// checkPath requires "" (none) or an absolute path of at most limit bytes
+// without NUL.
 func checkPath(field, p string, limit int) error {
 	switch {
 	case p == "":
@@ -165,16 +170,4 @@ func clip(s string) string {
 		cut--
 	}
 	return s[:cut] + "…"
-}
-
-// prefixList is the allow list as the message shows it.
-func prefixList(ps []netip.Prefix) string {
-	if len(ps) == 0 {
-		return "none"
-	}
-	parts := make([]string, len(ps))
-	for i, p := range ps {
-		parts[i] = p.String()
-	}
-	return strings.Join(parts, ", ")
 }

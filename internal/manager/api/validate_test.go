@@ -1,9 +1,13 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/fcmon/fcmon/internal/core/httpapi"
+	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
 const goodID = "3f2b8c1e-6a4d-4e2f-9b1a-0c5d7e8f9a10"
@@ -28,13 +32,22 @@ func TestCreateRejects(t *testing.T) {
 		{"long name", `{"name":"` + long + `"}`, nil, 400, "129 characters long; expected at most 128"},
 		{"control char in name", `{"name":"a\u0007b"}`, nil, 400, "control character"},
 		{"newline in name", `{"name":"a\nb"}`, nil, 400, "control character"},
+		{"bidi override in name", `{"name":"vm-\u202etxt.exe"}`, nil, 400, "bidirectional control"},
+		{"bidi isolate in name", `{"name":"a\u2066b"}`, nil, 400, "bidirectional control"},
+		{"zero-width only name", `{"name":"\u200b\u200c\u200d"}`, nil, 400, "no visible character"},
+		{"bom and spaces name", `{"name":" \ufeff "}`, nil, 400, "no visible character"},
+		{"hangul filler name", `{"name":"\u3164"}`, nil, 400, "no visible character"},
+		{"invalid utf-8", "{\"name\":\"a\xffb\"}", nil, 400, "not valid UTF-8"},
+		{"duplicate key", `{"name":"a","name":"b"}`, nil, 400, `key "name" appears twice`},
+		{"case-variant key", `{"Name":"a"}`, nil, 400, `did you mean "name"`},
+		{"case-variant duplicate", `{"name":"a","NAME":"b"}`, nil, 400, "case-sensitive"},
 		{"hostname guest_ip", `{"name":"a","guest_ip":"vm1.example.com"}`, nil, 400, "not an IPv4 or IPv6 address"},
 		{"bad ipv4", `{"name":"a","guest_ip":"300.1.1.1"}`, nil, 400, `guest_ip "300.1.1.1" is not an IPv4 or IPv6 address`},
 		{"ip with port", `{"name":"a","guest_ip":"10.0.0.1:8080"}`, nil, 400, "not an IPv4 or IPv6 address"},
 		{"zone", `{"name":"a","guest_ip":"fd00::1%eth0"}`, nil, 400, "zone"},
 		{"metadata address", `{"name":"a","guest_ip":"169.254.169.254"}`, nil, 400, "169.254.169.254"},
 		{"ipv6 link-local", `{"name":"a","guest_ip":"fe80::1"}`, nil, 400, "link-local"},
-		{"public address", `{"name":"a","guest_ip":"8.8.8.8"}`, nil, 400, "outside the allowed guest networks"},
+		{"public address", `{"name":"a","guest_ip":"8.8.8.8"}`, nil, 400, "outside the allowed networks"},
 		{"loopback not listed", `{"name":"a","guest_ip":"127.0.0.1"}`, nil, 400, "--guest-allow-cidrs"},
 		{"mapped public", `{"name":"a","guest_ip":"::ffff:8.8.8.8"}`, nil, 400, "guest_ip 8.8.8.8 is outside"},
 		{"multicast", `{"name":"a","guest_ip":"224.0.0.1"}`, nil, 400, "multicast"},
@@ -43,7 +56,7 @@ func TestCreateRejects(t *testing.T) {
 		{"port negative", `{"name":"a","guest_port":-1}`, nil, 400, "guest_port -1"},
 		{"port fraction", `{"name":"a","guest_port":80.5}`, nil, 400, `field "guest_port" must be a JSON number`},
 		{"host agent ftp", `{"name":"a","host_agent_url":"ftp://h:9091"}`, nil, 400, "not an http:// or https:// URL"},
-		{"host agent no host", `{"name":"a","host_agent_url":"http://"}`, nil, 400, "with a host"},
+		{"host agent no host", `{"name":"a","host_agent_url":"http://"}`, nil, 400, "has no host"},
 		{"host agent relative", `{"name":"a","host_agent_url":"10.0.0.1:9091"}`, nil, 400, "host_agent_url"},
 		{"host agent userinfo", `{"name":"a","host_agent_url":"http://u:p@h:9091"}`, nil, 400, "user information"},
 		{"host agent query", `{"name":"a","host_agent_url":"http://h:9091/?x=1"}`, nil, 400, "query or fragment"},
@@ -94,8 +107,8 @@ func TestGuestIPRejects(t *testing.T) {
 	}{
 		{"missing ip", path, `{}`, 400, "guest_ip is missing"},
 		{"hostname", path, `{"guest_ip":"localhost"}`, 400, "host names are not accepted"},
-		{"metadata", path, `{"guest_ip":"169.254.169.254"}`, 400, "169.254.169.254 is link-local"},
-		{"outside", path, `{"guest_ip":"1.2.3.4"}`, 400, "outside the allowed guest networks (10.0.0.0/8, "},
+		{"metadata", path, `{"guest_ip":"169.254.169.254"}`, 400, "169.254.169.254 is the instance metadata service"},
+		{"outside", path, `{"guest_ip":"1.2.3.4"}`, 400, "outside the allowed networks (10.0.0.0/8, "},
 		{"zone", path, `{"guest_ip":"fd00::1%1"}`, 400, "zone"},
 		{"unspecified", path, `{"guest_ip":"0.0.0.0"}`, 400, "unspecified"},
 		{"bad port", path, `{"guest_ip":"10.0.0.6","guest_port":70000}`, 400, "guest_port 70000"},
@@ -115,7 +128,7 @@ func TestGuestIPRejects(t *testing.T) {
 		})
 	}
 	w := e.do(t, request{method: "GET", path: "/v1/vms/" + vm.ID})
-	var got VM
+	var got wire.VM
 	decode(t, w, &got)
 	if got.GuestIP != "10.0.0.5" || got.GuestPort != 9000 {
 		t.Errorf("stored address changed to %s:%d", got.GuestIP, got.GuestPort)
@@ -167,24 +180,38 @@ func TestPathAndMethodErrors(t *testing.T) {
 	}
 }
 
-// TestHistoryParams: the range parameters must be non-negative integers
-// given at most once; the history's own refusal is passed on as a 400.
+// TestHistoryParams: the range parameters must be integers given at most
+// once, times of this era in order; the history's own refusal is passed on
+// as a 400.
 func TestHistoryParams(t *testing.T) {
 	e := newEnv(t, nil)
 	vm := e.create(t, `{"name":"a"}`)
 	base := "/v1/vms/" + vm.ID + "/metrics/history"
-	for _, q := range []string{"?since=abc", "?until=-1", "?step=1.5", "?since=1&since=2", "?until=1e9"} {
+	now := testNow.UnixMilli()
+	for q, want := range map[string]string{
+		"?since=abc":                 "not a number of milliseconds",
+		"?until=-1":                  "not a number of milliseconds",
+		"?step=1.5":                  "not a number of milliseconds",
+		"?since=1&since=2":           "given 2 times",
+		"?until=1e9":                 "not a number of milliseconds",
+		"?until=9223372036854775807": "between 2000-01-01 and 9999-12-31",
+		"?until=1":                   "between 2000-01-01 and 9999-12-31",
+		"?since=1767225000":          "between 2000-01-01 and 9999-12-31", // seconds, not ms
+		"?until=946684800001":        "leaves no room",
+		"?step=9223372036854775807":  "longer than any range",
+		fmt.Sprintf("?since=%d&until=%d", now, now-1): "is after until",
+	} {
 		w := e.do(t, request{method: "GET", path: base + q})
-		if w.Code != http.StatusBadRequest {
-			t.Errorf("%s: status %d, want 400", q, w.Code)
+		if w.Code != http.StatusBadRequest || !strings.Contains(errorOf(t, w), want) {
+			t.Errorf("%s: %d %s, want 400 saying %q", q, w.Code, w.Body, want)
 		}
 	}
 	if len(e.hist.calls) != 0 {
-		t.Errorf("history queried for malformed parameters: %v", e.hist.calls)
+		t.Errorf("history queried for refused parameters: %v", e.hist.calls)
 	}
-	e.hist.err = APIError{http.StatusBadRequest, "since is after until"}
-	w := e.do(t, request{method: "GET", path: base + "?since=10&until=5"})
-	if w.Code != http.StatusBadRequest || errorOf(t, w) != "since is after until" {
+	e.hist.err = httpapi.BadRequest("range too long")
+	w := e.do(t, request{method: "GET", path: base + fmt.Sprintf("?since=%d&until=%d", now-3600000, now)})
+	if w.Code != http.StatusBadRequest || errorOf(t, w) != "range too long" {
 		t.Errorf("history's refusal: %d %s", w.Code, w.Body)
 	}
 }

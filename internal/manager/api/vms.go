@@ -3,70 +3,22 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/store"
 )
 
-// CreateVMRequest is the body of POST /v1/vms. Only Name is required; an
-// absent ID is generated, an absent GuestPort is 8080.
-type CreateVMRequest struct {
-	ID           *string `json:"id"`
-	Name         string  `json:"name"`
-	GuestIP      string  `json:"guest_ip"`
-	GuestPort    *int    `json:"guest_port"`
-	HostAgentURL string  `json:"host_agent_url"`
-	VMMPID       int     `json:"vmm_pid"`
-	MetricsFIFO  string  `json:"metrics_fifo"`
-	APISocket    string  `json:"api_socket"`
-}
-
-// GuestIPRequest is the body of POST /v1/vms/{id}/guest-ip; an absent
-// GuestPort keeps the VM's port.
-type GuestIPRequest struct {
-	GuestIP   string `json:"guest_ip"`
-	GuestPort *int   `json:"guest_port"`
-}
-
-// VM is a registered VM as the API shows it: what was registered, then its
-// latest status. Optional fields are absent when not set.
-type VM struct {
-	ID           string `json:"id"`
-	Name         string `json:"name"`
-	GuestIP      string `json:"guest_ip,omitempty"`
-	GuestPort    int    `json:"guest_port"`
-	HostAgentURL string `json:"host_agent_url,omitempty"`
-	VMMPID       int    `json:"vmm_pid,omitempty"`
-	MetricsFIFO  string `json:"metrics_fifo,omitempty"`
-	APISocket    string `json:"api_socket,omitempty"`
-	CreatedMs    int64  `json:"created_ms"`
-	UpdatedMs    int64  `json:"updated_ms"`
-
-	// Source is that of the latest sample: guest, host, or none (also
-	// before the first poll).
-	Source string `json:"source"`
-	// LastSampleMs is when the latest sample was taken, Unix ms; 0 before
-	// the first.
-	LastSampleMs int64                 `json:"last_sample_ms"`
-	Stale        bool                  `json:"stale"`
-	GuestAgent   wire.GuestAgentStatus `json:"guest_agent"`
-
-	// HostAgent reports the attach at the host agent; only in the answer
-	// of POST /v1/vms for a VM with a host_agent_url.
-	HostAgent *AttachResult `json:"host_agent,omitempty"`
-}
-
 // createVM registers a VM (201 with it) and attaches it to its host agent.
 // A host agent that cannot be reached does not fail the registration: the
-// answer says so, and the collector attaches the VM once it answers.
+// answer says so (as a class: the host agent's own words are not passed
+// on), and the collector attaches the VM once it answers.
 func (a *API) createVM(w http.ResponseWriter, r *http.Request) error {
-	var req CreateVMRequest
+	var req wire.CreateVMRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
 	}
-	vm, err := a.checkCreate(&req)
+	vm, err := a.checkCreate(r.Context(), &req)
 	if err != nil {
 		return err
 	}
@@ -76,10 +28,12 @@ func (a *API) createVM(w http.ResponseWriter, r *http.Request) error {
 	}
 	view := a.view(created)
 	if created.HostAgentURL != "" && a.opt.HostAgents != nil {
-		res := a.opt.HostAgents.Attach(r.Context(), created)
-		if res.Error != "" {
+		res := wire.AttachResult{Attached: true}
+		cfg := wire.VMConfig{ID: created.ID, PID: created.VMMPID, MetricsFIFO: created.MetricsFIFO, APISocket: created.APISocket}
+		if e := a.opt.HostAgents.Attach(r.Context(), created.HostAgentURL, cfg); e != nil {
+			res = wire.AttachResult{Error: e.Public()}
 			a.log.Warn("attaching the new VM to its host agent failed; the collector retries",
-				"vm_id", created.ID, "host_agent", created.HostAgentURL, "err", res.Error)
+				"vm_id", created.ID, "host_agent", created.HostAgentURL, "reason", e.Reason, "err", e)
 		}
 		view.HostAgent = &res
 	}
@@ -89,9 +43,9 @@ func (a *API) createVM(w http.ResponseWriter, r *http.Request) error {
 }
 
 // checkCreate validates a registration and returns the VM to store.
-func (a *API) checkCreate(req *CreateVMRequest) (store.VM, error) {
-	vm := store.VM{Name: req.Name, HostAgentURL: req.HostAgentURL, VMMPID: req.VMMPID,
-		MetricsFIFO: req.MetricsFIFO, APISocket: req.APISocket, GuestPort: store.DefaultGuestPort}
+func (a *API) checkCreate(ctx context.Context, req *wire.CreateVMRequest) (store.VM, error) {
+	vm := store.VM{Name: req.Name, VMMPID: req.VMMPID,
+		MetricsFIFO: req.MetricsFIFO, APISocket: req.APISocket, GuestPort: wire.DefaultGuestPort}
 	var err error
 	if req.ID == nil {
 		vm.ID = NewUUID()
@@ -102,7 +56,7 @@ func (a *API) checkCreate(req *CreateVMRequest) (store.VM, error) {
 		return vm, err
 	}
 	if req.GuestIP != "" {
-		if vm.GuestIP, err = checkGuestIP(req.GuestIP, a.opt.GuestAllow); err != nil {
+		if vm.GuestIP, err = a.checkGuestIP(req.GuestIP); err != nil {
 			return vm, err
 		}
 	}
@@ -112,27 +66,36 @@ func (a *API) checkCreate(req *CreateVMRequest) (store.VM, error) {
 		}
 		vm.GuestPort = *req.GuestPort
 	}
-	if req.HostAgentURL != "" {
-		if vm.HostAgentURL, err = checkHostAgentURL(req.HostAgentURL); err != nil {
-			return vm, err
-		}
-	}
 	if err := checkPID(req.VMMPID); err != nil {
 		return vm, err
 	}
 	if err := checkPath("metrics_fifo", req.MetricsFIFO, maxPathBytes); err != nil {
 		return vm, err
 	}
-	return vm, checkPath("api_socket", req.APISocket, maxSocketPath)
+	if err := checkPath("api_socket", req.APISocket, maxSocketPath); err != nil {
+		return vm, err
+	}
+	// Last, as it may look a name up.
+	if req.HostAgentURL != "" {
+		if vm.HostAgentURL, err = a.checkHostAgentURL(ctx, req.HostAgentURL); err != nil {
+			return vm, err
+		}
+	}
+	return vm, nil
 }
 
-// listVMs answers every VM with its latest status, sorted by name.
+// listVMs answers every VM with its latest status, sorted by name; from the
+// cache while the database does not answer.
 func (a *API) listVMs(w http.ResponseWriter, r *http.Request) error {
 	vms, err := a.opt.Store.ListVMs(r.Context())
+	if errors.Is(err, store.ErrUnavailable) && a.opt.Cache != nil {
+		a.log.Warn("the database does not answer; listing VMs from memory", "err", err)
+		vms, err = a.opt.Cache.CachedVMs(), nil
+	}
 	if err != nil {
 		return err
 	}
-	views := make([]VM, len(vms))
+	views := make([]wire.VM, len(vms))
 	for i, vm := range vms {
 		views[i] = a.view(vm)
 	}
@@ -150,18 +113,22 @@ func (a *API) getVM(w http.ResponseWriter, r *http.Request) error {
 // deleteVM removes the VM, its rollups and its live state (204), and
 // detaches it from its host agent on a best-effort basis.
 func (a *API) deleteVM(w http.ResponseWriter, r *http.Request) error {
-	vm, err := a.lookup(r)
+	id, err := checkID("VM id", r.PathValue("id"))
 	if err != nil {
 		return err
+	}
+	vm, err := a.opt.Store.GetVM(r.Context(), id)
+	if err != nil {
+		return storeError(err)
 	}
 	if err := a.opt.Store.DeleteVM(r.Context(), vm.ID); err != nil {
 		return storeError(err)
 	}
 	a.opt.Forget(vm.ID)
 	if vm.HostAgentURL != "" && a.opt.HostAgents != nil {
-		if err := a.opt.HostAgents.Detach(r.Context(), vm); err != nil {
+		if e := a.opt.HostAgents.Detach(r.Context(), vm.HostAgentURL, vm.ID); e != nil {
 			a.log.Warn("detaching the deleted VM from its host agent failed", "vm_id", vm.ID,
-				"host_agent", vm.HostAgentURL, "err", err)
+				"host_agent", vm.HostAgentURL, "reason", e.Reason, "err", e)
 		}
 	}
 	a.log.Info("VM deleted", "vm_id", vm.ID, "name", vm.Name)
@@ -176,14 +143,14 @@ func (a *API) setGuestIP(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req GuestIPRequest
+	var req wire.GuestIPRequest
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
 	}
 	if req.GuestIP == "" {
 		return badRequest("guest_ip is missing; expected an IP literal such as 192.168.1.100")
 	}
-	ip, err := checkGuestIP(req.GuestIP, a.opt.GuestAllow)
+	ip, err := a.checkGuestIP(req.GuestIP)
 	if err != nil {
 		return err
 	}
@@ -208,12 +175,19 @@ func (a *API) lookup(r *http.Request) (store.VM, error) {
 	return a.lookupID(r.Context(), r.PathValue("id"))
 }
 
+// lookupID reads a VM from the store, or from the cache while the database
+// does not answer, so that its live figures stay available.
 func (a *API) lookupID(ctx context.Context, raw string) (store.VM, error) {
 	id, err := checkID("VM id", raw)
 	if err != nil {
 		return store.VM{}, err
 	}
 	vm, err := a.opt.Store.GetVM(ctx, id)
+	if errors.Is(err, store.ErrUnavailable) && a.opt.Cache != nil {
+		if cached, ok := a.opt.Cache.CachedVM(id); ok {
+			return cached, nil
+		}
+	}
 	if err != nil {
 		return store.VM{}, storeError(err)
 	}
@@ -221,8 +195,8 @@ func (a *API) lookupID(ctx context.Context, raw string) (store.VM, error) {
 }
 
 // view is vm with its latest status.
-func (a *API) view(vm store.VM) VM {
-	v := VM{ID: vm.ID, Name: vm.Name, GuestIP: vm.GuestIP, GuestPort: vm.GuestPort,
+func (a *API) view(vm store.VM) wire.VM {
+	v := wire.VM{ID: vm.ID, Name: vm.Name, GuestIP: vm.GuestIP, GuestPort: vm.GuestPort,
 		HostAgentURL: vm.HostAgentURL, VMMPID: vm.VMMPID, MetricsFIFO: vm.MetricsFIFO,
 		APISocket: vm.APISocket, CreatedMs: vm.CreatedMs, UpdatedMs: vm.UpdatedMs,
 		Source: wire.SourceNone, Stale: true}
@@ -233,17 +207,4 @@ func (a *API) view(vm store.VM) VM {
 		v.Source, v.LastSampleMs, v.Stale, v.GuestAgent = s.Source, s.TimestampMs, s.Stale, s.GuestAgent
 	}
 	return v
-}
-
-// storeError maps the store's sentinel errors to statuses.
-func storeError(err error) error {
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return APIError{http.StatusNotFound, fmt.Sprintf("%v; GET /v1/vms lists the registered VMs", err)}
-	case errors.Is(err, store.ErrExists):
-		return APIError{http.StatusConflict, fmt.Sprintf("%v; choose another id or omit it to have one generated", err)}
-	case errors.Is(err, store.ErrInvalid):
-		return badRequest("%v", err)
-	}
-	return err
 }

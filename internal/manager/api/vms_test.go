@@ -1,15 +1,19 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/agentclient"
 )
 
 // TestVMLifecycle: register (with and without id), read, list with
@@ -33,7 +37,7 @@ func TestVMLifecycle(t *testing.T) {
 
 	e.samples.m[a.ID] = wire.CombinedSample{VMID: a.ID, TimestampMs: 1234, Source: wire.SourceGuest,
 		GuestAgent: wire.GuestAgentStatus{Reachable: true, LastSuccessMs: 1234}}
-	var list []VM
+	var list []wire.VM
 	decode(t, e.do(t, request{method: "GET", path: "/v1/vms"}), &list)
 	if len(list) != 2 || list[0].Name != "db" || list[1].Source != wire.SourceGuest ||
 		list[1].LastSampleMs != 1234 || list[1].Stale || !list[1].GuestAgent.Reachable {
@@ -41,7 +45,7 @@ func TestVMLifecycle(t *testing.T) {
 	}
 
 	w = e.do(t, request{method: "POST", path: "/v1/vms/" + upper + "/guest-ip", body: `{"guest_ip":"10.1.2.3","guest_port":8081}`})
-	var moved VM
+	var moved wire.VM
 	decode(t, w, &moved)
 	if w.Code != http.StatusOK || moved.GuestIP != "10.1.2.3" || moved.GuestPort != 8081 || moved.Name != "web 1" {
 		t.Errorf("guest-ip: %d %+v", w.Code, moved)
@@ -80,8 +84,9 @@ func TestLatestAndHistory(t *testing.T) {
 		t.Errorf("latest %+v", s)
 	}
 	var h wire.History
-	decode(t, e.do(t, request{method: "GET", path: "/v1/vms/" + vm.ID + "/metrics/history?since=1000&until=2000&step=60000"}), &h)
-	if h.VMID != vm.ID || h.SinceMs != 1000 || h.UntilMs != 2000 || h.StepMs != 60000 || h.Points == nil {
+	now := testNow.UnixMilli()
+	decode(t, e.do(t, request{method: "GET", path: fmt.Sprintf("/v1/vms/%s/metrics/history?since=%d&until=%d&step=60000", vm.ID, now-1000, now)}), &h)
+	if h.VMID != vm.ID || h.SinceMs != now-1000 || h.UntilMs != now || h.StepMs != 60000 || h.Points == nil {
 		t.Errorf("history %+v", h)
 	}
 	e.do(t, request{method: "GET", path: "/v1/vms/" + vm.ID + "/metrics/history"})
@@ -146,7 +151,9 @@ func TestHostAgentAttach(t *testing.T) {
 	stub := &hostAgentStub{}
 	srv := httptest.NewServer(stub)
 	defer srv.Close()
-	e := newEnv(t, func(o *Options) { o.HostAgents = NewHostAgents("host-secret") })
+	e := newEnv(t, func(o *Options) {
+		o.HostAgents = agentclient.NewHostAgents(agentclient.Options{Allow: defaultHostAllow, Token: "host-secret"})
+	})
 
 	vm := e.create(t, `{"name":"a","host_agent_url":"`+srv.URL+`/","vmm_pid":77,"metrics_fifo":"/run/m.fifo"}`)
 	if vm.HostAgent == nil || !vm.HostAgent.Attached || vm.HostAgentURL != srv.URL {
@@ -164,7 +171,75 @@ func TestHostAgentAttach(t *testing.T) {
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close()
 	vm = e.create(t, `{"name":"b","host_agent_url":"`+down.URL+`","vmm_pid":78}`)
-	if vm.HostAgent == nil || vm.HostAgent.Attached || !strings.Contains(vm.HostAgent.Error, "refused") {
+	if vm.HostAgent == nil || vm.HostAgent.Attached || vm.HostAgent.Error != "refused" {
 		t.Errorf("attach to a stopped host agent: %+v", vm.HostAgent)
+	}
+}
+
+// TestHostAgentURLIsNoSSRF is the regression test of the security review:
+// host_agent_url used to accept any address (the metadata service, numeric
+// spellings, names resolving anywhere), and the answer echoed what the
+// remote said. Now the URL must name an allowed host agent, and an
+// attach failure is reported as a class only.
+func TestHostAgentURLIsNoSSRF(t *testing.T) {
+	e := newEnv(t, func(o *Options) {
+		o.HostAgents = agentclient.NewHostAgents(agentclient.Options{Allow: defaultHostAllow, Token: "host-secret"})
+	})
+	for _, u := range []string{
+		"http://127.0.0.1:19999/latest/meta-data", // a path: not a base URL
+		"http://169.254.169.254",
+		"http://[::ffff:169.254.169.254]",
+		"http://[::ffff:a9fe:a9fe]:80",
+		"http://0x7f.1:9091",
+		"https://2852039166",
+		"http://100.100.100.200:9091",
+		"http://[fd00:ec2::254]",
+		"http://8.8.8.8:9091",
+		"http://rebound.example:9091", // one of its addresses is the metadata service
+		"http://nowhere.invalid:9091", // does not resolve
+	} {
+		w := e.do(t, request{method: "POST", path: "/v1/vms", body: `{"name":"x","host_agent_url":"` + u + `"}`})
+		if w.Code != http.StatusBadRequest || !strings.Contains(errorOf(t, w), "host_agent_url") {
+			t.Errorf("%s: %d %s, want 400", u, w.Code, w.Body)
+		}
+	}
+	if n := e.count(t); n != 0 {
+		t.Fatalf("%d VMs stored", n)
+	}
+	// An allowed host agent that answers an error: the caller learns the
+	// class, not the body (which could be anything at that address).
+	leaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, `{"error":"SECRET-CREDENTIALS ami-id instance-id"}`)
+	}))
+	defer leaky.Close()
+	vm := e.create(t, `{"name":"y","host_agent_url":"`+leaky.URL+`"}`)
+	if vm.HostAgent == nil || vm.HostAgent.Error != "http 403" {
+		t.Errorf("attach result %+v, want the class http 403", vm.HostAgent)
+	}
+	w := e.do(t, request{method: "GET", path: "/v1/vms/" + vm.ID})
+	if strings.Contains(w.Body.String(), "SECRET") {
+		t.Errorf("the remote's body reached the API caller: %s", w.Body)
+	}
+	// A name whose addresses are all allowed is accepted.
+	e.create(t, `{"name":"z","host_agent_url":"http://fc-host-1.internal:9091"}`)
+}
+
+// TestTokenOnlyToAllowedAddresses: with a list that does not allow
+// loopback, a host agent on loopback never sees a connection, so the
+// token cannot leak to it, even through a name resolved at dial time.
+func TestTokenOnlyToAllowedAddresses(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	hosts := agentclient.NewHostAgents(agentclient.Options{Allow: defaultAllow, Token: "host-secret"})
+	for _, base := range []string{srv.URL, strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)} {
+		e := hosts.Attach(context.Background(), base, wire.VMConfig{ID: "x"})
+		if e == nil || e.Reason != agentclient.ReasonNotAllowed {
+			t.Errorf("%s: %v, want not_allowed", base, e)
+		}
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("the host agent on a refused address was contacted %d times", hits.Load())
 	}
 }

@@ -9,11 +9,12 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/agentclient"
 )
 
 // Target is one VM as the registry knows it. Empty fields switch sources
@@ -36,7 +37,8 @@ type PollResult struct {
 	// Kind is what was asked: KindGuest, KindProcess, KindStats or KindAttach.
 	Kind    string
 	Latency time.Duration
-	// Reason is empty on success, else one of the Reason constants.
+	// Reason is empty on success, else one of agentclient's Reason
+	// constants.
 	Reason string
 	Status int   // HTTP status when one was received, else 0
 	Err    error // nil on success
@@ -76,15 +78,16 @@ type Options struct {
 	// agent; default 30 × PollInterval, at most 30s. A returning agent is
 	// noticed within GuestBackoffMax plus one interval.
 	GuestBackoffMax time.Duration
-	// HTTPClient makes every request. The default never uses a proxy and
-	// never follows redirects (a guest could otherwise point the manager at
-	// any address); a client given here should do the same. Without one,
-	// guest agents are polled on each VM's own kept-alive connection rather
-	// than through an http.Client (see guestConn); host agents always go
-	// through the client.
-	HTTPClient *http.Client
-	// HostAgentToken and GuestAgentToken are sent as bearer tokens when set.
-	HostAgentToken  string
+	// GuestAllow lists the networks guest agents may be in; every
+	// connection to one is checked against it when dialled (the registry
+	// checks addresses too, but a row written behind the API's back must
+	// not make the manager dial elsewhere). Zero means the private ranges.
+	GuestAllow netpolicy.List
+	// HostAgents makes every request to host agents; nil means a client
+	// with the default allow-list (loopback and the private ranges), no
+	// token and no TLS settings.
+	HostAgents *agentclient.HostAgents
+	// GuestAgentToken is sent to guest agents as a bearer token when set.
 	GuestAgentToken string
 	Logger          *slog.Logger
 	// Now stamps samples; default time.Now. Scheduling always uses the real
@@ -102,12 +105,11 @@ type Options struct {
 
 // Collector polls VMs. Create it with New, start it with Run.
 type Collector struct {
-	opt  Options
-	log  *slog.Logger
-	sem  chan struct{}
-	http *http.Client
-	// direct: guest agents are polled through guestConn, not http.
-	direct bool
+	opt   Options
+	log   *slog.Logger
+	sem   chan struct{}
+	hosts *agentclient.HostAgents
+	dial  *net.Dialer // to guest agents
 
 	mu      sync.Mutex
 	workers map[string]*worker
@@ -136,29 +138,16 @@ func New(opt Options) *Collector {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	direct := opt.HTTPClient == nil
-	if direct {
-		opt.HTTPClient = defaultClient(opt.Concurrency, opt.Timeout)
+	if opt.GuestAllow.Empty() {
+		opt.GuestAllow = netpolicy.MustParseList("--guest-allow-cidrs", netpolicy.PrivateRanges)
+	}
+	if opt.HostAgents == nil {
+		opt.HostAgents = agentclient.NewHostAgents(agentclient.Options{
+			Allow:   netpolicy.MustParseList("--host-agent-allow-cidrs", netpolicy.LoopbackAndPrivate),
+			Timeout: opt.Timeout, MaxBody: opt.MaxBody})
 	}
 	return &Collector{opt: opt, log: opt.Logger, sem: make(chan struct{}, opt.Concurrency),
-		http: opt.HTTPClient, direct: direct, workers: map[string]*worker{}}
-}
-
-// defaultClient keeps connections to guest and host agents alive between
-// polls: one host agent serves many VMs, hence the per-host allowance.
-func defaultClient(concurrency int, timeout time.Duration) *http.Client {
-	tr := &http.Transport{
-		Proxy:                 nil, // guest addresses are internal; HTTP_PROXY must not apply
-		DialContext:           (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          0, // no overall limit: one idle connection per guest is the point
-		MaxIdleConnsPerHost:   concurrency,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: timeout,
-	}
-	return &http.Client{
-		Transport:     tr,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+		hosts: opt.HostAgents, dial: agentclient.Dialer(opt.GuestAllow, opt.Timeout), workers: map[string]*worker{}}
 }
 
 // Latest returns the newest sample of the VM, with Stale brought up to

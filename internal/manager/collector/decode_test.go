@@ -3,6 +3,8 @@ package collector
 import (
 	"strings"
 	"testing"
+
+	"github.com/fcmon/fcmon/internal/manager/agentclient"
 )
 
 // TestDecodeGuestRequiresOriginalFields checks the one-pass decoding: each
@@ -23,8 +25,8 @@ func TestDecodeGuestRequiresOriginalFields(t *testing.T) {
 			{"missing", strings.Replace(nullField(t, field), `"`+field+`":null,`, "", 1)},
 		} {
 			_, perr := decodeGuest([]byte(tc.doc))
-			if perr == nil || perr.reason != ReasonBadJSON || !strings.Contains(perr.Error(), field) {
-				t.Errorf("%s %s: got %v, want a %s error naming it", tc.name, field, perr, ReasonBadJSON)
+			if perr == nil || perr.Reason != agentclient.ReasonBadJSON || !strings.Contains(perr.Error(), field) {
+				t.Errorf("%s %s: got %v, want a %s error naming it", tc.name, field, perr, agentclient.ReasonBadJSON)
 			}
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/agentclient"
 )
 
 const testInterval = 200 * time.Millisecond
@@ -68,7 +69,7 @@ func TestFallbackToHostAndBack(t *testing.T) {
 	if s.MemoryTotalKB != nil || s.MemoryAvailableKB != nil || s.MemoryUsagePercent != nil {
 		t.Errorf("host sample invents figures the host cannot know: %s", show(s))
 	}
-	if s.GuestAgent.Reachable || !strings.Contains(s.GuestAgent.LastError, ReasonRefused) || s.GuestAgent.LastSuccessMs == 0 {
+	if s.GuestAgent.Reachable || !strings.Contains(s.GuestAgent.LastError, agentclient.ReasonRefused) || s.GuestAgent.LastSuccessMs == 0 {
 		t.Errorf("guest agent status after its death: %+v", s.GuestAgent)
 	}
 	for _, x := range h.samplesOf(tg.ID, died, time.Now()) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/agentclient"
 )
 
 const goodGuestJSON = `{"cpu_usage_percent":12.5,"memory_usage_percent":50,"memory_used_kb":1000,` +
@@ -42,17 +43,17 @@ func TestBadGuestAgents(t *testing.T) {
 		id, reason string
 		handler    http.HandlerFunc
 	}{
-		{"garbage", ReasonBadJSON, serveBody("<html>not json</html>")},
-		{"trailing", ReasonBadJSON, serveBody(goodGuestJSON + `{}`)},
-		{"missing-fields", ReasonBadJSON, serveBody(`{"memory_total_kb":5,"memory_used_kb":1}`)},
-		{"cpu-250", ReasonOutOfRange, serveBody(strings.Replace(goodGuestJSON, `"cpu_usage_percent":12.5`, `"cpu_usage_percent":250`, 1))},
-		{"used-above-total", ReasonOutOfRange, serveBody(strings.Replace(goodGuestJSON, `"memory_used_kb":1000`, `"memory_used_kb":3000`, 1))},
-		{"oversized", ReasonTooLarge, serveBody(huge)},
-		{"status-500", ReasonHTTPStatus, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }},
-		{"redirect", ReasonHTTPStatus, func(w http.ResponseWriter, r *http.Request) {
+		{"garbage", agentclient.ReasonBadJSON, serveBody("<html>not json</html>")},
+		{"trailing", agentclient.ReasonBadJSON, serveBody(goodGuestJSON + `{}`)},
+		{"missing-fields", agentclient.ReasonBadJSON, serveBody(`{"memory_total_kb":5,"memory_used_kb":1}`)},
+		{"cpu-250", agentclient.ReasonOutOfRange, serveBody(strings.Replace(goodGuestJSON, `"cpu_usage_percent":12.5`, `"cpu_usage_percent":250`, 1))},
+		{"used-above-total", agentclient.ReasonOutOfRange, serveBody(strings.Replace(goodGuestJSON, `"memory_used_kb":1000`, `"memory_used_kb":3000`, 1))},
+		{"oversized", agentclient.ReasonTooLarge, serveBody(huge)},
+		{"status-500", agentclient.ReasonHTTPStatus, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }},
+		{"redirect", agentclient.ReasonHTTPStatus, func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "http://169.254.169.254/latest/meta-data", http.StatusFound)
 		}},
-		{"hang", ReasonTimeout, func(w http.ResponseWriter, r *http.Request) {
+		{"hang", agentclient.ReasonTimeout, func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-r.Context().Done():
 			case <-hangDone:
@@ -83,7 +84,7 @@ func TestBadGuestAgents(t *testing.T) {
 		seen := false
 		for _, p := range polls {
 			seen = seen || p.Reason == c.reason
-			if p.Err == nil || (p.Reason != c.reason && p.Reason != ReasonTimeout) {
+			if p.Err == nil || (p.Reason != c.reason && p.Reason != agentclient.ReasonTimeout) {
 				t.Errorf("%s: reason %q (%v), want %q", c.id, p.Reason, p.Err, c.reason)
 			}
 		}

@@ -3,11 +3,14 @@ package collector
 import (
 	"context"
 	"net"
+	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/agentclient"
 )
 
 // defaultGuestPort is the guest agent's default listening port.
@@ -58,17 +61,17 @@ func (w *worker) pollGuest(ctx context.Context, t Target, slot time.Time) *wire.
 		g.fails, g.nextTry = 0, time.Time{}
 		g.status = wire.GuestAgentStatus{Reachable: true, LastSuccessMs: w.c.opt.Now().UnixMilli()}
 		return m
-	case perr.reason == reasonCanceled:
+	case perr.Reason == agentclient.ReasonCanceled:
 		return nil
 	}
 	if g.status.Reachable || g.fails == 0 {
 		w.c.log.Warn("guest agent not answering; falling back to the host agent", "vm_id", w.id,
-			"addr", addr, "reason", perr.reason, "err", perr)
+			"addr", addr, "reason", perr.Reason, "err", perr)
 	}
 	g.fails++
 	g.nextTry = slot.Add(backoff(g.fails, w.c.opt.PollInterval, w.c.opt.GuestBackoffMax))
 	g.status.Reachable = false
-	g.status.LastError = perr.reason + ": " + shorten(perr.Error())
+	g.status.LastError = publicError(perr, addr)
 	return nil
 }
 
@@ -90,15 +93,9 @@ func guestAddr(t Target) string {
 func (w *worker) fetchGuest(ctx context.Context, t Target, addr string) (*wire.GuestMetrics, *pollError) {
 	ip, err := netip.ParseAddr(t.GuestIP)
 	if err != nil || ip.Zone() != "" || t.GuestPort < 0 || t.GuestPort > 65535 {
-		return nil, failf(ReasonBadTarget, "guest address %q is not an IP literal and port", addr)
+		return nil, failf(agentclient.ReasonBadTarget, "guest address %q is not an IP literal and port", addr)
 	}
-	var data []byte
-	var perr *pollError
-	if w.c.direct {
-		data, perr = w.c.fetchGuestDirect(ctx, &w.conn, addr)
-	} else {
-		data, perr = w.c.request(ctx, "GET", "http://"+addr+"/metrics", w.c.opt.GuestAgentToken, nil)
-	}
+	data, perr := w.c.fetchGuestDirect(ctx, &w.conn, addr)
 	if perr != nil {
 		return nil, perr
 	}
@@ -107,7 +104,7 @@ func (w *worker) fetchGuest(ctx context.Context, t Target, addr string) (*wire.G
 		return nil, perr
 	}
 	if err := m.Validate(); err != nil {
-		return nil, failf(ReasonOutOfRange, "guest metrics: %w", err)
+		return nil, failf(agentclient.ReasonOutOfRange, "guest metrics: %w", err)
 	}
 	return m, nil
 }
@@ -132,7 +129,7 @@ type guestDoc struct {
 // into a zero that looks like a real reading.
 func decodeGuest(data []byte) (*wire.GuestMetrics, *pollError) {
 	var d guestDoc
-	if perr := decode(data, &d); perr != nil {
+	if perr := agentclient.Decode(data, &d); perr != nil {
 		return nil, perr
 	}
 	for _, f := range []struct {
@@ -144,11 +141,39 @@ func decodeGuest(data []byte) (*wire.GuestMetrics, *pollError) {
 		{"memory_available_kb", d.Avail != nil}, {"uptime_seconds", d.Uptime != nil},
 	} {
 		if !f.present {
-			return nil, failf(ReasonBadJSON, "guest metrics lack %s", f.name)
+			return nil, failf(agentclient.ReasonBadJSON, "guest metrics lack %s", f.name)
 		}
 	}
 	m := &d.GuestMetrics
 	m.CPUUsagePercent, m.MemoryUsagePercent = *d.CPU, *d.MemPct
 	m.MemoryUsedKB, m.MemoryTotalKB, m.MemoryAvailableKB, m.UptimeSeconds = *d.Used, *d.Total, *d.Avail, *d.Uptime
 	return m, nil
+}
+
+// publicError is last_error as API callers read it: the class and what the
+// manager itself did, never the agent's own words (see agentclient.Error).
+func publicError(perr *pollError, addr string) string {
+	msg := perr.Reason + ": "
+	switch perr.Reason {
+	case agentclient.ReasonHTTPStatus:
+		return msg + "GET http://" + addr + "/metrics answered " + strconv.Itoa(perr.Status) + " " + http.StatusText(perr.Status)
+	case agentclient.ReasonTimeout:
+		return msg + "no complete answer from " + addr + " in time"
+	case agentclient.ReasonRefused:
+		return msg + "connection to " + addr + " refused"
+	case agentclient.ReasonNotAllowed:
+		return msg + addr + " is outside --guest-allow-cidrs"
+	case agentclient.ReasonTooLarge:
+		return msg + "the answer from " + addr + " is too large"
+	}
+	// The rest carry the manager's own description (decoding, range
+	// checks, connection errors), never the agent's body.
+	return msg + shorten(perr.Error())
+}
+
+func shorten(s string) string {
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return strings.ToValidUTF8(s, "?")
 }

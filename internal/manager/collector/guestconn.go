@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"syscall"
 	"time"
+
+	"github.com/fcmon/fcmon/internal/manager/agentclient"
 )
 
 // guestConn is a worker's own kept-alive connection to its guest agent.
@@ -56,7 +58,7 @@ func (c *Collector) fetchGuestDirect(ctx context.Context, g *guestConn, addr str
 		if errors.As(err, &perr) {
 			return nil, perr
 		}
-		return nil, classify(ctx, err)
+		return nil, agentclient.Classify(ctx, err)
 	}
 	return data, nil
 }
@@ -65,8 +67,7 @@ func (c *Collector) fetchGuestDirect(ctx context.Context, g *guestConn, addr str
 // answer was read whole and the agent keeps it alive.
 func (c *Collector) roundTrip(ctx context.Context, g *guestConn) (data []byte, err error) {
 	if g.conn == nil {
-		d := net.Dialer{KeepAlive: 30 * time.Second}
-		conn, err := d.DialContext(ctx, "tcp", g.addr)
+		conn, err := c.dial.DialContext(ctx, "tcp", g.addr)
 		if err != nil {
 			return nil, err
 		}
@@ -97,13 +98,11 @@ func (c *Collector) roundTrip(ctx context.Context, g *guestConn) (data []byte, e
 		return nil, fmt.Errorf("reading the body: %w", err)
 	}
 	if int64(len(data)) > c.opt.MaxBody {
-		return nil, failf(ReasonTooLarge, "body exceeds %d bytes", c.opt.MaxBody)
+		return nil, failf(agentclient.ReasonTooLarge, "body exceeds %d bytes", c.opt.MaxBody)
 	}
 	keep = !resp.Close && stop()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := failf(ReasonHTTPStatus, "GET http://%s/metrics: %s%s", g.addr, resp.Status, errorMessage(data))
-		e.status = resp.StatusCode
-		return nil, e
+		return nil, agentclient.StatusError("GET http://"+g.addr+"/metrics", resp.StatusCode, resp.Status, agentclient.ErrorMessage(data))
 	}
 	return data, nil
 }

@@ -2,16 +2,13 @@ package collector
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/agentclient"
 )
 
 // Bounds of host figures that no real VMM reaches; beyond them a document
@@ -28,29 +25,22 @@ func (c *Collector) reattachGap() time.Duration {
 	return max(5*c.opt.PollInterval, time.Second)
 }
 
-func hostURL(base, path string) string {
-	return strings.TrimRight(base, "/") + path
-}
-
 // fetchProcess asks the host agent about the VMM process; nil on failure.
 func (w *worker) fetchProcess(ctx context.Context, t Target) *wire.ProcessStats {
 	start := time.Now()
-	u := hostURL(t.HostAgentURL, "/metrics/process-stats?pid="+strconv.Itoa(t.VMMPID))
-	data, perr := w.c.request(ctx, "GET", u, w.c.opt.HostAgentToken, nil)
-	var p wire.ProcessStats
+	rctx, cancel := context.WithTimeout(ctx, w.c.opt.Timeout)
+	defer cancel()
+	p, perr := w.c.hosts.ProcessStats(rctx, t.HostAgentURL, t.VMMPID)
 	if perr == nil {
-		perr = decode(data, &p)
-	}
-	if perr == nil {
-		if err := checkProcess(&p, t.VMMPID); err != nil {
-			perr = failf(ReasonOutOfRange, "process stats: %w", err)
+		if err := checkProcess(p, t.VMMPID); err != nil {
+			perr = failf(agentclient.ReasonOutOfRange, "process stats: %w", err)
 		}
 	}
 	w.report(KindProcess, start, perr)
 	if perr != nil {
 		return nil
 	}
-	return &p
+	return p
 }
 
 // fetchStats asks the host agent for the VM's network and disk figures;
@@ -58,22 +48,19 @@ func (w *worker) fetchProcess(ctx context.Context, t Target) *wire.ProcessStats 
 // restarted, say), which re-attaching repairs for the next round.
 func (w *worker) fetchStats(ctx context.Context, t Target) *wire.VMStats {
 	start := time.Now()
-	u := hostURL(t.HostAgentURL, "/v1/vms/"+url.PathEscape(t.ID)+"/stats")
-	data, perr := w.c.request(ctx, "GET", u, w.c.opt.HostAgentToken, nil)
-	var st wire.VMStats
+	rctx, cancel := context.WithTimeout(ctx, w.c.opt.Timeout)
+	defer cancel()
+	st, perr := w.c.hosts.VMStats(rctx, t.HostAgentURL, t.ID)
 	if perr == nil {
-		perr = decode(data, &st)
-	}
-	if perr == nil {
-		if err := checkStats(&st, t.ID); err != nil {
-			perr = failf(ReasonOutOfRange, "vm stats: %w", err)
+		if err := checkStats(st, t.ID); err != nil {
+			perr = failf(agentclient.ReasonOutOfRange, "vm stats: %w", err)
 		}
 	}
 	w.report(KindStats, start, perr)
 	if perr == nil {
-		return &st
+		return st
 	}
-	if perr.status == http.StatusNotFound {
+	if perr.Reason == agentclient.ReasonHTTPStatus && perr.Status == http.StatusNotFound {
 		w.reattach(ctx, t)
 	}
 	return nil
@@ -89,19 +76,17 @@ func (w *worker) reattach(ctx context.Context, t Target) {
 		return
 	}
 	w.lastAttach = time.Now()
-	body, err := json.Marshal(wire.VMConfig{ID: t.ID, PID: t.VMMPID, MetricsFIFO: t.MetricsFIFO, APISocket: t.APISocket})
-	if err != nil {
-		return
-	}
 	start := time.Now()
-	_, perr := w.c.request(ctx, "POST", hostURL(t.HostAgentURL, "/v1/vms"), w.c.opt.HostAgentToken, body)
+	rctx, cancel := context.WithTimeout(ctx, w.c.opt.Timeout)
+	defer cancel()
+	perr := w.c.hosts.Attach(rctx, t.HostAgentURL, wire.VMConfig{ID: t.ID, PID: t.VMMPID, MetricsFIFO: t.MetricsFIFO, APISocket: t.APISocket})
 	w.report(KindAttach, start, perr)
 	switch {
 	case perr == nil:
 		w.c.log.Info("VM attached to its host agent again", "vm_id", t.ID, "host_agent", t.HostAgentURL)
-	case perr.reason != reasonCanceled:
+	case perr.Reason != agentclient.ReasonCanceled:
 		w.c.log.Warn("attaching VM to its host agent failed", "vm_id", t.ID,
-			"host_agent", t.HostAgentURL, "reason", perr.reason, "err", perr)
+			"host_agent", t.HostAgentURL, "reason", perr.Reason, "err", perr)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/testsupport/testbuild"
 )
@@ -123,7 +124,7 @@ func startGuestAgent(t *testing.T, listen string) *agentProc {
 }
 
 func startHostAgent(t *testing.T, listen string) *agentProc {
-	return startAgent(t, hostAgentBin, hostServing, "--listen", listen, "--interval", "200ms")
+	return startAgent(t, hostAgentBin, hostServing, "--listen", listen, "--interval", "200ms", "--allow-paths", os.TempDir())
 }
 
 // startVMM starts a real, idle process to stand for a VMM.
@@ -157,6 +158,8 @@ func newHarness(t *testing.T, interval time.Duration, tune func(*Options)) *harn
 	h := &harness{interval: interval, targets: map[string]Target{}}
 	opt := Options{
 		PollInterval: interval,
+		// The tests' agents listen on loopback.
+		GuestAllow: netpolicy.MustParseList("--guest-allow-cidrs", "127.0.0.0/8"),
 		Targets: func(context.Context) ([]Target, error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()

@@ -29,7 +29,7 @@ type worker struct {
 	dataAt time.Time // when the newest CPU and memory figures were fetched
 
 	guest      guestState
-	conn       guestConn // to the guest agent, when Collector.direct
+	conn       guestConn // to the guest agent
 	lastAttach time.Time // latest attach attempt at the host agent
 }
 

@@ -7,12 +7,14 @@ package export
 import (
 	"net/http"
 
-	"github.com/fcmon/fcmon/internal/core/version"
-	"github.com/fcmon/fcmon/internal/core/wire"
-	"github.com/fcmon/fcmon/internal/manager/collector"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fcmon/fcmon/internal/core/version"
+	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/agentclient"
+	"github.com/fcmon/fcmon/internal/manager/collector"
 )
 
 // Labeled is one VM's latest sample with the name the registry knows it by.
@@ -35,9 +37,7 @@ type Metrics struct {
 // series start at zero so that rate() and increase() see the first failure.
 var (
 	pollKinds   = []string{collector.KindGuest, collector.KindProcess, collector.KindStats, collector.KindAttach}
-	pollReasons = []string{collector.ReasonTimeout, collector.ReasonRefused, collector.ReasonNetwork,
-		collector.ReasonHTTPStatus, collector.ReasonTooLarge, collector.ReasonBadJSON,
-		collector.ReasonOutOfRange, collector.ReasonBadTarget}
+	pollReasons = agentclient.Reasons
 )
 
 // NewRegistry builds the manager's registry and the handler serving it.

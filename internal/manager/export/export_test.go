@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/agentclient"
 	"github.com/fcmon/fcmon/internal/manager/collector"
 	"github.com/fcmon/fcmon/internal/testsupport/promparse"
-	dto "github.com/prometheus/client_model/go"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -160,9 +162,9 @@ func TestOwnMetrics(t *testing.T) {
 	m, h := NewRegistry(func() []Labeled { return nil }, func() (int, uint64) { return 7, 2 })
 	for _, r := range []collector.PollResult{
 		{Kind: collector.KindGuest, Latency: 4 * time.Millisecond},
-		{Kind: collector.KindGuest, Latency: 800 * time.Millisecond, Reason: collector.ReasonTimeout},
-		{Kind: collector.KindProcess, Latency: time.Millisecond, Reason: collector.ReasonRefused},
-		{Kind: collector.KindProcess, Latency: time.Millisecond, Reason: collector.ReasonRefused},
+		{Kind: collector.KindGuest, Latency: 800 * time.Millisecond, Reason: agentclient.ReasonTimeout},
+		{Kind: collector.KindProcess, Latency: time.Millisecond, Reason: agentclient.ReasonRefused},
+		{Kind: collector.KindProcess, Latency: time.Millisecond, Reason: agentclient.ReasonRefused},
 		{Kind: collector.KindStats, Latency: 20 * time.Millisecond},
 	} {
 		m.ObservePoll(r)

@@ -29,7 +29,7 @@ const (
 	numSources
 )
 
-var sourceNames = [numSources]string{store.SourceGuest, store.SourceHost, store.SourceNone}
+var sourceNames = [numSources]string{wire.SourceGuest, wire.SourceHost, wire.SourceNone}
 
 func sourceIndex(s string) uint8 {
 	switch s {

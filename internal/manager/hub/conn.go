@@ -51,14 +51,14 @@ func (c *client) kick(code websocket.StatusCode, reason string) bool {
 }
 
 func (h *Hub) serve(w http.ResponseWriter, r *http.Request, c *client) {
-	if !h.begin() {
+	if refusal := h.begin(); refusal != "" {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Retry-After", "5")
 		w.WriteHeader(http.StatusServiceUnavailable)
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": "server is shutting down"})
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": refusal})
 		return
 	}
-	defer h.wg.Done()
+	defer h.done()
 	bw := &batchingResponse{ResponseWriter: w, timeout: h.opt.WriteTimeout}
 	conn, err := websocket.Accept(bw, r, &websocket.AcceptOptions{
 		OriginPatterns: h.opt.OriginPatterns,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
 	"github.com/fcmon/fcmon/internal/core/wire"
 )
 

@@ -6,12 +6,14 @@ package hub
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
+
 	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
@@ -44,6 +46,11 @@ type Options struct {
 	// that carries its token in Sec-WebSocket-Protocol must also offer one
 	// of these. Empty: no subprotocol is ever echoed.
 	Subprotocols []string
+	// MaxClients bounds the streams open at once; a handshake beyond it
+	// gets 503 with Retry-After. Each stream holds a goroutine, buffers and
+	// a queue, so without a bound a client opening thousands holds the
+	// manager's memory. Default 1024.
+	MaxClients int
 	// Logger receives connection events; default discards.
 	Logger *slog.Logger
 }
@@ -54,11 +61,12 @@ type Hub struct {
 	opt Options
 	log *slog.Logger
 
-	mu     sync.RWMutex
-	closed bool
-	byVM   map[string]map[*client]struct{}
-	all    map[*client]struct{}
-	wg     sync.WaitGroup // one per ServeVM/ServeAll past the closed check
+	mu      sync.RWMutex
+	closed  bool
+	serving int // streams between begin and done, under mu
+	byVM    map[string]map[*client]struct{}
+	all     map[*client]struct{}
+	wg      sync.WaitGroup // one per ServeVM/ServeAll past the closed check
 
 	subscribers atomic.Int64
 	dropped     atomic.Uint64
@@ -80,6 +88,9 @@ func New(opt Options) *Hub {
 	}
 	if opt.CloseGrace <= 0 {
 		opt.CloseGrace = time.Second
+	}
+	if opt.MaxClients <= 0 {
+		opt.MaxClients = 1024
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -160,14 +171,26 @@ func (h *Hub) Close() {
 }
 
 // begin reserves a slot for a new connection; false once Close has begun.
-func (h *Hub) begin() bool {
+func (h *Hub) begin() (refusal string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.closed {
-		return false
+	switch {
+	case h.closed:
+		return "server is shutting down"
+	case h.serving >= h.opt.MaxClients:
+		return fmt.Sprintf("too many streams open (%d, the manager's --max-streams); try again later", h.opt.MaxClients)
 	}
+	h.serving++
 	h.wg.Add(1)
-	return true
+	return ""
+}
+
+// done ends what begin started.
+func (h *Hub) done() {
+	h.mu.Lock()
+	h.serving--
+	h.mu.Unlock()
+	h.wg.Done()
 }
 
 // add registers c; false when Close began since begin, and c must leave.

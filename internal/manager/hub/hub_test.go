@@ -2,6 +2,7 @@ package hub
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"reflect"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
 	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
@@ -271,5 +273,41 @@ func TestStreamOutlivesServerTimeouts(t *testing.T) {
 		if _, err := readSample(c, 2*time.Second); err != nil {
 			t.Fatalf("after %d00 ms: %v", (i+1)*15/10, err)
 		}
+	}
+}
+
+// TestMaxClients: streams beyond MaxClients get a 503 saying why; when one
+// leaves, a new one is admitted.
+func TestMaxClients(t *testing.T) {
+	e := newEnv(t, Options{MaxClients: 3})
+	var conns []*websocket.Conn
+	for range 3 {
+		conns = append(conns, e.dial("/all"))
+	}
+	_, err := e.tryDial("/all")
+	if err == nil || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("fourth stream: %v, want a 503", err)
+	}
+	resp, herr := e.client.Get(e.srv.URL + "/all")
+	if herr != nil {
+		t.Fatal(herr)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || !strings.Contains(string(body), "--max-streams") || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("refusal: %d %s", resp.StatusCode, body)
+	}
+	conns[0].Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := e.tryDial("/vm/x")
+		if err == nil {
+			c.CloseNow()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no stream admitted after one left: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

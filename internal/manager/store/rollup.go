@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
 // statColumns names each figure's column pair prefix, in the order of
@@ -57,7 +59,7 @@ func (s *sqlStore) UpsertRollups(ctx context.Context, rollups []Rollup) (err err
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("%s: storing rollups: %w", s.dialect.name, err)
+		return s.fail("storing rollups", err)
 	}
 	defer func() {
 		if err != nil {
@@ -66,7 +68,7 @@ func (s *sqlStore) UpsertRollups(ctx context.Context, rollups []Rollup) (err err
 	}()
 	stmt, err := tx.PrepareContext(ctx, upsertRollupSQL)
 	if err != nil {
-		return fmt.Errorf("%s: storing rollups: %w", s.dialect.name, err)
+		return s.fail("storing rollups", err)
 	}
 	defer stmt.Close()
 	for i := range rollups {
@@ -75,11 +77,11 @@ func (s *sqlStore) UpsertRollups(ctx context.Context, rollups []Rollup) (err err
 			if s.dialect.isForeignKeyViolation(err) {
 				return fmt.Errorf("rollup of vm %q: vm %w", r.VMID, ErrNotFound)
 			}
-			return fmt.Errorf("%s: storing rollup of vm %q at %d: %w", s.dialect.name, r.VMID, r.MinuteMs, err)
+			return s.fail(fmt.Sprintf("storing rollup of vm %q at %d", r.VMID, r.MinuteMs), err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("%s: storing rollups: %w", s.dialect.name, err)
+		return s.fail("storing rollups", err)
 	}
 	return nil
 }
@@ -90,19 +92,19 @@ func (s *sqlStore) Rollups(ctx context.Context, vmID string, sinceMs, untilMs in
 		WHERE vm_id = $1 AND minute_ms >= $2 AND minute_ms < $3
 		ORDER BY minute_ms`, vmID, sinceMs, untilMs)
 	if err != nil {
-		return nil, fmt.Errorf("%s: reading rollups of vm %q: %w", s.dialect.name, vmID, err)
+		return nil, s.fail(fmt.Sprintf("reading rollups of vm %q", vmID), err)
 	}
 	defer rows.Close()
 	out := []Rollup{}
 	for rows.Next() {
 		r, err := scanRollup(rows)
 		if err != nil {
-			return nil, fmt.Errorf("%s: reading rollups of vm %q: %w", s.dialect.name, vmID, err)
+			return nil, s.fail(fmt.Sprintf("reading rollups of vm %q", vmID), err)
 		}
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: reading rollups of vm %q: %w", s.dialect.name, vmID, err)
+		return nil, s.fail(fmt.Sprintf("reading rollups of vm %q", vmID), err)
 	}
 	return out, nil
 }
@@ -111,11 +113,11 @@ func (s *sqlStore) Rollups(ctx context.Context, vmID string, sinceMs, untilMs in
 func (s *sqlStore) PruneRollups(ctx context.Context, olderThanMs int64) (int64, error) {
 	res, err := s.write.ExecContext(ctx, `DELETE FROM rollup_1m WHERE minute_ms < $1`, olderThanMs)
 	if err != nil {
-		return 0, fmt.Errorf("%s: pruning rollups: %w", s.dialect.name, err)
+		return 0, s.fail("pruning rollups", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("%s: pruning rollups: %w", s.dialect.name, err)
+		return 0, s.fail("pruning rollups", err)
 	}
 	return n, nil
 }
@@ -128,7 +130,7 @@ func checkRollup(r *Rollup) error {
 		return fmt.Errorf("rollup vm id is empty: %w", ErrInvalid)
 	case r.Samples < 0:
 		return fmt.Errorf("rollup of vm %q: samples %d is negative: %w", r.VMID, r.Samples, ErrInvalid)
-	case r.Source != SourceGuest && r.Source != SourceHost && r.Source != SourceNone:
+	case r.Source != wire.SourceGuest && r.Source != wire.SourceHost && r.Source != wire.SourceNone:
 		return fmt.Errorf("rollup of vm %q: source %q is not guest, host or none: %w", r.VMID, r.Source, ErrInvalid)
 	}
 	for i, st := range r.stats() {

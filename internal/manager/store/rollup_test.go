@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
 const minute = int64(60_000)
@@ -15,7 +17,7 @@ const minute = int64(60_000)
 func rollup(vmID string, m int64, v float64) Rollup {
 	st := Stat{Avg: v, Max: v * 2, Valid: true}
 	return Rollup{
-		VMID: vmID, MinuteMs: m * minute, Samples: 60, Source: SourceGuest,
+		VMID: vmID, MinuteMs: m * minute, Samples: 60, Source: wire.SourceGuest,
 		CPU: st, MemPct: st, MemUsedKB: st, MemTotalKB: st,
 		NetRx: st, NetTx: st, DiskRead: st, DiskWrite: st,
 	}
@@ -75,7 +77,7 @@ func testUpsertOverwrites(t *testing.T, url string) {
 	mustCreate(t, s, VM{ID: idA, Name: "a"})
 	mustUpsert(t, s, rollup(idA, 5, 10))
 	second := rollup(idA, 5, 20)
-	second.Samples, second.Source, second.DiskWrite = 12, SourceHost, Stat{}
+	second.Samples, second.Source, second.DiskWrite = 12, wire.SourceHost, Stat{}
 	mustUpsert(t, s, second)
 	rs := mustRollups(t, s, idA, 0, 10*minute)
 	if len(rs) != 1 || !reflect.DeepEqual(rs[0], second) {
@@ -87,7 +89,7 @@ func testStatsRoundTrip(t *testing.T, url string) {
 	s := openStore(t, url)
 	mustCreate(t, s, VM{ID: idA, Name: "a"})
 	want := Rollup{
-		VMID: idA, MinuteMs: 7 * minute, Samples: 0, Source: SourceNone,
+		VMID: idA, MinuteMs: 7 * minute, Samples: 0, Source: wire.SourceNone,
 		CPU:        Stat{Avg: 0, Max: 0, Valid: true}, // zero but present
 		MemPct:     Stat{Avg: 12.345678901234, Max: 99.999999, Valid: true},
 		MemTotalKB: Stat{Avg: 1 << 40, Max: math.MaxUint32 * 16.0, Valid: true},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -34,15 +33,18 @@ type sqlStore struct {
 // Ping implements Store.
 func (s *sqlStore) Ping(ctx context.Context) error {
 	if err := s.read.PingContext(ctx); err != nil {
-		return fmt.Errorf("%s: %w", s.dialect.name, err)
+		return s.fail("ping", err)
 	}
 	if s.write != s.read {
 		if err := s.write.PingContext(ctx); err != nil {
-			return fmt.Errorf("%s: %w", s.dialect.name, err)
+			return s.fail("ping", err)
 		}
 	}
 	return nil
 }
+
+// Backend implements Store.
+func (s *sqlStore) Backend() string { return s.dialect.name }
 
 // Close implements Store.
 func (s *sqlStore) Close() error {

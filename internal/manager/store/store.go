@@ -19,20 +19,13 @@ var (
 	// name, a port outside 1–65535, an unknown rollup source, a figure that
 	// is NaN or infinite). Finer validation is the API layer's job.
 	ErrInvalid = errors.New("invalid value")
+	// ErrUnavailable reports that the database did not answer (down,
+	// unreachable, overloaded or busy): a request that failed with it may
+	// succeed later, and the API answers 503 rather than 500.
+	ErrUnavailable = errors.New("database unavailable")
 	// ErrSchemaTooNew reports a database migrated by a newer fcmon than this
 	// one; Open refuses it rather than run against a schema it does not know.
 	ErrSchemaTooNew = errors.New("database schema is newer than this fcmon")
-)
-
-// DefaultGuestPort is the guest agent port CreateVM stores when VM.GuestPort
-// is zero.
-const DefaultGuestPort = 8080
-
-// Rollup sources: where a minute's CPU and memory figures mostly came from.
-const (
-	SourceGuest = "guest"
-	SourceHost  = "host"
-	SourceNone  = "none"
 )
 
 // VM is one registered virtual machine. Optional fields are zero when not
@@ -42,7 +35,7 @@ type VM struct {
 	Name string // never empty
 
 	GuestIP   string // "" when not set
-	GuestPort int    // 1–65535; CreateVM stores DefaultGuestPort for 0
+	GuestPort int    // 1–65535; CreateVM stores wire.DefaultGuestPort for 0
 
 	HostAgentURL string // "" when not set
 	MetricsFIFO  string // "" when not set
@@ -67,7 +60,7 @@ type Rollup struct {
 	VMID     string
 	MinuteMs int64
 	Samples  int    // samples folded into the minute, >= 0
-	Source   string // SourceGuest, SourceHost or SourceNone
+	Source   string // wire.SourceGuest, SourceHost or SourceNone
 
 	CPU        Stat // cpu_usage_percent
 	MemPct     Stat // memory_usage_percent
@@ -83,7 +76,7 @@ type Rollup struct {
 // use; every write is atomic — it is stored entirely or not at all.
 type Store interface {
 	// CreateVM stores a new VM, setting CreatedMs and UpdatedMs to now and
-	// GuestPort to DefaultGuestPort when zero, and returns it as stored.
+	// GuestPort to wire.DefaultGuestPort when zero, and returns it as stored.
 	// A VM with the same ID gives ErrExists.
 	CreateVM(ctx context.Context, vm VM) (VM, error)
 
@@ -117,6 +110,9 @@ type Store interface {
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
+
+	// Backend names the database: "sqlite" or "postgres".
+	Backend() string
 
 	// Close releases the database; the Store must not be used afterwards.
 	Close() error

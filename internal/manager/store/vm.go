@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
 // vmColumns is the column list every VM query selects, in scanVM's order.
@@ -13,7 +15,7 @@ const vmColumns = `id, name, guest_ip, guest_port, host_agent_url, vmm_pid, metr
 // CreateVM implements Store.
 func (s *sqlStore) CreateVM(ctx context.Context, vm VM) (VM, error) {
 	if vm.GuestPort == 0 {
-		vm.GuestPort = DefaultGuestPort
+		vm.GuestPort = wire.DefaultGuestPort
 	}
 	if err := checkVM(vm); err != nil {
 		return VM{}, err
@@ -32,7 +34,7 @@ func (s *sqlStore) CreateVM(ctx context.Context, vm VM) (VM, error) {
 		return VM{}, fmt.Errorf("vm %q: %w", vm.ID, ErrExists)
 	}
 	if err != nil {
-		return VM{}, fmt.Errorf("%s: creating vm %q: %w", s.dialect.name, vm.ID, err)
+		return VM{}, s.fail(fmt.Sprintf("creating vm %q", vm.ID), err)
 	}
 	return created, nil
 }
@@ -45,7 +47,7 @@ func (s *sqlStore) GetVM(ctx context.Context, id string) (VM, error) {
 		return VM{}, fmt.Errorf("vm %q: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return VM{}, fmt.Errorf("%s: reading vm %q: %w", s.dialect.name, id, err)
+		return VM{}, s.fail(fmt.Sprintf("reading vm %q", id), err)
 	}
 	return vm, nil
 }
@@ -54,19 +56,19 @@ func (s *sqlStore) GetVM(ctx context.Context, id string) (VM, error) {
 func (s *sqlStore) ListVMs(ctx context.Context) ([]VM, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT `+vmColumns+` FROM vm ORDER BY name, id`)
 	if err != nil {
-		return nil, fmt.Errorf("%s: listing vms: %w", s.dialect.name, err)
+		return nil, s.fail("listing vms", err)
 	}
 	defer rows.Close()
 	vms := []VM{}
 	for rows.Next() {
 		vm, err := scanVM(rows)
 		if err != nil {
-			return nil, fmt.Errorf("%s: listing vms: %w", s.dialect.name, err)
+			return nil, s.fail("listing vms", err)
 		}
 		vms = append(vms, vm)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: listing vms: %w", s.dialect.name, err)
+		return nil, s.fail("listing vms", err)
 	}
 	return vms, nil
 }
@@ -88,7 +90,7 @@ func (s *sqlStore) UpdateGuestIP(ctx context.Context, id, ip string, port int) (
 		return VM{}, fmt.Errorf("vm %q: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return VM{}, fmt.Errorf("%s: updating guest ip of vm %q: %w", s.dialect.name, id, err)
+		return VM{}, s.fail(fmt.Sprintf("updating guest ip of vm %q", id), err)
 	}
 	return vm, nil
 }
@@ -98,11 +100,11 @@ func (s *sqlStore) UpdateGuestIP(ctx context.Context, id, ip string, port int) (
 func (s *sqlStore) DeleteVM(ctx context.Context, id string) error {
 	res, err := s.write.ExecContext(ctx, `DELETE FROM vm WHERE id = $1`, id)
 	if err != nil {
-		return fmt.Errorf("%s: deleting vm %q: %w", s.dialect.name, id, err)
+		return s.fail(fmt.Sprintf("deleting vm %q", id), err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("%s: deleting vm %q: %w", s.dialect.name, id, err)
+		return s.fail(fmt.Sprintf("deleting vm %q", id), err)
 	}
 	if n == 0 {
 		return fmt.Errorf("vm %q: %w", id, ErrNotFound)

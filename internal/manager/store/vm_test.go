@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"testing"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
 const (
@@ -44,8 +46,8 @@ func testCreateGetList(t *testing.T, url string) {
 	if len(ids) != 3 || ids[0] != idA || ids[1] != idC || ids[2] != idB {
 		t.Errorf("ListVMs order %v, want [%s %s %s]", ids, idA, idC, idB)
 	}
-	if vms[0].GuestPort != DefaultGuestPort {
-		t.Errorf("GuestPort of a VM created without one = %d, want %d", vms[0].GuestPort, DefaultGuestPort)
+	if vms[0].GuestPort != wire.DefaultGuestPort {
+		t.Errorf("GuestPort of a VM created without one = %d, want %d", vms[0].GuestPort, wire.DefaultGuestPort)
 	}
 }
 
@@ -118,7 +120,7 @@ func testUnknown(t *testing.T, url string) {
 	_, err = s.UpdateGuestIP(ctx, idX, "10.0.0.1", 0)
 	wantErr(t, "UpdateGuestIP", err, ErrNotFound)
 	wantErr(t, "DeleteVM", s.DeleteVM(ctx, idX), ErrNotFound)
-	err = s.UpsertRollups(ctx, []Rollup{{VMID: idX, MinuteMs: 60_000, Source: SourceNone}})
+	err = s.UpsertRollups(ctx, []Rollup{{VMID: idX, MinuteMs: 60_000, Source: wire.SourceNone}})
 	wantErr(t, "UpsertRollups", err, ErrNotFound)
 	if rs, err := s.Rollups(ctx, idX, 0, 1<<62); err != nil || len(rs) != 0 {
 		t.Errorf("Rollups of an unknown VM = %v, %v; want none and no error", rs, err)

@@ -1,0 +1,82 @@
+package wire
+
+// The manager's REST documents: a VM in its registry and the requests that
+// register it and set its guest agent's address.
+
+// DefaultGuestPort is the guest agent's port: where it listens by default
+// (TCP and vsock) and what the manager assumes when a VM names none.
+const DefaultGuestPort = 8080
+
+// Default ports of the host agent and the manager.
+const (
+	DefaultHostAgentPort = 9091
+	DefaultManagerPort   = 8080
+)
+
+// CreateVMRequest is the body of POST /v1/vms. Only Name is required; an
+// absent ID is generated, an absent GuestPort is DefaultGuestPort.
+type CreateVMRequest struct {
+	ID           *string `json:"id"`
+	Name         string  `json:"name"`
+	GuestIP      string  `json:"guest_ip"`
+	GuestPort    *int    `json:"guest_port"`
+	HostAgentURL string  `json:"host_agent_url"`
+	VMMPID       int     `json:"vmm_pid"`
+	MetricsFIFO  string  `json:"metrics_fifo"`
+	APISocket    string  `json:"api_socket"`
+}
+
+// GuestIPRequest is the body of POST /v1/vms/{id}/guest-ip, which a guest
+// agent sends to register itself; an absent GuestPort keeps the VM's port.
+type GuestIPRequest struct {
+	GuestIP   string `json:"guest_ip"`
+	GuestPort *int   `json:"guest_port,omitempty"`
+}
+
+// AppendJSON appends r as encoding/json writes it: the guest agent, which
+// cannot afford encoding/json, sends it so.
+func (r *GuestIPRequest) AppendJSON(b []byte) []byte {
+	e := encoder{b: append(b, '{')}
+	e.string("guest_ip", r.GuestIP)
+	if r.GuestPort != nil {
+		e.int("guest_port", int64(*r.GuestPort))
+	}
+	return append(e.b, '}')
+}
+
+// VM is a registered VM as GET /v1/vms and GET /v1/vms/{id} show it: what
+// was registered, then its latest status. Optional fields are absent when
+// not set.
+type VM struct {
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	GuestIP      string `json:"guest_ip,omitempty"`
+	GuestPort    int    `json:"guest_port"`
+	HostAgentURL string `json:"host_agent_url,omitempty"`
+	VMMPID       int    `json:"vmm_pid,omitempty"`
+	MetricsFIFO  string `json:"metrics_fifo,omitempty"`
+	APISocket    string `json:"api_socket,omitempty"`
+	CreatedMs    int64  `json:"created_ms"`
+	UpdatedMs    int64  `json:"updated_ms"`
+
+	// Source is that of the latest sample: SourceGuest, SourceHost, or
+	// SourceNone (also before the first poll).
+	Source string `json:"source"`
+	// LastSampleMs is when the latest sample was taken, Unix ms; 0 before
+	// the first.
+	LastSampleMs int64            `json:"last_sample_ms"`
+	Stale        bool             `json:"stale"`
+	GuestAgent   GuestAgentStatus `json:"guest_agent"`
+
+	// HostAgent reports the attach at the host agent; only in the answer
+	// of POST /v1/vms for a VM with a host_agent_url.
+	HostAgent *AttachResult `json:"host_agent,omitempty"`
+}
+
+// AttachResult reports attaching a VM to its host agent.
+type AttachResult struct {
+	Attached bool `json:"attached"`
+	// Error is why not, as a class only ("refused", "timeout", "http 403",
+	// "not_allowed", ...): the host agent's own answer is never passed on.
+	Error string `json:"error,omitempty"`
+}
