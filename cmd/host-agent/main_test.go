@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fcmon/fcmon/internal/testsupport/flood"
 )
 
 var (
@@ -220,5 +222,27 @@ func TestRSSWith100VMs(t *testing.T) {
 	t.Logf("host-agent RSS: %d KiB idle; %d KiB with 100 VMs attached (peak %d KiB)", idle, rss, hwm)
 	if rss > 100<<10 {
 		t.Errorf("RSS %d KiB with 100 VMs exceeds 100 MiB", rss)
+	}
+}
+
+// TestOneByteFlood: 1,000 connections that each send one byte and
+// reconnect when closed do not keep /health and /metrics from answering
+// promptly (p99 under 50 ms), and the agent's memory stays bounded.
+func TestOneByteFlood(t *testing.T) {
+	p := startBinary(t, buildAgent(t))
+	addr := strings.TrimPrefix(p.url, "http://")
+	before, _ := rssKB(t, p.cmd.Process.Pid)
+	var maxRSS int
+	res := flood.Run(addr, addr, 1000, 6*time.Second, []string{"/health", "/metrics"}, func() {
+		rss, _ := rssKB(t, p.cmd.Process.Pid)
+		maxRSS = max(maxRSS, rss)
+	})
+	t.Logf("under 1,000 one-byte connections: %d probes, %d failed, p50 %v, p99 %v, RSS %d kB before, max %d kB",
+		res.Probes, res.Failed, res.P50, res.P99, before, maxRSS)
+	if res.Failed > 0 || res.P99 > 50*time.Millisecond {
+		t.Errorf("%d of %d probes failed, p99 %v; want none and under 50 ms", res.Failed, res.Probes, res.P99)
+	}
+	if maxRSS > before+48*1024 {
+		t.Errorf("RSS grew from %d to %d kB under the flood", before, maxRSS)
 	}
 }

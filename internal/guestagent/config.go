@@ -48,7 +48,7 @@ func flags(fs *cli.FlagSet, c *Config, listen *string) {
 	fs.String(&c.ProcRoot, "procfs", "/proc", "where procfs is mounted")
 	fs.String(&c.SysRoot, "sysfs", "/sys", "where sysfs is mounted")
 	fs.String(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
-	fs.Int(&c.MaxConns, "max-conns", 512, "most connections served at once; the oldest idle one, else the oldest incomplete request, is closed to admit a new one")
+	fs.Int(&c.MaxConns, "max-conns", 128, "most connections served at once; the oldest incomplete request, else the oldest idle connection, is closed to admit a new one")
 }
 
 // kernelArgs returns the guest_agent.* parameters of a kernel command line.

@@ -2,9 +2,11 @@ package guestagent
 
 import (
 	"context"
+	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"time"
 )
 
@@ -22,12 +24,40 @@ func tuneRuntime() {
 	}
 }
 
-// releaseMemory returns freed heap pages to the kernel every period. The
+// burstMemoryLimit is the soft memory limit while a connection flood
+// lasts: the collector then runs often enough that the heap, and with it
+// the runtime's span and bitmap metadata, which it never gives back, stay
+// near their idle size. Measured with 1,000 one-byte connections: RSS
+// 1 MB lower after the flood than without it. Idle it would cost CPU
+// (collections every few samples), so it applies only while crowded.
+const burstMemoryLimit = 3 << 20
+
+// pressure tracks connection floods for releaseMemory.
+type pressure struct {
+	mu      sync.Mutex
+	crowded bool
+	lastEnd time.Time // when the last flood ended; zero: none pending
+}
+
+// onCrowded is the httpd server's OnCrowded hook.
+func (p *pressure) onCrowded(crowded bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.crowded = crowded
+	if crowded {
+		debug.SetMemoryLimit(burstMemoryLimit)
+	} else {
+		p.lastEnd = time.Now()
+	}
+}
+
+// releaseMemory returns freed heap pages to the kernel every period, and
+// lifts the flood's memory limit one period after the flood ended. The
 // runtime's own scavenger is lazy, so after a burst of requests the agent
 // would keep megabytes it no longer uses; in a small VM those belong to the
 // workload. A forced collection of a heap this small costs well under a
 // millisecond.
-func releaseMemory(ctx context.Context, period time.Duration) {
+func releaseMemory(ctx context.Context, period time.Duration, p *pressure) {
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
@@ -36,6 +66,12 @@ func releaseMemory(ctx context.Context, period time.Duration) {
 			return
 		case <-t.C:
 			debug.FreeOSMemory()
+			p.mu.Lock()
+			if !p.crowded && !p.lastEnd.IsZero() && time.Since(p.lastEnd) >= period {
+				debug.SetMemoryLimit(math.MaxInt64)
+				p.lastEnd = time.Time{}
+			}
+			p.mu.Unlock()
 		}
 	}
 }

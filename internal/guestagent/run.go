@@ -59,14 +59,14 @@ func Run(ctx context.Context, cfg Config, log *logfmt.Logger) error {
 		return cli.Usage(err)
 	}
 	h := &handler{sampler: smp, token: token}
-	srv := &httpd.Server{Handler: h.serve, MaxConns: cfg.MaxConns, ErrorLog: func(msg string, err error) {
-		log.Debug(msg, "err", err)
-	}}
+	var mem pressure
+	srv := &httpd.Server{Handler: h.serve, MaxConns: cfg.MaxConns, OnCrowded: mem.onCrowded,
+		ErrorLog: func(msg string, err error) { log.Debug(msg, "err", err) }}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { smp.Run(ctx, cfg.Interval) })
-	wg.Go(func() { releaseMemory(ctx, 10*time.Second) })
+	wg.Go(func() { releaseMemory(ctx, 10*time.Second, &mem) })
 	serveErr := make(chan error, len(listeners))
 	for _, l := range listeners {
 		log.Info("serving", "addr", l.Addr(), "interval", cfg.Interval, "auth", token != "", "version", version.Version)

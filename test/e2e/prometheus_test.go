@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fcmon/fcmon/internal/testsupport/promparse"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/fcmon/fcmon/internal/testsupport/promparse"
 )
 
 // dashboardPath is the Grafana dashboard docs/prometheus-grafana.md offers.

@@ -79,7 +79,9 @@ func (s *system) startManager() {
 	s.t.Helper()
 	s.manager = startProgram(s.t, managerBin, s.client.Base+"/healthz",
 		"--listen", fmt.Sprintf("127.0.0.1:%d", s.managerPort), "--data-dir", s.dataDir,
-		"--poll-interval", pollInterval.String(), "--guest-allow-cidrs", "127.0.0.0/8")
+		"--poll-interval", pollInterval.String(), "--guest-allow-cidrs", "127.0.0.0/8",
+		// The guests register through QEMU's forward at this address.
+		"--allowed-hosts", vmtest.ServiceIP)
 }
 
 // boot launches one guest, registered with the manager before it starts; it

@@ -38,7 +38,11 @@ func (m *manager) call(t *testing.T, method, path string, body any) (int, []byte
 	if m.token != "" {
 		req.Header.Set("Authorization", "Bearer "+m.token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := m.client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,14 +34,15 @@ func startGuestAgent(t *testing.T, extra ...string) *proc {
 
 func startHostAgent(t *testing.T) *proc {
 	t.Helper()
-	return testprog.Start(t, hostAgentBin, t.TempDir(), nil, hostServing, "--listen", "127.0.0.1:0", "--interval", "200ms")
+	return testprog.Start(t, hostAgentBin, t.TempDir(), nil, hostServing, "--listen", "127.0.0.1:0", "--interval", "200ms", "--allow-paths", os.TempDir())
 }
 
 // manager is a running bin/manager and its API's base URL.
 type manager struct {
 	*proc
-	base  string
-	token string
+	base   string
+	token  string
+	client *http.Client // nil: http.DefaultClient
 }
 
 // startManager runs the manager on a free loopback port with the test

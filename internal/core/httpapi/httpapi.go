@@ -45,14 +45,13 @@ type Handler func(w http.ResponseWriter, r *http.Request) error
 type Methods map[string]Handler
 
 // Serve turns m into an http.Handler: it dispatches on the method (405 with
-// Allow otherwise), bounds the request's I/O by timeout when it is positive,
-// and hands a returned error to onError.
+// Allow otherwise), bounds the writing of the answer by timeout when it is
+// positive (reading the request is the server's ReadTimeout's), and hands a
+// returned error to onError.
 func Serve(m Methods, timeout time.Duration, onError func(http.ResponseWriter, *http.Request, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if timeout > 0 {
-			rc := http.NewResponseController(w)
-			rc.SetReadDeadline(time.Now().Add(timeout))
-			rc.SetWriteDeadline(time.Now().Add(timeout))
+			http.NewResponseController(w).SetWriteDeadline(time.Now().Add(timeout))
 		}
 		method := r.Method
 		if method == http.MethodHead {

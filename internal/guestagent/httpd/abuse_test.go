@@ -76,17 +76,66 @@ func TestIdleConnsDoNotLockOut(t *testing.T) {
 	}
 }
 
-func TestFullOfActiveConnsRefuses(t *testing.T) {
+// TestStalledHeadsAreEvicted: connections that sent part of a head and
+// stalled hold no slot against a new client: the oldest of them is closed
+// to admit it.
+func TestStalledHeadsAreEvicted(t *testing.T) {
 	addr, _ := start(t, &Server{MaxConns: 2})
-	for i := 0; i < 2; i++ { // two connections mid-head: active, not evictable
+	var stalled []*rawConn
+	for i := 0; i < 2; i++ {
 		c := dial(t, addr)
-		c.send("GET /health HTTP/1.1\r\n")
+		c.send("G")
+		stalled = append(stalled, c)
+		time.Sleep(50 * time.Millisecond) // the first is the older
+	}
+	c := dial(t, addr)
+	c.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, body := c.read("GET")
+	if resp.StatusCode != 200 || body != "OK" {
+		t.Fatalf("a new client while two heads stall: %s %q", resp.Status, body)
+	}
+	stalled[0].expectEOF(2 * time.Second)
+}
+
+// TestFullOfActiveConnsRefuses: when every slot is busy answering a
+// request, a new connection gets 503 and is closed.
+func TestFullOfActiveConnsRefuses(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	h := func(r *Request) Response {
+		<-release
+		return Response{Body: []byte("OK")}
+	}
+	addr, _ := start(t, &Server{MaxConns: 2, Handler: h})
+	for i := 0; i < 2; i++ {
+		c := dial(t, addr)
+		c.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
 	}
 	time.Sleep(100 * time.Millisecond)
 	c := dial(t, addr)
 	resp, _ := c.read("GET")
 	if resp.StatusCode != 503 || !resp.Close {
 		t.Fatalf("third connection: %s; want 503 and close", resp.Status)
+	}
+}
+
+// TestPartialHeadDeadlineWhenCrowded: once more than half the slots are
+// taken, a head must complete within a second, not ReadHeaderTimeout.
+func TestPartialHeadDeadlineWhenCrowded(t *testing.T) {
+	addr, _ := start(t, &Server{MaxConns: 4, ReadHeaderTimeout: 30 * time.Second})
+	for i := 0; i < 3; i++ {
+		dial(t, addr) // idle, taking slots
+	}
+	time.Sleep(50 * time.Millisecond)
+	c := dial(t, addr)
+	start := time.Now()
+	c.send("GET /health HTTP/1.1\r\n")
+	resp, _ := c.read("GET")
+	if resp.StatusCode != 408 {
+		t.Fatalf("stalled head on a crowded server: %s; want 408", resp.Status)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("cut off after %v; want about %v", d, partialTimeout)
 	}
 }
 

@@ -33,8 +33,13 @@ func (c *conn) serve() {
 	for c.awaitRequest() {
 		var err error
 		if c.req, err = c.readRequest(); err != nil {
-			c.reject(err)
+			if c.state.Load() != stateClosed { // evicted: say nothing
+				c.reject(err)
+			}
 			return
+		}
+		if !c.state.CompareAndSwap(stateReading, stateActive) {
+			return // evicted while the head arrived
 		}
 		if !c.respond(&c.req) {
 			return
@@ -43,14 +48,16 @@ func (c *conn) serve() {
 }
 
 // awaitRequest waits, without holding a read buffer, until the next request
-// starts, then marks the connection active. It reports false when the
-// connection should end: idle timeout, peer gone, eviction or shutdown.
+// starts, then marks the connection as reading a head. It reports false
+// when the connection should end: idle timeout, peer gone, eviction or
+// shutdown.
 func (c *conn) awaitRequest() bool {
-	if c.n > 0 {
-		return true // a pipelined request is already buffered
+	if c.n > 0 { // a pipelined request is already buffered
+		c.idleSince.Store(time.Now().UnixNano())
+		return c.state.CompareAndSwap(stateActive, stateReading)
 	}
 	if c.buf != nil {
-		c.srv.readBufs.Put(c.buf)
+		c.srv.putReadBuf(c.buf)
 		c.buf = nil
 	}
 	c.idleSince.Store(time.Now().UnixNano())
@@ -62,10 +69,11 @@ func (c *conn) awaitRequest() bool {
 	if err := sock.WaitReadable(c.nc); err != nil && !errors.Is(err, syscall.ENOTSUP) {
 		return false
 	}
-	if !c.state.CompareAndSwap(stateIdle, stateActive) {
+	c.idleSince.Store(time.Now().UnixNano())
+	if !c.state.CompareAndSwap(stateIdle, stateReading) {
 		return false
 	}
-	c.buf = c.srv.getReadBuf()
+	c.buf = c.srv.getReadBuf(false)
 	return true
 }
 
@@ -98,6 +106,10 @@ func (c *conn) readRequest() (Request, error) {
 			old = c.n
 		}
 		if c.n == len(buf) {
+			if len(buf) < c.srv.maxHeaderBytes() {
+				buf = c.growBuf()
+				continue
+			}
 			if !lineSeen {
 				return Request{}, errLineTooLong
 			}
@@ -117,9 +129,23 @@ func (c *conn) readRequest() (Request, error) {
 	}
 }
 
-// headerDeadline starts the ReadHeaderTimeout clock at the first byte.
+// headerDeadline starts the ReadHeaderTimeout clock at the first byte; a
+// crowded server allows at most partialTimeout.
 func (c *conn) headerDeadline() {
-	c.nc.SetReadDeadline(time.Now().Add(c.srv.readHeaderTimeout()))
+	d := c.srv.readHeaderTimeout()
+	if c.srv.crowded() {
+		d = min(d, partialTimeout)
+	}
+	c.nc.SetReadDeadline(time.Now().Add(d))
+}
+
+// growBuf moves the head read so far into a full-size buffer.
+func (c *conn) growBuf() []byte {
+	big := c.srv.getReadBuf(true)
+	copy(*big, (*c.buf)[:c.n])
+	c.srv.putReadBuf(c.buf)
+	c.buf = big
+	return *big
 }
 
 // dropEmptyLines discards empty lines before a request line (RFC 9112 §2.2)

@@ -35,6 +35,7 @@ func (c *conn) respond(req *Request) bool {
 	if err := c.write(&resp, req.Method == "HEAD", conn); err != nil {
 		return false
 	}
+	c.served.Store(true)
 	if !keep {
 		c.linger()
 	}
@@ -106,7 +107,7 @@ func (c *conn) linger() {
 		return // evicted, or Shutdown is closing idle connections
 	}
 	if c.buf == nil {
-		c.buf = c.srv.getReadBuf()
+		c.buf = c.srv.getReadBuf(false)
 	}
 	c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
 	for total := 0; total < lingerBytes; {
@@ -124,13 +125,18 @@ func (c *conn) finish() {
 		c.srv.logf("connection goroutine panicked", panicError(p))
 	}
 	c.state.Store(stateClosed)
-	c.nc.Close()
+	if c.parked.Load() {
+		c.srv.park(c.nc)
+	} else {
+		c.nc.Close()
+	}
 	if c.buf != nil {
-		c.srv.readBufs.Put(c.buf)
+		c.srv.putReadBuf(c.buf)
 		c.buf = nil
 	}
 	c.srv.mu.Lock()
 	delete(c.srv.conns, c)
+	c.srv.noteCrowdingLocked()
 	c.srv.mu.Unlock()
 	c.srv.wg.Done()
 }

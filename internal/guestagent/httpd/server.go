@@ -39,12 +39,20 @@ type Server struct {
 	// the request line alone is too long) and the connection is closed.
 	// Zero or negative means 8 KiB; at least 256 is used.
 	MaxHeaderBytes int
-	// MaxConns bounds open connections. When it is reached, the connection
-	// that has been idle the longest (waiting, nothing of a request
-	// received) is closed to make room, so idle clients can never lock out
-	// a health check; if none is idle, the new connection gets 503 and is
-	// closed. Zero or negative means 512.
+	// MaxConns bounds open connections. When it is reached, a connection
+	// is closed to make room: the one whose request head has been
+	// incomplete the longest, else the one idle the longest (waiting,
+	// nothing of a request received), so neither idle nor stalling clients
+	// can lock out a health check; if every connection is handling a
+	// request, the new one gets 503 and is closed. Once more than half the
+	// slots are taken, a request head must complete within a second.
+	// Zero or negative means 512.
 	MaxConns int
+	// OnCrowded, when set, hears when more than half of MaxConns slots
+	// become taken (true) and when no more than a quarter are again
+	// (false), so the program can tighten its memory while a flood lasts.
+	// It is called with the server's lock held and must return at once.
+	OnCrowded func(crowded bool)
 	// ErrorLog, when set, receives failures the server cannot report to a
 	// client: accept errors and handler panics. Client misbehaviour
 	// (timeouts, malformed requests) is answered, not logged.
@@ -55,8 +63,13 @@ type Server struct {
 	conns     map[*conn]struct{}
 	done      chan struct{} // closed when shutting down
 	shutting  atomic.Bool
+	isCrowded bool // last state reported to OnCrowded, under mu
+	parkMu    sync.Mutex
+	parked    []parkedConn   // evicted connections held open, oldest first (see park)
+	janitor   bool           // closeParked runs
 	wg        sync.WaitGroup // one per connection goroutine
 	readBufs  sync.Pool      // *[]byte of MaxHeaderBytes
+	smallBufs sync.Pool      // *[]byte of smallReadBuf
 }
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.

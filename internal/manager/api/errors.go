@@ -13,8 +13,9 @@ import (
 // bytes, so anything near the cap is a mistake or an attack.
 const MaxBodyBytes = 64 << 10
 
-// requestTimeout bounds reading a REST request's body and writing its
-// answer. WebSocket streams are exempt: they live as long as the client.
+// requestTimeout bounds writing a REST answer (reading the request is the
+// server's --read-timeout's). WebSocket streams are exempt: they live as
+// long as the client.
 const requestTimeout = 30 * time.Second
 
 // handler and methods are httpapi's: a handler returns its error, and a
@@ -27,7 +28,7 @@ type (
 var badRequest = httpapi.BadRequest
 
 // serve turns m into an http.Handler for a REST endpoint: it dispatches on
-// the method (405 with Allow otherwise), bounds the request's I/O by
+// the method (405 with Allow otherwise), bounds the answer's writing by
 // requestTimeout and renders a returned error.
 func (a *API) serve(m methods) http.Handler {
 	return httpapi.Serve(m, requestTimeout, a.writeError)

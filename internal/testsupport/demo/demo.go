@@ -94,8 +94,10 @@ func (d *demo) startServices(ctx context.Context) error {
 	var err error
 	d.manager, err = startProgram("manager", filepath.Join(o.Bin, "manager"), logPath,
 		"--listen", o.ManagerAddr, "--data-dir", o.DataDir, "--poll-interval", "1s",
-		// The guests' agents are reached through QEMU's host forwards on loopback.
-		"--guest-allow-cidrs", "127.0.0.0/8")
+		// The guests' agents are reached through QEMU's host forwards on
+		// loopback, and they reach the manager at vmtest.ServiceIP, which
+		// their requests name as Host.
+		"--guest-allow-cidrs", "127.0.0.0/8", "--allowed-hosts", vmtest.ServiceIP)
 	if err != nil {
 		return err
 	}

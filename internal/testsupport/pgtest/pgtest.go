@@ -59,6 +59,10 @@ func Start(label string) (*Server, error) {
 	return s, nil
 }
 
+// URL is the server's own database, for a test that starts a server of its
+// own (and may stop it while a program uses it); others use NewSchema.
+func (s *Server) URL() string { return s.url }
+
 // Stop closes the connection and stops a cluster Start started.
 func (s *Server) Stop() {
 	if s.admin != nil {
