@@ -14,8 +14,10 @@ import (
 // samples still on their way before it is written.
 const completeGraceMs = 2000
 
-// Run persists and prunes until ctx ends. Every 10 s it writes the held
-// minutes that are complete in one UpsertRollups batch; every 5 minutes it
+// Run persists and prunes until ctx ends. Every 10 s it writes every held
+// minute with new samples in one UpsertRollups batch — the current, partial
+// minute included, rewritten as it fills — so a crash (kill -9, power loss
+// of the manager's machine) loses at most the last 10 s; every 5 minutes it
 // deletes rollups older than Retention and forgets VMs that sent nothing for
 // the live window. A store error keeps the minutes in memory to retry on the
 // next round (up to an hour of them per VM; beyond that the oldest are
@@ -35,7 +37,7 @@ func (h *History) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return h.final(ctx)
 		case <-t.C:
-			h.flush(ctx, false)
+			h.flush(ctx, true)
 			h.maintain(ctx)
 		}
 	}
@@ -62,7 +64,8 @@ func (h *History) final(ctx context.Context) error {
 }
 
 // flush writes the dirty held minutes that are complete, or with all every
-// dirty one, and reports the store error that kept some from being written.
+// dirty one (the partial minute too), and reports the store error that kept
+// some from being written.
 func (h *History) flush(ctx context.Context, all bool) error {
 	h.flushMu.Lock()
 	defer h.flushMu.Unlock()

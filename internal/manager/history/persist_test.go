@@ -39,6 +39,9 @@ func runHistory(t *testing.T, h *History) (stop func() error) {
 	return stop
 }
 
+// TestRunPersistsMinutesAndPartialOnShutdown: while running, every flush
+// writes the minutes with new samples, the partial one too (so a crash
+// loses at most one flush interval), and a clean shutdown writes the rest.
 func TestRunPersistsMinutesAndPartialOnShutdown(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, dbURL string) {
 		st := openStore(t, dbURL, "a")
@@ -47,16 +50,21 @@ func TestRunPersistsMinutesAndPartialOnShutdown(t *testing.T) {
 		stop := runHistory(t, h)
 		addSeconds(h, "a", 0, 90) // a full minute and half the next
 		c.set(t0 + 60_000 + completeGraceMs)
-		waitFor(t, "the first minute stored", func() bool { return len(rollupsOf(t, st, "a")) == 1 })
+		waitFor(t, "both minutes stored", func() bool { return len(rollupsOf(t, st, "a")) == 2 })
 		if got, want := rollupsOf(t, st, "a")[0], full(t0, 60, 29.5, 59); got != want {
 			t.Errorf("first minute %+v, want %+v", got, want)
 		}
+		if got := rollupsOf(t, st, "a")[1]; got != full(t0+60_000, 30, 14.5, 29) {
+			t.Errorf("the partial minute while running: %+v", got)
+		}
+		addSeconds(h, "a", 90, 10) // the partial minute grows
+		waitFor(t, "the partial minute rewritten", func() bool { return rollupsOf(t, st, "a")[1].Samples == 40 })
 		if err := stop(); err != nil {
 			t.Fatalf("Run: %v", err)
 		}
 		rs := rollupsOf(t, st, "a")
-		if len(rs) != 2 || rs[1] != full(t0+60_000, 30, 14.5, 29) {
-			t.Fatalf("after shutdown: %+v, want the partial second minute too", rs)
+		if len(rs) != 2 || rs[1] != full(t0+60_000, 40, 19.5, 39) {
+			t.Fatalf("after shutdown: %+v, want the partial second minute with its 40 samples", rs)
 		}
 	})
 }
