@@ -202,20 +202,20 @@ func TestHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	for host, want := range map[string]bool{
-		"":                          true,
-		"127.0.0.1:8080":            true,
-		"127.0.0.2":                 true,
-		"[::1]:8080":                true,
-		"localhost:8080":            true,
-		"LOCALHOST.":                true,
-		"fcmon.example.com:443":     true,
-		"ui.corp.example":           true,
-		"10.0.2.100:8080":           true,
-		"attacker.example:18080":    false,
-		"corp.example":              false,
-		"10.0.0.9":                  false,
+		"":                           true,
+		"127.0.0.1:8080":             true,
+		"127.0.0.2":                  true,
+		"[::1]:8080":                 true,
+		"localhost:8080":             true,
+		"LOCALHOST.":                 true,
+		"fcmon.example.com:443":      true,
+		"ui.corp.example":            true,
+		"10.0.2.100:8080":            true,
+		"attacker.example:18080":     false,
+		"corp.example":               false,
+		"10.0.0.9":                   false,
 		"localhost.attacker.example": false,
-		"[fe80::1%25eth0]:80":       false,
+		"[fe80::1%25eth0]:80":        false,
 	} {
 		if got := h.Allowed(host); got != want {
 			t.Errorf("Allowed(%q) = %v, want %v", host, got, want)
