@@ -11,6 +11,7 @@ import (
 
 	"github.com/fcmon/fcmon/internal/core/bearer"
 	"github.com/fcmon/fcmon/internal/core/cli"
+	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/guestagent/register"
 )
 
@@ -38,7 +39,7 @@ launcher controls: guest_agent.register_url=, guest_agent.vm_id= and
 guest_agent.advertise=. Flags and environment variables take precedence.`
 
 func flags(fs *cli.FlagSet, c *Config, listen *string) {
-	fs.String(listen, "listen", "0.0.0.0:8080", "comma-separated addresses to serve on: HOST:PORT, [IPv6]:PORT, :PORT (all interfaces) or vsock://:PORT")
+	fs.String(listen, "listen", "0.0.0.0:"+strconv.Itoa(wire.DefaultGuestPort), "comma-separated addresses to serve on: HOST:PORT, [IPv6]:PORT, :PORT (all interfaces) or vsock://:PORT")
 	fs.Duration(&c.Interval, "interval", time.Second, "sampling period; percentages and rates cover the last complete period")
 	fs.String(&c.TokenFile, "token-file", "", "file holding a token that GET /metrics then requires as 'Authorization: Bearer <token>' (/health stays open)")
 	fs.String(&c.RegisterURL, "register-url", "", "manager URL (http://host:port) to register this VM's address with")

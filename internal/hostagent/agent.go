@@ -17,6 +17,7 @@ import (
 	"github.com/fcmon/fcmon/internal/core/httpapi"
 	"github.com/fcmon/fcmon/internal/core/tlsconf"
 	"github.com/fcmon/fcmon/internal/core/version"
+	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/hostagent/procstat"
 )
 
@@ -150,20 +151,20 @@ func (a *Agent) lookup(id string) (*vm, bool) {
 // sources whose configuration is unchanged keep running (and their totals),
 // changed ones are replaced. It reports whether the VM is new. On error
 // nothing has changed.
-func (a *Agent) Attach(cfg VMConfig) (VMInfo, bool, error) {
+func (a *Agent) Attach(cfg wire.VMConfig) (wire.VMInfo, bool, error) {
 	if err := validateVM(cfg); err != nil {
-		return VMInfo{}, false, err
+		return wire.VMInfo{}, false, err
 	}
 	var paths resolvedPaths
 	var err error
 	if cfg.MetricsFIFO != "" {
 		if paths.metrics, err = a.checkPath("metrics_fifo", cfg.MetricsFIFO, pathMetrics); err != nil {
-			return VMInfo{}, false, err
+			return wire.VMInfo{}, false, err
 		}
 	}
 	if cfg.APISocket != "" {
 		if paths.socket, err = a.checkPath("api_socket", cfg.APISocket, pathSocket); err != nil {
-			return VMInfo{}, false, err
+			return wire.VMInfo{}, false, err
 		}
 	}
 	a.attachMu.Lock()
@@ -173,14 +174,14 @@ func (a *Agent) Attach(cfg VMConfig) (VMInfo, bool, error) {
 		return old.info(), false, nil
 	}
 	if !exists && a.count() >= a.cfg.MaxVMs {
-		return VMInfo{}, false, httpapi.Errorf(http.StatusConflict, "cannot attach more than %d VMs (see --max-vms)", a.cfg.MaxVMs)
+		return wire.VMInfo{}, false, httpapi.Errorf(http.StatusConflict, "cannot attach more than %d VMs (see --max-vms)", a.cfg.MaxVMs)
 	}
 	if !exists {
 		old = nil
 	}
 	nv, err := a.prepare(cfg, paths, old)
 	if err != nil {
-		return VMInfo{}, false, err
+		return wire.VMInfo{}, false, err
 	}
 	a.start(nv, old)
 	a.mu.Lock()

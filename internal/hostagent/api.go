@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fcmon/fcmon/internal/core/httpapi"
+	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/hostagent/procstat"
 )
 
@@ -16,12 +17,12 @@ import (
 //
 //	GET    /health                         "OK", never authenticated
 //	GET    /metrics                        Prometheus text for every attached VM
-//	GET    /metrics/process-stats?pid=N    one process (procstat.Stats)
-//	GET    /v1/vms                         attached VMs ([]VMInfo, sorted by id)
-//	POST   /v1/vms                         attach or update (VMConfig) → 201 new, 200 updated
-//	GET    /v1/vms/{id}                    one VM (VMInfo)
+//	GET    /metrics/process-stats?pid=N    one process (wire.ProcessStats)
+//	GET    /v1/vms                         attached VMs ([]wire.VMInfo, sorted by id)
+//	POST   /v1/vms                         attach or update (wire.VMConfig) → 201 new, 200 updated
+//	GET    /v1/vms/{id}                    one VM (wire.VMInfo)
 //	DELETE /v1/vms/{id}                    detach → 204
-//	GET    /v1/vms/{id}/stats              VMStats
+//	GET    /v1/vms/{id}/stats              wire.VMStats
 //
 // Errors are {"error": "..."} with a 4xx or 5xx status. A request whose
 // Host does not name this agent gets 421 (the DNS-rebinding defence).
@@ -94,7 +95,7 @@ func parseQuery(r *http.Request) (map[string][]string, error) {
 
 func (a *Agent) listVMs(w http.ResponseWriter, r *http.Request) error {
 	vms := a.snapshot()
-	out := make([]VMInfo, len(vms))
+	out := make([]wire.VMInfo, len(vms))
 	for i, v := range vms {
 		out[i] = v.info()
 	}
@@ -102,7 +103,7 @@ func (a *Agent) listVMs(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *Agent) attachVM(w http.ResponseWriter, r *http.Request) error {
-	var cfg VMConfig
+	var cfg wire.VMConfig
 	if err := decodeBody(w, r, &cfg); err != nil {
 		return err
 	}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
 // testAgent is a host agent served on 127.0.0.1:0, as bin/host-agent runs.
@@ -110,7 +112,7 @@ func TestAPIAttachStatsDetach(t *testing.T) {
 	fifo := filepath.Join(dir, "metrics.fifo")
 	writeTap(t, ta.cfg.SysRoot, "tap7", map[string]uint64{"tx_bytes": 4242})
 
-	var info VMInfo
+	var info wire.VMInfo
 	cfg := `{"id":"vm-1","pid":` + strconv.Itoa(os.Getpid()) + `,"metrics_fifo":"` + fifo + `","tap":"tap7"}`
 	code, body := ta.call(t, "POST", "/v1/vms", cfg, &info)
 	mustStatus(t, 201, code, body)
@@ -130,7 +132,7 @@ func TestAPIAttachStatsDetach(t *testing.T) {
 	w.WriteString(`{"utc_timestamp_ms":2000,"net_eth0":{"rx_bytes_count":300},"block_rootfs":{"write_bytes":30}}` + "\n")
 	w.WriteString("junk\n")
 
-	var st VMStats
+	var st wire.VMStats
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		code, body = ta.call(t, "GET", "/v1/vms/vm-1/stats", "", &st)
@@ -161,13 +163,13 @@ func TestAPIAttachStatsDetach(t *testing.T) {
 	// Updating the VM keeps the FIFO reader and its totals.
 	code, body = ta.call(t, "POST", "/v1/vms", `{"id":"vm-1","metrics_fifo":"`+fifo+`"}`, &info)
 	mustStatus(t, 200, code, body)
-	st = VMStats{}
+	st = wire.VMStats{}
 	ta.call(t, "GET", "/v1/vms/vm-1/stats", "", &st)
 	if st.Process != nil || st.Tap != nil || st.Firecracker.Lines != 2 {
 		t.Errorf("after update: %+v", st)
 	}
 
-	var list []VMInfo
+	var list []wire.VMInfo
 	code, body = ta.call(t, "GET", "/v1/vms", "", &list)
 	if code != 200 || len(list) != 1 || list[0].ID != "vm-1" || list[0].PID != 0 {
 		t.Errorf("list: %d %s", code, body)

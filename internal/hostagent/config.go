@@ -3,12 +3,14 @@ package hostagent
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/bearer"
 	"github.com/fcmon/fcmon/internal/core/cli"
 	"github.com/fcmon/fcmon/internal/core/logging"
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
+	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
 // DefaultAllowPaths are the directories under which Firecracker's files
@@ -47,7 +49,7 @@ type Config struct {
 
 // Flags registers the configuration's flags, with their defaults, on fs.
 func (c *Config) Flags(fs *cli.FlagSet) {
-	fs.String(&c.Listen, "listen", "127.0.0.1:9091",
+	fs.String(&c.Listen, "listen", "127.0.0.1:"+strconv.Itoa(wire.DefaultHostAgentPort),
 		"address of the HTTP API; a non-loopback address needs --token-file or --insecure")
 	fs.Duration(&c.Interval, "interval", time.Second,
 		"sampling period of process and tap counters, and of FlushMetrics calls (100ms to 1h)")

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
 func TestAPIAuth(t *testing.T) {
@@ -100,7 +102,7 @@ func TestFlushThroughAgent(t *testing.T) {
 	defer srv.Close()
 	body := `{"id":"fc","metrics_fifo":"` + fifo + `","api_socket":"` + sock + `"}`
 	ta.expect(t, 201, "POST", "/v1/vms", body)
-	var st VMStats
+	var st wire.VMStats
 	deadline := time.Now().Add(5 * time.Second)
 	for st.Firecracker == nil || st.Firecracker.Lines < 3 {
 		if time.Now().After(deadline) {

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/fcmon/fcmon/internal/core/version"
+	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
 // registry builds the agent's own Prometheus registry (never the global
@@ -108,7 +109,7 @@ func (c *vmCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (c *vmCollector) collectProcess(e emitter, st VMStats) {
+func (c *vmCollector) collectProcess(e emitter, st wire.VMStats) {
 	p := st.Process
 	if p == nil {
 		e.gauge(c.up, 0)
@@ -124,7 +125,7 @@ func (c *vmCollector) collectProcess(e emitter, st VMStats) {
 	e.gauge(c.uptime, float64(p.UptimeSeconds))
 }
 
-func (c *vmCollector) collectFirecracker(e emitter, st VMStats) {
+func (c *vmCollector) collectFirecracker(e emitter, st wire.VMStats) {
 	if f := st.Firecracker; f != nil {
 		e.counter(c.lines, float64(f.Lines))
 		e.counter(c.badLines, float64(f.BadLines))
@@ -137,7 +138,7 @@ func (c *vmCollector) collectFirecracker(e emitter, st VMStats) {
 			e.counter(c.flushFails, float64(f.Flush.Failures))
 		}
 	}
-	if n := st.Network; n != nil && n.Source == "firecracker" {
+	if n := st.Network; n != nil && n.Source == wire.RatesFirecracker {
 		for name, i := range n.Interfaces {
 			e.counter(c.netRx, float64(i.RxBytesTotal), name)
 			e.counter(c.netTx, float64(i.TxBytesTotal), name)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
 // tapFiles are the statistics files read, in the order of tapSample.c.
@@ -88,7 +90,7 @@ func (t *tapReader) sample() {
 
 // stats returns the counters from the guest's point of view, or nil and
 // the reason there are none.
-func (t *tapReader) stats() (*TapStats, error) {
+func (t *tapReader) stats() (*wire.TapStats, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.n == 0 {
@@ -98,7 +100,7 @@ func (t *tapReader) stats() (*TapStats, error) {
 		return nil, t.err
 	}
 	c := t.last.c
-	st := &TapStats{
+	st := &wire.TapStats{
 		Device:         t.dev,
 		RxBytesTotal:   c[tapTxBytes],
 		TxBytesTotal:   c[tapRxBytes],

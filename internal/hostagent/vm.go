@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/hostagent/firecracker"
 )
 
@@ -20,7 +21,7 @@ var vmIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
 // vm is one attached VM. It is immutable once stored: attaching the same id
 // again builds a new vm that takes over the unchanged sources of the old.
 type vm struct {
-	cfg        VMConfig
+	cfg        wire.VMConfig
 	attachedAt time.Time
 	reader     *firecracker.MetricsReader // nil without metrics_fifo
 	flusher    *firecracker.Flusher       // nil without api_socket and metrics_fifo
@@ -29,7 +30,7 @@ type vm struct {
 
 // validateVM checks a configuration before anything is opened, with
 // messages that say what was expected.
-func validateVM(c VMConfig) error {
+func validateVM(c wire.VMConfig) error {
 	if c.ID == "" {
 		return badRequest("id is required")
 	}
@@ -81,7 +82,7 @@ type resolvedPaths struct{ metrics, socket string }
 // already has for the same sources. It opens a new metrics FIFO here, so
 // that a bad path fails the request before anything changes; the sources
 // start in start.
-func (a *Agent) prepare(cfg VMConfig, paths resolvedPaths, old *vm) (*vm, error) {
+func (a *Agent) prepare(cfg wire.VMConfig, paths resolvedPaths, old *vm) (*vm, error) {
 	nv := &vm{cfg: cfg, attachedAt: time.Now()}
 	if old != nil {
 		nv.attachedAt = old.attachedAt
@@ -149,8 +150,8 @@ func (a *Agent) retire(old, nv *vm) {
 	}
 }
 
-func (v *vm) info() VMInfo {
-	in := VMInfo{VMConfig: v.cfg, AttachedMs: v.attachedAt.UnixMilli()}
+func (v *vm) info() wire.VMInfo {
+	in := wire.VMInfo{VMConfig: v.cfg, AttachedMs: v.attachedAt.UnixMilli()}
 	if v.reader != nil {
 		in.MetricsKind = v.reader.Kind()
 		in.FIFOCreated = v.reader.Created()

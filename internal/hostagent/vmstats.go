@@ -10,16 +10,15 @@ import (
 // stats assembles what every source of v has now. Nothing here reads /proc
 // or waits: process figures come from the tracker's latest window, the rest
 // from the readers' running totals.
-func (a *Agent) stats(v *vm) VMStats {
-	st := VMStats{ID: v.cfg.ID, TimestampMs: time.Now().UnixMilli()}
+func (a *Agent) stats(v *vm) wire.VMStats {
+	st := wire.VMStats{ID: v.cfg.ID, TimestampMs: time.Now().UnixMilli()}
 	errs := map[string]string{}
 	if v.cfg.PID > 0 {
 		ps, err := a.procs.Stats(v.cfg.PID)
 		if err != nil {
 			errs["process"] = err.Error()
 		} else {
-			p := wire.ProcessStats(ps)
-			st.Process = &p
+			st.Process = &ps
 		}
 	}
 	if v.reader != nil {
@@ -36,7 +35,7 @@ func (a *Agent) stats(v *vm) VMStats {
 	}
 	if v.flusher != nil {
 		fs := v.flusher.Status()
-		st.Firecracker.Flush = &FlushStatus{Requests: fs.Requests, Failures: fs.Failures, LastError: fs.LastError}
+		st.Firecracker.Flush = &wire.FlushStatus{Requests: fs.Requests, Failures: fs.Failures, LastError: fs.LastError}
 		if !fs.LastSuccess.IsZero() {
 			st.Firecracker.Flush.LastSuccessMs = fs.LastSuccess.UnixMilli()
 		}
@@ -60,8 +59,8 @@ func (a *Agent) stats(v *vm) VMStats {
 	return st
 }
 
-func firecrackerStatus(t firecracker.Totals) *FirecrackerStatus {
-	return &FirecrackerStatus{
+func firecrackerStatus(t firecracker.Totals) *wire.FirecrackerStatus {
+	return &wire.FirecrackerStatus{
 		LastLineMs: t.LastLineMs, Lines: t.Lines, BadLines: t.BadLines, LongLines: t.LongLines,
 		MissedMetricsCount: t.MissedMetrics, RateWindowMs: t.RateWindowMs,
 	}
@@ -76,19 +75,19 @@ func rate(t firecracker.Totals, v float64) *float64 {
 	return &v
 }
 
-func networkFromFirecracker(t firecracker.Totals) *Network {
+func networkFromFirecracker(t firecracker.Totals) *wire.VMNetwork {
 	if t.NetAll == nil {
 		return nil
 	}
-	n := &Network{
-		Source:       "firecracker",
+	n := &wire.VMNetwork{
+		Source:       wire.RatesFirecracker,
 		RxBytesTotal: t.NetAll.RxBytes, TxBytesTotal: t.NetAll.TxBytes,
 		RxPacketsTotal: t.NetAll.RxPackets, TxPacketsTotal: t.NetAll.TxPackets,
 		RxBytesPerSec: rate(t, t.NetAll.RxBytesPerSec), TxBytesPerSec: rate(t, t.NetAll.TxBytesPerSec),
-		Interfaces: make(map[string]NetInterface, len(t.Net)),
+		Interfaces: make(map[string]wire.VMNetInterface, len(t.Net)),
 	}
 	for id, c := range t.Net {
-		n.Interfaces[id] = NetInterface{
+		n.Interfaces[id] = wire.VMNetInterface{
 			RxBytesTotal: c.RxBytes, TxBytesTotal: c.TxBytes,
 			RxPacketsTotal: c.RxPackets, TxPacketsTotal: c.TxPackets,
 			RxBytesPerSec: rate(t, c.RxBytesPerSec), TxBytesPerSec: rate(t, c.TxBytesPerSec),
@@ -97,19 +96,19 @@ func networkFromFirecracker(t firecracker.Totals) *Network {
 	return n
 }
 
-func blockFromFirecracker(t firecracker.Totals) *Block {
+func blockFromFirecracker(t firecracker.Totals) *wire.VMBlock {
 	if t.BlockAll == nil {
 		return nil
 	}
-	b := &Block{
+	b := &wire.VMBlock{
 		ReadBytesTotal: t.BlockAll.ReadBytes, WriteBytesTotal: t.BlockAll.WriteBytes,
 		ReadsTotal: t.BlockAll.ReadCount, WritesTotal: t.BlockAll.WriteCount,
 		ReadBytesPerSec:  rate(t, t.BlockAll.ReadBytesPerSec),
 		WriteBytesPerSec: rate(t, t.BlockAll.WriteBytesPerSec),
-		Drives:           make(map[string]Drive, len(t.Block)),
+		Drives:           make(map[string]wire.VMDrive, len(t.Block)),
 	}
 	for id, c := range t.Block {
-		b.Drives[id] = Drive{
+		b.Drives[id] = wire.VMDrive{
 			ReadBytesTotal: c.ReadBytes, WriteBytesTotal: c.WriteBytes,
 			ReadsTotal: c.ReadCount, WritesTotal: c.WriteCount,
 			ReadBytesPerSec: rate(t, c.ReadBytesPerSec), WriteBytesPerSec: rate(t, c.WriteBytesPerSec),
@@ -121,17 +120,17 @@ func blockFromFirecracker(t firecracker.Totals) *Block {
 // networkFromTap stands in for Firecracker's figures when there is no
 // metrics FIFO. Tap counters include no virtio headers, so the two sources
 // differ by 12 bytes a frame; Source tells them apart.
-func networkFromTap(ts *TapStats) *Network {
-	iface := NetInterface{
+func networkFromTap(ts *wire.TapStats) *wire.VMNetwork {
+	iface := wire.VMNetInterface{
 		RxBytesTotal: ts.RxBytesTotal, TxBytesTotal: ts.TxBytesTotal,
 		RxPacketsTotal: ts.RxPacketsTotal, TxPacketsTotal: ts.TxPacketsTotal,
 		RxBytesPerSec: ts.RxBytesPerSec, TxBytesPerSec: ts.TxBytesPerSec,
 	}
-	return &Network{
-		Source:       "tap",
+	return &wire.VMNetwork{
+		Source:       wire.RatesTap,
 		RxBytesTotal: ts.RxBytesTotal, TxBytesTotal: ts.TxBytesTotal,
 		RxPacketsTotal: ts.RxPacketsTotal, TxPacketsTotal: ts.TxPacketsTotal,
 		RxBytesPerSec: ts.RxBytesPerSec, TxBytesPerSec: ts.TxBytesPerSec,
-		Interfaces: map[string]NetInterface{ts.Device: iface},
+		Interfaces: map[string]wire.VMNetInterface{ts.Device: iface},
 	}
 }

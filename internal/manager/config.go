@@ -14,6 +14,7 @@ import (
 	"github.com/fcmon/fcmon/internal/core/cli"
 	"github.com/fcmon/fcmon/internal/core/logging"
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
+	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
 // Config is the manager's configuration as flags and environment give it.
@@ -67,7 +68,7 @@ type Config struct {
 
 // Flags registers the configuration's flags, with their defaults, on fs.
 func (c *Config) Flags(fs *cli.FlagSet) {
-	fs.String(&c.Listen, "listen", "127.0.0.1:8080",
+	fs.String(&c.Listen, "listen", "127.0.0.1:"+strconv.Itoa(wire.DefaultManagerPort),
 		"address of the API; a non-loopback address needs --api-token or --api-token-file, or --insecure")
 	fs.String(&c.DatabaseURL, "database-url", "",
 		"sqlite:PATH (a relative PATH lies in --data-dir) or postgres://... (default sqlite:fcmon.db)")

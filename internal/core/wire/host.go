@@ -5,9 +5,8 @@ package wire
 // agent's documents already use the plain word (NetInterface, Disk).
 
 // ProcessStats is the host-side view of one process, the answer of
-// GET /metrics/process-stats and the process section of VMStats. Its fields
-// match procstat.Stats one for one, so the host agent converts with a plain
-// type conversion; the first six are those of SPEC.md.
+// GET /metrics/process-stats and the process section of VMStats. The first
+// six fields are those of the original integration.
 type ProcessStats struct {
 	PID int `json:"pid"`
 	// CPUUsagePercent is the process's CPU time over the window as a share

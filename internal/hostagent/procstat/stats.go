@@ -1,31 +1,14 @@
 package procstat
 
-import "math"
+import (
+	"math"
 
-// Stats is the host-side view of one process, the JSON answer of
-// GET /metrics/process-stats. The six fields of SPEC.md come first; the rest
-// are additions consumers may ignore.
-type Stats struct {
-	PID int `json:"pid"`
-	// CPUUsagePercent is the process's CPU time over the window as a share
-	// of one core: a VMM with two busy vCPUs reads about 200.
-	CPUUsagePercent float64 `json:"cpu_usage_percent"`
-	// VCPUUsagePercent counts only threads named "fc_vcpu N"; 0 without any.
-	VCPUUsagePercent float64 `json:"vcpu_usage_percent"`
-	MemoryRSSKB      uint64  `json:"memory_rss_kb"`
-	Threads          int     `json:"threads"`
-	UptimeSeconds    int64   `json:"uptime_seconds"`
+	"github.com/fcmon/fcmon/internal/core/wire"
+)
 
-	Comm             string  `json:"comm"`
-	VCPUThreads      int     `json:"vcpu_threads"`
-	CPUSecondsTotal  float64 `json:"cpu_seconds_total"`
-	VCPUSecondsTotal float64 `json:"vcpu_seconds_total"`
-	// WindowMs is the span the percentages cover. Usually the sampling
-	// interval; for a pid asked about for the first time it is the process's
-	// whole life (the percentages are then lifetime averages).
-	WindowMs    int64 `json:"window_ms"`
-	TimestampMs int64 `json:"timestamp_ms"` // when the latest reading was taken, Unix ms
-}
+// Stats is the host-side view of one process: the wire document the host
+// agent serves, defined once in package wire.
+type Stats = wire.ProcessStats
 
 // windowStats computes usage between two readings of the same process.
 func windowStats(prev, last Sample) Stats {

@@ -23,7 +23,7 @@ import (
 type Target struct {
 	ID           string
 	GuestIP      string // IP literal of the guest agent
-	GuestPort    int    // 0 means 8080
+	GuestPort    int    // 0 means wire.DefaultGuestPort
 	HostAgentURL string // base URL, e.g. http://127.0.0.1:9091
 	VMMPID       int
 	MetricsFIFO  string // passed on when (re-)attaching to the host agent

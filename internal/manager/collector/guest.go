@@ -13,9 +13,6 @@ import (
 	"github.com/fcmon/fcmon/internal/manager/agentclient"
 )
 
-// defaultGuestPort is the guest agent's default listening port.
-const defaultGuestPort = 8080
-
 // guestState is what the poller remembers of a VM's guest agent between
 // rounds.
 type guestState struct {
@@ -82,7 +79,7 @@ func guestAddr(t Target) string {
 	}
 	port := t.GuestPort
 	if port == 0 {
-		port = defaultGuestPort
+		port = wire.DefaultGuestPort
 	}
 	return net.JoinHostPort(t.GuestIP, strconv.Itoa(port))
 }

@@ -11,13 +11,16 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
 // DefaultAgentArgs are the agent flags /init uses when Config.AgentArgs is empty.
-var DefaultAgentArgs = []string{"--listen", "0.0.0.0:8080", "--interval", "1s"}
+var DefaultAgentArgs = []string{"--listen", "0.0.0.0:" + strconv.Itoa(wire.DefaultGuestPort), "--interval", "1s"}
 
 // Config describes one guest. The zero value boots a 1-vCPU, 256 MiB guest without agent.
 type Config struct {
@@ -38,7 +41,7 @@ type Config struct {
 	KernelArgs []string
 	// Files maps absolute guest paths to host files put into the initramfs (mode kept).
 	Files map[string]string
-	// GuestPort is the guest TCP port forwarded to a free 127.0.0.1 port; 0 means 8080.
+	// GuestPort is the guest TCP port forwarded to a free 127.0.0.1 port; 0 means wire.DefaultGuestPort.
 	GuestPort int
 	// BootTimeout bounds the boot up to the console shell; 0 means 3 minutes. A boot
 	// takes 5–8 s on an idle machine, but TCG needs ~5 s of CPU that a loaded host
@@ -84,7 +87,7 @@ func (c *Config) setDefaults() {
 		c.CPUs = 1
 	}
 	if c.GuestPort == 0 {
-		c.GuestPort = 8080
+		c.GuestPort = wire.DefaultGuestPort
 	}
 	if c.BootTimeout == 0 {
 		c.BootTimeout = 3 * time.Minute
