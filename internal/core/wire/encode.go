@@ -2,221 +2,121 @@ package wire
 
 import (
 	"math"
+	"reflect"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
-// AppendJSON appends m as one JSON object to b, in the field order and with
-// the omission rules of the struct tags, so encoding/json decodes it back to
-// an equal value. Non-finite floats, which JSON cannot carry, are written as
+// AppendJSON appends m as one JSON object to b, exactly as encoding/json
+// writes it (field order, omitempty, number and string forms), so a figure
+// added to GuestMetrics needs no encoder of its own: the guest agent, which
+// cannot afford encoding/json, encodes by the struct tags through
+// appendValue. Non-finite floats, which JSON cannot carry, are written as
 // 0; strings that are not valid UTF-8 get U+FFFD in place of bad bytes.
 func (m *GuestMetrics) AppendJSON(b []byte) []byte {
-	e := encoder{b: append(b, '{')}
-	e.float("cpu_usage_percent", m.CPUUsagePercent)
-	e.float("memory_usage_percent", m.MemoryUsagePercent)
-	e.uint("memory_used_kb", m.MemoryUsedKB)
-	e.uint("memory_total_kb", m.MemoryTotalKB)
-	e.uint("memory_available_kb", m.MemoryAvailableKB)
-	e.uint("uptime_seconds", m.UptimeSeconds)
-	if m.TimestampMs != 0 {
-		e.int("timestamp_ms", m.TimestampMs)
-	}
-	if m.IntervalMs != 0 {
-		e.int("interval_ms", m.IntervalMs)
-	}
-	e.optString("boot_id", m.BootID)
-	e.optString("hostname", m.Hostname)
-	e.optString("kernel", m.Kernel)
-	e.optString("agent_version", m.AgentVersion)
-	if m.CPUCount != 0 {
-		e.int("cpu_count", int64(m.CPUCount))
-	}
-	if c := m.CPU; c != nil {
-		e.open("cpu", '{')
-		e.float("user", c.User)
-		e.float("nice", c.Nice)
-		e.float("system", c.System)
-		e.float("idle", c.Idle)
-		e.float("iowait", c.IOWait)
-		e.float("irq", c.IRQ)
-		e.float("softirq", c.SoftIRQ)
-		e.float("steal", c.Steal)
-		e.close('}')
-	}
-	if l := m.Load; l != nil {
-		e.open("load", '{')
-		e.float("1m", l.Load1)
-		e.float("5m", l.Load5)
-		e.float("15m", l.Load15)
-		e.close('}')
-	}
-	if d := m.Memory; d != nil {
-		e.open("memory", '{')
-		e.uint("free_kb", d.FreeKB)
-		e.uint("buffers_kb", d.BuffersKB)
-		e.uint("cached_kb", d.CachedKB)
-		e.uint("swap_total_kb", d.SwapTotalKB)
-		e.uint("swap_free_kb", d.SwapFreeKB)
-		e.close('}')
-	}
-	e.network(m.Network)
-	e.disks(m.Disks)
-	e.filesystems(m.Filesystems)
-	if p := m.Pressure; p != nil {
-		e.open("pressure", '{')
-		e.float("cpu_some_avg10", p.CPUSomeAvg10)
-		e.float("memory_some_avg10", p.MemorySomeAvg10)
-		e.float("memory_full_avg10", p.MemoryFullAvg10)
-		e.float("io_some_avg10", p.IOSomeAvg10)
-		e.float("io_full_avg10", p.IOFullAvg10)
-		e.close('}')
-	}
-	if p := m.Processes; p != nil {
-		e.open("processes", '{')
-		e.uint("running", p.Running)
-		e.uint("blocked", p.Blocked)
-		e.uint("total", p.Total)
-		e.close('}')
-	}
-	if len(m.Errors) > 0 {
-		e.open("errors", '[')
-		for _, s := range m.Errors {
-			e.comma()
-			e.b = appendString(e.b, s)
+	return appendValue(b, reflect.ValueOf(m).Elem())
+}
+
+// appendValue appends v as encoding/json encodes it, for the kinds the
+// wire documents use: bools, integers, floats, strings, pointers, slices
+// and structs with json tags.
+func appendValue(b []byte, v reflect.Value) []byte {
+	switch v.Kind() {
+	case reflect.Bool:
+		return strconv.AppendBool(b, v.Bool())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.AppendInt(b, v.Int(), 10)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return strconv.AppendUint(b, v.Uint(), 10)
+	case reflect.Float32, reflect.Float64:
+		return appendFloat(b, v.Float())
+	case reflect.String:
+		return appendString(b, v.String())
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return append(b, "null"...)
 		}
-		e.close(']')
+		return appendValue(b, v.Elem())
+	case reflect.Slice:
+		if v.IsNil() {
+			return append(b, "null"...)
+		}
+		b = append(b, '[')
+		for i := 0; i < v.Len(); i++ {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendValue(b, v.Index(i))
+		}
+		return append(b, ']')
+	case reflect.Struct:
+		return appendStruct(b, v)
 	}
-	return append(e.b, '}')
+	panic("wire: cannot encode a " + v.Kind().String())
 }
 
-func (e *encoder) network(list []NetInterface) {
-	if len(list) == 0 {
-		return
+// appendStruct appends the exported fields of v under their json tag
+// names, leaving out omitempty fields that hold their zero value.
+func appendStruct(b []byte, v reflect.Value) []byte {
+	b = append(b, '{')
+	t := v.Type()
+	first := true
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		fv := v.Field(i)
+		if opts == "omitempty" && isEmpty(fv) {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendString(b, name)
+		b = append(b, ':')
+		b = appendValue(b, fv)
 	}
-	e.open("network", '[')
-	for i := range list {
-		n := &list[i]
-		e.element()
-		e.string("interface", n.Interface)
-		e.uint("rx_bytes", n.RxBytes)
-		e.uint("tx_bytes", n.TxBytes)
-		e.uint("rx_packets", n.RxPackets)
-		e.uint("tx_packets", n.TxPackets)
-		e.uint("rx_errors", n.RxErrors)
-		e.uint("tx_errors", n.TxErrors)
-		e.uint("rx_dropped", n.RxDropped)
-		e.uint("tx_dropped", n.TxDropped)
-		e.float("rx_bytes_per_sec", n.RxBytesPerSec)
-		e.float("tx_bytes_per_sec", n.TxBytesPerSec)
-		e.close('}')
+	return append(b, '}')
+}
+
+// isEmpty is encoding/json's omitempty test.
+func isEmpty(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Slice, reflect.Map, reflect.String:
+		return v.Len() == 0
+	case reflect.Pointer, reflect.Interface:
+		return v.IsNil()
 	}
-	e.close(']')
+	return v.IsZero()
 }
 
-func (e *encoder) disks(list []Disk) {
-	if len(list) == 0 {
-		return
+// appendFloat formats f as encoding/json does: the shortest decimal that
+// reads back the same, in exponent form only for very large or small
+// magnitudes (with a one-digit negative exponent written as e-7, not e-07).
+func appendFloat(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		f = 0
 	}
-	e.open("disks", '[')
-	for i := range list {
-		d := &list[i]
-		e.element()
-		e.string("device", d.Device)
-		e.uint("read_bytes", d.ReadBytes)
-		e.uint("write_bytes", d.WriteBytes)
-		e.uint("reads", d.Reads)
-		e.uint("writes", d.Writes)
-		e.float("read_bytes_per_sec", d.ReadBytesPerSec)
-		e.float("write_bytes_per_sec", d.WriteBytesPerSec)
-		e.close('}')
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
 	}
-	e.close(']')
-}
-
-func (e *encoder) filesystems(list []Filesystem) {
-	if len(list) == 0 {
-		return
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		n := len(b)
+		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
 	}
-	e.open("filesystems", '[')
-	for i := range list {
-		f := &list[i]
-		e.element()
-		e.string("mountpoint", f.MountPoint)
-		e.string("fstype", f.FSType)
-		e.uint("total_bytes", f.TotalBytes)
-		e.uint("used_bytes", f.UsedBytes)
-		e.uint("available_bytes", f.AvailableBytes)
-		e.close('}')
-	}
-	e.close(']')
-}
-
-// encoder appends JSON members, tracking whether a comma is due.
-type encoder struct {
-	b    []byte
-	more bool // a member or element precedes the next one at this level
-}
-
-func (e *encoder) comma() {
-	if e.more {
-		e.b = append(e.b, ',')
-	}
-	e.more = true
-}
-
-func (e *encoder) key(k string) {
-	e.comma()
-	e.b = append(e.b, '"')
-	e.b = append(e.b, k...)
-	e.b = append(e.b, '"', ':')
-}
-
-// open starts a nested object or array as member k.
-func (e *encoder) open(k string, c byte) {
-	e.key(k)
-	e.b = append(e.b, c)
-	e.more = false
-}
-
-// element starts an object inside an array.
-func (e *encoder) element() {
-	e.comma()
-	e.b = append(e.b, '{')
-	e.more = false
-}
-
-func (e *encoder) close(c byte) {
-	e.b = append(e.b, c)
-	e.more = true
-}
-
-func (e *encoder) float(k string, v float64) {
-	e.key(k)
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		v = 0
-	}
-	e.b = strconv.AppendFloat(e.b, v, 'f', -1, 64)
-}
-
-func (e *encoder) uint(k string, v uint64) {
-	e.key(k)
-	e.b = strconv.AppendUint(e.b, v, 10)
-}
-
-func (e *encoder) int(k string, v int64) {
-	e.key(k)
-	e.b = strconv.AppendInt(e.b, v, 10)
-}
-
-func (e *encoder) string(k, v string) {
-	e.key(k)
-	e.b = appendString(e.b, v)
-}
-
-func (e *encoder) optString(k, v string) {
-	if v != "" {
-		e.string(k, v)
-	}
+	return b
 }
 
 const hexDigits = "0123456789abcdef"
@@ -238,6 +138,10 @@ func appendString(b []byte, s string) []byte {
 				b = append(b, '\\', 'r')
 			case c == '\t':
 				b = append(b, '\\', 't')
+			case c == '\b':
+				b = append(b, '\\', 'b')
+			case c == '\f':
+				b = append(b, '\\', 'f')
 			case c < 0x20 || c == '<' || c == '>' || c == '&':
 				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			default:

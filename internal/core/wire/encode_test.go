@@ -126,3 +126,56 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestAppendJSONFloatForms: the exponent forms encoding/json switches to
+// for very small and very large magnitudes.
+func TestAppendJSONFloatForms(t *testing.T) {
+	for _, f := range []float64{0, 1, -1, 0.1, 1e-6, 1e-7, 1.5e-9, 123456789012345678901, 1e21, 1e22, -3.25e-8, 5e300} {
+		m := GuestMetrics{CPUUsagePercent: f, Load: &Load{Load1: f}}
+		got := m.AppendJSON(nil)
+		want, _ := json.Marshal(&m)
+		if !bytes.Equal(got, want) {
+			t.Errorf("%g: %s, encoding/json %s", f, got, want)
+		}
+	}
+}
+
+// FuzzAppendJSONFigures: for any figures, the reflection encoder writes
+// what encoding/json writes.
+func FuzzAppendJSONFigures(f *testing.F) {
+	f.Add(45.2, uint64(512000), int64(1763840000123), "eth0", 1.5e-7, true)
+	f.Fuzz(func(t *testing.T, x float64, u uint64, i int64, s string, y float64, some bool) {
+		if math.IsNaN(x) || math.IsInf(x, 0) || math.IsNaN(y) || math.IsInf(y, 0) {
+			return
+		}
+		m := GuestMetrics{CPUUsagePercent: x, MemoryUsedKB: u, TimestampMs: i, Hostname: s,
+			Network: []NetInterface{{Interface: s, RxBytesPerSec: y, RxBytes: u}}}
+		if some {
+			m.Pressure = &Pressure{IOFullAvg10: y}
+			m.Errors = []string{s, s}
+		}
+		got := m.AppendJSON(nil)
+		want, err := json.Marshal(&m)
+		if err != nil {
+			t.Skip(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("AppendJSON %s\nencoding/json %s", got, want)
+		}
+		r := GuestIPRequest{GuestIP: s}
+		if some {
+			p := int(i % 65536)
+			r.GuestPort = &p
+		}
+		if got, want := r.AppendJSON(nil), must(json.Marshal(&r)); !bytes.Equal(got, want) {
+			t.Fatalf("GuestIPRequest %s, encoding/json %s", got, want)
+		}
+	})
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

@@ -1,5 +1,7 @@
 package wire
 
+import "reflect"
+
 // The manager's REST documents: a VM in its registry and the requests that
 // register it and set its guest agent's address.
 
@@ -36,12 +38,7 @@ type GuestIPRequest struct {
 // AppendJSON appends r as encoding/json writes it: the guest agent, which
 // cannot afford encoding/json, sends it so.
 func (r *GuestIPRequest) AppendJSON(b []byte) []byte {
-	e := encoder{b: append(b, '{')}
-	e.string("guest_ip", r.GuestIP)
-	if r.GuestPort != nil {
-		e.int("guest_port", int64(*r.GuestPort))
-	}
-	return append(e.b, '}')
+	return appendValue(b, reflect.ValueOf(r).Elem())
 }
 
 // VM is a registered VM as GET /v1/vms and GET /v1/vms/{id} show it: what

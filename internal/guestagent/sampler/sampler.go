@@ -2,17 +2,17 @@
 // counters into percentages and rates over the last complete window, and
 // keeps the result pre-rendered as JSON and Prometheus text, so the guest
 // agent answers every request from memory without touching the kernel.
+// Each source of figures is a file of its own (see figure).
 package sampler
 
 import (
 	"context"
-	"errors"
-	"io/fs"
 	"sync/atomic"
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/guestagent/procfs"
+	"github.com/fcmon/fcmon/internal/guestagent/promtext"
 )
 
 // Options configures a Sampler. FS is required; the rest have defaults.
@@ -41,10 +41,11 @@ type Snapshot struct {
 // Sampler produces Snapshots. Sample must not be called concurrently with
 // itself; Latest may be called from any goroutine at any time.
 type Sampler struct {
-	opts   Options
-	prev   *reading
-	guard  *statfsGuard
-	latest atomic.Pointer[Snapshot]
+	opts    Options
+	figures []figure
+	prevAt  time.Time // when the previous sample was read; zero before the first
+	bootID  string    // of the previous sample
+	latest  atomic.Pointer[Snapshot]
 }
 
 // New returns a Sampler that has not sampled yet.
@@ -58,7 +59,11 @@ func New(opts Options) *Sampler {
 	if opts.StatFSTimeout <= 0 {
 		opts.StatFSTimeout = time.Second
 	}
-	return &Sampler{opts: opts, guard: newStatfsGuard(opts.StatFS, opts.StatFSTimeout)}
+	s := &Sampler{opts: opts}
+	for _, f := range figures {
+		s.figures = append(s.figures, f(&s.opts))
+	}
+	return s
 }
 
 // Latest returns the newest Snapshot, or nil before the first Sample.
@@ -66,14 +71,33 @@ func (s *Sampler) Latest() *Snapshot { return s.latest.Load() }
 
 // Sample reads the kernel once, computes the window since the previous
 // Sample and publishes the result. The first Sample has no window: its
-// percentages and rates are 0 and its interval_ms is absent.
+// percentages and rates are 0 and its interval_ms is absent; nor has one
+// after a reboot (a new boot_id: the counters restarted).
 func (s *Sampler) Sample() *Snapshot {
-	cur := s.read()
-	prev := s.prev
-	if prev != nil && prev.bootID != cur.bootID {
-		prev = nil // counters restarted with the kernel (snapshot restore)
+	at := s.opts.Now()
+	bootID, bootErr := s.opts.FS.BootID()
+	errs := failed("boot_id", bootErr)
+	for _, f := range s.figures {
+		errs = append(errs, f.read(s.opts.FS)...)
 	}
-	snap := &Snapshot{Metrics: s.compute(prev, cur)}
+	took := s.opts.Now().Sub(at)
+
+	m := wire.GuestMetrics{TimestampMs: at.UnixMilli(), BootID: bootID, AgentVersion: s.opts.Version}
+	w := window{ok: !s.prevAt.IsZero() && bootID == s.bootID}
+	if w.ok {
+		w.d = at.Sub(s.prevAt)
+		m.IntervalMs = w.d.Milliseconds()
+		w.ok = w.d > 0
+	}
+	for _, f := range s.figures {
+		f.fill(&m, w)
+	}
+	for _, e := range errs {
+		m.Errors = append(m.Errors, e.source+": "+e.err.Error())
+	}
+	s.prevAt, s.bootID = at, bootID
+
+	snap := &Snapshot{Metrics: m}
 	// Size the renderings like the last ones, so they are allocated once
 	// instead of grown by doubling.
 	jsonCap, promCap := 2048, 16384
@@ -81,8 +105,12 @@ func (s *Sampler) Sample() *Snapshot {
 		jsonCap, promCap = len(last.JSON)+512, len(last.Prom)+2048
 	}
 	snap.JSON = snap.Metrics.AppendJSON(make([]byte, 0, jsonCap))
-	snap.Prom = renderProm(make([]byte, 0, promCap), &snap.Metrics, cur)
-	s.prev = cur
+	pw := promtext.Writer{B: make([]byte, 0, promCap)}
+	for _, f := range s.figures {
+		f.prom(&pw)
+	}
+	agentFamilies(&pw, &snap.Metrics, at, took, len(errs))
+	snap.Prom = pw.B
 	s.latest.Store(snap)
 	return snap
 }
@@ -102,81 +130,20 @@ func (s *Sampler) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// reading is everything one sample reads from the kernel, unprocessed.
-type reading struct {
-	at       time.Time
-	duration time.Duration // how long reading took
-	errs     []sourceErr
-
-	stat     procfs.Stat
-	statOK   bool
-	mem      procfs.MemInfo
-	memOK    bool
-	uptime   float64
-	uptimeOK bool
-	load     procfs.LoadAvg
-	loadOK   bool
-	net      []procfs.NetDev
-	disks    []procfs.DiskStat
-	fs       []fsEntry
-	psi      [3]procfs.Pressure // cpu, memory, io
-	psiOK    [3]bool
-	procs    int
-	procsOK  bool
-	cpus     int
-
-	bootID, hostname, kernel string
-}
-
-// sourceErr records a source that could not be read in this sample.
-type sourceErr struct {
-	source string
-	err    error
-}
-
-var psiResources = [3]string{"cpu", "memory", "io"}
-
-func (s *Sampler) read() *reading {
-	f := s.opts.FS
-	r := &reading{at: s.opts.Now()}
-	fail := func(source string, err error) bool {
-		if err != nil {
-			r.errs = append(r.errs, sourceErr{source, err})
-		}
-		return err == nil
-	}
-	var err error
-	r.stat, err = f.Stat()
-	r.statOK = fail("stat", err)
-	r.mem, err = f.MemInfo()
-	r.memOK = fail("meminfo", err)
-	r.uptime, err = f.Uptime()
-	r.uptimeOK = fail("uptime", err)
-	r.load, err = f.LoadAvg()
-	r.loadOK = fail("loadavg", err)
-	r.net, err = f.NetDev()
-	fail("netdev", err)
-	r.disks, err = f.Disks()
-	fail("diskstats", err)
-	mounts, err := f.Mounts()
-	if fail("mounts", err) {
-		r.fs = s.guard.usages(mounts)
-	}
-	for i, res := range psiResources {
-		r.psi[i], err = f.Pressure(res)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue // the kernel has no PSI: not an error
-		}
-		r.psiOK[i] = fail("pressure/"+res, err)
-	}
-	r.procs, err = f.ProcessCount()
-	r.procsOK = fail("processes", err)
-	r.cpus, err = f.OnlineCPUs()
-	fail("cpu_online", err)
-	r.bootID, err = f.BootID()
-	fail("boot_id", err)
-	r.hostname, _ = f.Hostname() // identity only: absence is not worth an error
-	r.kernel, _ = f.OSRelease()
-	r.duration = s.opts.Now().Sub(r.at)
-	return r
+// agentFamilies are the agent's own figures and the headline percentages.
+func agentFamilies(w *promtext.Writer, m *wire.GuestMetrics, at time.Time, took time.Duration, errs int) {
+	w.Family("node_time_seconds", "gauge", "System time in seconds since epoch (1970).")
+	w.Sample(float64(at.UnixMilli()) / 1000)
+	w.Family("guest_agent_build_info", "gauge", "The guest agent's version; always 1.")
+	w.Sample(1, "version", m.AgentVersion)
+	w.Family("guest_agent_cpu_usage_percent", "gauge", "Share of CPU time not idle over the last sampling window, in percent.")
+	w.Sample(m.CPUUsagePercent)
+	w.Family("guest_agent_memory_usage_percent", "gauge", "Memory in use (total minus available), in percent of total.")
+	w.Sample(m.MemoryUsagePercent)
+	w.Family("guest_agent_sample_window_seconds", "gauge", "Length of the window the percentages and rates cover.")
+	w.Sample(float64(m.IntervalMs) / 1000)
+	w.Family("guest_agent_sample_duration_seconds", "gauge", "Time the last sample took to read the kernel.")
+	w.Sample(took.Seconds())
+	w.Family("guest_agent_source_errors", "gauge", "Sources that could not be read in the last sample; 0 when all were read.")
+	w.SampleUint(uint64(errs))
 }

@@ -1,0 +1,34 @@
+package sampler
+
+import (
+	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/guestagent/procfs"
+	"github.com/fcmon/fcmon/internal/guestagent/promtext"
+)
+
+// identity is who the guest is: host name, kernel release and online CPUs.
+type identity struct {
+	hostname, kernel string
+	cpus             int
+}
+
+func init() { register(func(*Options) figure { return &identity{} }) }
+
+func (f *identity) read(fs procfs.FS) []sourceErr {
+	var err error
+	f.cpus, err = fs.OnlineCPUs()
+	f.hostname, _ = fs.Hostname() // identity only: absence is not worth an error
+	f.kernel, _ = fs.OSRelease()
+	return failed("cpu_online", err)
+}
+
+func (f *identity) fill(m *wire.GuestMetrics, _ window) {
+	m.Hostname, m.Kernel, m.CPUCount = f.hostname, f.kernel, f.cpus
+}
+
+func (f *identity) prom(w *promtext.Writer) {
+	if f.kernel != "" || f.hostname != "" {
+		w.Family("node_uname_info", "gauge", "Labeled system information as provided by the uname system call.")
+		w.Sample(1, "nodename", f.hostname, "release", f.kernel, "sysname", "Linux")
+	}
+}
