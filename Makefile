@@ -71,9 +71,22 @@ ui-test-deps: ui-assets
 test-ui: ui-test-deps
 	go test -count=1 -v ./test/ui
 
-lint:
+## lint: gofmt, go vet, golangci-lint (installed from the Go module proxy at
+## the pinned version into .cache/bin) with the import rules of
+## docs/architecture.md, and the test over `go list -deps` that checks them.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := .cache/bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
+
+$(GOLANGCI_LINT):
+	@mkdir -p .cache/bin
+	GOBIN=$(CURDIR)/.cache/bin go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv .cache/bin/golangci-lint $@
+
+lint: $(GOLANGCI_LINT)
 	@out=$$(gofmt -l cmd internal test 2>/dev/null); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 	go vet ./...
+	$(GOLANGCI_LINT) run ./...
+	go test -count=1 ./test/architecture
 
 ## fuzz: run every fuzz target for FUZZTIME each (the corpora also run in `make test`).
 FUZZTIME ?= 20s

@@ -34,7 +34,7 @@ func startAgent(t *testing.T, edit func(*Config)) *testAgent {
 	if edit != nil {
 		edit(&cfg)
 	}
-	a, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/fcmon/fcmon/internal/testsupport/vmtest"
 )
 
-// sample is the part of the agent's /metrics JSON (SPEC.md) these tests check.
+// sample is the part of the agent's /metrics JSON (docs/api.md) these tests check.
 type sample struct {
 	CPUUsagePercent float64 `json:"cpu_usage_percent"`
 	MemoryUsedKB    int64   `json:"memory_used_kb"`

@@ -98,7 +98,7 @@ func (c *conn) readRequest() (Request, error) {
 			lineSeen = lineSeen || bytes.IndexByte(buf[old:c.n], '\n') >= 0
 			if c.n > 0 && (old == 0 || early || headEnd(buf[:c.n], max(old-2, 0)) >= 0) {
 				req, n, err := parseRequest(buf[:c.n], &c.head)
-				if err != ErrIncomplete {
+				if !errors.Is(err, ErrIncomplete) {
 					c.n = copy(buf, buf[n:c.n])
 					return req, err
 				}

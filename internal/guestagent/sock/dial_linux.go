@@ -36,11 +36,11 @@ func Dial(ctx context.Context, addr netip.AddrPort) (Conn, error) {
 	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 	for {
 		err = syscall.Connect(fd, sa)
-		if err != syscall.EINTR {
+		if !errors.Is(err, syscall.EINTR) {
 			break
 		}
 	}
-	if err != nil && err != syscall.EINPROGRESS {
+	if err != nil && !errors.Is(err, syscall.EINPROGRESS) {
 		syscall.Close(fd)
 		return fail("connect", err)
 	}

@@ -10,8 +10,11 @@ package sock
 import (
 	"context"
 	"io"
+	"os"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // TestVsockLoopback connects to a vsock listener through CID 1 (the local
@@ -39,4 +42,27 @@ func TestVsockLoopback(t *testing.T) {
 	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
 		t.Fatalf("server read %q, %v", buf, err)
 	}
+}
+
+// cidLocal is VMADDR_CID_LOCAL, served by the vsock_loopback transport.
+const cidLocal = 1
+
+// dialVsock connects to cid:port with a raw non-blocking socket.
+func dialVsock(ctx context.Context, cid, port uint32) (*os.File, error) {
+	fd, err := syscall.Socket(afVsock, syscall.SOCK_STREAM|sockFlags, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("socket", err)
+	}
+	sa := sockaddrVM{family: afVsock, cid: cid, port: port}
+	_, _, e := syscall.Syscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), sizeofVM)
+	if e != 0 && e != syscall.EINPROGRESS {
+		syscall.Close(fd)
+		return nil, os.NewSyscallError("connect", e)
+	}
+	f := os.NewFile(uintptr(fd), "vsock client")
+	if err := awaitConnect(ctx, f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }

@@ -1,18 +1,13 @@
 package sock
 
 import (
-	"context"
 	"errors"
 	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 )
-
-// cidLocal is VMADDR_CID_LOCAL, served by the vsock_loopback transport.
-const cidLocal = 1
 
 // listenVsockOrSkip listens on a free vsock port, skipping when the kernel
 // has no AF_VSOCK at all.
@@ -56,24 +51,4 @@ func TestVsockListen(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("vsock Accept still blocked after Close")
 	}
-}
-
-// dialVsock connects to cid:port with a raw non-blocking socket.
-func dialVsock(ctx context.Context, cid, port uint32) (*os.File, error) {
-	fd, err := syscall.Socket(afVsock, syscall.SOCK_STREAM|sockFlags, 0)
-	if err != nil {
-		return nil, os.NewSyscallError("socket", err)
-	}
-	sa := sockaddrVM{family: afVsock, cid: cid, port: port}
-	_, _, e := syscall.Syscall(syscall.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), sizeofVM)
-	if e != 0 && e != syscall.EINPROGRESS {
-		syscall.Close(fd)
-		return nil, os.NewSyscallError("connect", e)
-	}
-	f := os.NewFile(uintptr(fd), "vsock client")
-	if err := awaitConnect(ctx, f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
 }

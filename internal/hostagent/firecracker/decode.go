@@ -66,7 +66,7 @@ var ErrBadLine = errors.New("not a firecracker metrics line")
 func DecodeLine(data []byte) (Line, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
-		return Line{}, fmt.Errorf("%w: %v", ErrBadLine, err)
+		return Line{}, fmt.Errorf("%w: %w", ErrBadLine, err)
 	}
 	if top == nil {
 		return Line{}, fmt.Errorf("%w: null", ErrBadLine)
@@ -77,11 +77,11 @@ func DecodeLine(data []byte) (Line, error) {
 		return Line{}, fmt.Errorf("%w: no utc_timestamp_ms", ErrBadLine)
 	}
 	if err := json.Unmarshal(ts, &line.TimestampMs); err != nil {
-		return Line{}, fmt.Errorf("%w: utc_timestamp_ms: %v", ErrBadLine, err)
+		return Line{}, fmt.Errorf("%w: utc_timestamp_ms: %w", ErrBadLine, err)
 	}
 	for key, raw := range top {
 		if err := line.decodeSection(key, raw); err != nil {
-			return Line{}, fmt.Errorf("%w: %s: %v", ErrBadLine, key, err)
+			return Line{}, fmt.Errorf("%w: %s: %w", ErrBadLine, key, err)
 		}
 	}
 	return line, nil

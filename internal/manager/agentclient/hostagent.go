@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -141,7 +142,7 @@ func (h *HostAgents) Do(ctx context.Context, method, base, path string, body []b
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
-		if ue, ok := err.(*url.Error); ok {
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
 			err = ue.Err // its "Get \"http://...\":" prefix repeats what callers say
 		}
 		return nil, Classify(ctx, err)

@@ -1,4 +1,4 @@
-// Package api is the manager's HTTP API: the REST calls of SPEC.md over the
+// Package api is the manager's HTTP API: the REST calls of docs/api.md over the
 // VM registry, the latest and past samples, the WebSocket streams, the
 // Prometheus export and the health check. It validates every input before
 // anything is stored and renders every error as {"error": "..."}.

@@ -92,7 +92,7 @@ func TestFallbackToHostAndBack(t *testing.T) {
 	guest.stop(syscall.SIGKILL)
 	h.waitSample(t, tg.ID, time.Now(), 2*testInterval+grace, "host sample", isSource(wire.SourceHost))
 	time.Sleep(8 * testInterval)
-	guest = startGuestAgent(t, guest.addr)
+	startGuestAgent(t, guest.addr)
 	back = time.Now()
 	r = h.waitSample(t, tg.ID, back, 4*testInterval+testInterval+grace, "guest sample after the backoff", isSource(wire.SourceGuest))
 	t.Logf("source guest %v after a restart on the same address (backoff cap %v)", r.at.Sub(back), 4*testInterval)

@@ -114,7 +114,7 @@ func TestFirecrackerAndReattach(t *testing.T) {
 	host.stop(syscall.SIGTERM)
 	restarted := time.Now()
 	h.waitSample(t, tg.ID, restarted, 2*testInterval+grace, "sample while the host agent is down", isSource(wire.SourceNone))
-	host = startHostAgent(t, host.addr)
+	startHostAgent(t, host.addr)
 	r = h.waitSample(t, tg.ID, time.Now(), 5*time.Second, "Firecracker rates after the restart", firecrackerRates)
 	checkFirecrackerSample(t, r.s)
 	t.Logf("Firecracker rates again %v after the host agent went down", r.at.Sub(restarted))

@@ -26,7 +26,7 @@ func TestPhaseSpreadsTargets(t *testing.T) {
 			t.Errorf("bucket %d of %d holds %d of %d phases: %v", b, buckets, c, n, count)
 		}
 	}
-	if Phase("vm-1", iv) != Phase("vm-1", iv) || Phase("vm-1", iv) == Phase("vm-2", iv) {
+	if a, b := Phase("vm-1", iv), Phase("vm-1", iv); a != b || a == Phase("vm-2", iv) {
 		t.Error("phase not a stable function of the id")
 	}
 }

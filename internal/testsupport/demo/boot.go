@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -99,7 +100,7 @@ func (d *demo) dropLegacy(ctx context.Context) {
 	}
 	id := strings.TrimSpace(string(data))
 	err = NewClient("http://"+d.o.ManagerAddr).Do(ctx, "DELETE", "/v1/vms/"+id, nil, nil, 204)
-	if se, ok := err.(*StatusError); err == nil || ok && se.Status == 404 {
+	if se := (*StatusError)(nil); err == nil || errors.As(err, &se) && se.Status == 404 {
 		os.Remove(path)
 		d.say("removed the VM of an earlier make run (%s)", id)
 	}

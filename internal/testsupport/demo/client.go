@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -86,7 +87,7 @@ func (e *StatusError) Error() string {
 // earlier run (its VMM pid is out of date).
 func (c *Client) Register(ctx context.Context, vm VM) error {
 	err := c.Do(ctx, "POST", "/v1/vms", vm, nil, http.StatusCreated)
-	if se, ok := err.(*StatusError); ok && se.Status == http.StatusConflict {
+	if se := (*StatusError)(nil); errors.As(err, &se) && se.Status == http.StatusConflict {
 		if err := c.Do(ctx, "DELETE", "/v1/vms/"+vm.ID, nil, nil, http.StatusNoContent); err != nil {
 			return err
 		}
@@ -119,7 +120,7 @@ func (c *Client) WaitFor(ctx context.Context, id string, ok func(wire.CombinedSa
 		select {
 		case <-ctx.Done():
 			if lastErr != nil {
-				return last, fmt.Errorf("%w (last error: %v)", ctx.Err(), lastErr)
+				return last, fmt.Errorf("%w (last error: %w)", ctx.Err(), lastErr)
 			}
 			return last, ctx.Err()
 		case <-time.After(250 * time.Millisecond):

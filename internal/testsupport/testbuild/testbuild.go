@@ -28,7 +28,7 @@ func Program(dir, name string) (string, error) {
 	cmd.Dir = root
 	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0"), env[name]...)
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building %s: %v\n%s", name, err, msg)
+		return "", fmt.Errorf("building %s: %w\n%s", name, err, msg)
 	}
 	return out, nil
 }

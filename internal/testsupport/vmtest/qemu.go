@@ -132,7 +132,7 @@ func waitSocket(p *process, sock string, timeout time.Duration) error {
 		}
 		select {
 		case <-p.exited:
-			return fmt.Errorf("qemu exited before creating its console socket: %v: %s",
+			return fmt.Errorf("qemu exited before creating its console socket: %w: %s",
 				p.waitErr, strings.TrimSpace(p.stderr.String()))
 		case <-time.After(20 * time.Millisecond):
 		}

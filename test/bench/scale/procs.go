@@ -114,7 +114,7 @@ func startManager(ctx context.Context, c config, dir string) (*manager, error) {
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			m.stop()
-			return nil, fmt.Errorf("manager not healthy after 30s: %v\n%s", err, logs.String())
+			return nil, fmt.Errorf("manager not healthy after 30s: %w\n%s", err, logs.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

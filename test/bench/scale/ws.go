@@ -51,7 +51,7 @@ func dialStream(base string) (*subscriber, error) {
 	status, err := r.ReadString('\n')
 	if err != nil || !strings.Contains(status, " 101 ") {
 		conn.Close()
-		return nil, fmt.Errorf("websocket upgrade: %q %v", status, err)
+		return nil, fmt.Errorf("websocket upgrade: %q %w", status, err)
 	}
 	for {
 		line, err := r.ReadString('\n')
