@@ -48,7 +48,7 @@ describe('VM list', { skip }, () => {
     await form.getByLabel('Guest IP').fill('169.254.169.254');
     await form.getByLabel('Guest IP').press('Enter');
     const error = form.locator('#reg-guest-ip-error');
-    await error.filter({ hasText: 'guest_ip 169.254.169.254 is link-local' }).waitFor();
+    await error.filter({ hasText: 'guest_ip 169.254.169.254 is the instance metadata service' }).waitFor();
     assert.equal(await form.getByLabel('Guest IP').getAttribute('aria-invalid'), 'true');
     await shot(page, 'register-error');
 

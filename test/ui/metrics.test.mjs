@@ -83,7 +83,7 @@ describe('metrics tab', { skip }, () => {
     await input.fill('169.254.169.254');
     await input.press('Enter');
     const error = form.locator('#guest-ip-error');
-    await error.filter({ hasText: /^guest_ip 169\.254\.169\.254 is link-local .* never contacts such addresses$/ }).waitFor();
+    await error.filter({ hasText: /^guest_ip 169\.254\.169\.254 is the instance metadata service .* it is never contacted$/ }).waitFor();
     assert.equal(await input.getAttribute('aria-invalid'), 'true');
     await shot(b.page, 'guest-ip-error');
     await input.fill(before);
