@@ -26,7 +26,7 @@ done
 
 # Modules the guest loads; their dependencies are added from modules.dep, and modules
 # built into the kernel (modules.builtin) are left out.
-wanted_modules="virtio_pci virtio_net virtio_blk vsock vmw_vsock_virtio_transport vsock_loopback"
+wanted_modules="virtio_pci virtio_net virtio_blk vsock vmw_vsock_virtio_transport vsock_loopback virtio_balloon"
 
 log() { echo "vm-assets: $*" >&2; }
 
@@ -56,7 +56,7 @@ ensure_tools() {
 
 cache_complete() {
 	[ -f "$cache/READY" ] && [ -s "$cache/vmlinuz" ] && [ -x "$cache/busybox" ] &&
-		[ -f "$cache/modules/order" ]
+		[ -f "$cache/modules/order" ] && grep -qxF "wanted=$wanted_modules" "$cache/READY"
 }
 
 # download_pkg NAME DIR: fetch a .deb with apt-get download and unpack it into DIR.
@@ -134,8 +134,8 @@ build_cache() {
 		add_module "$m"
 	done
 	rm -f "$out/modules/.seen"
-	printf 'kernel_package=%s\nkernel_version=%s\nmodules=%s\n' \
-		"$kpkg" "$kver" "$(tr '\n' ' ' <"$out/modules/order")" >"$out/READY"
+	printf 'kernel_package=%s\nkernel_version=%s\nmodules=%s\nwanted=%s\n' \
+		"$kpkg" "$kver" "$(tr '\n' ' ' <"$out/modules/order")" "$wanted_modules" >"$out/READY"
 
 	mkdir -p "$(dirname "$cache")"
 	rm -rf "$cache"

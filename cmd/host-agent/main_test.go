@@ -109,7 +109,7 @@ var listenLog = regexp.MustCompile(`msg="host agent listening".* addr=(127\.0\.0
 
 func startBinary(t *testing.T, bin string, args ...string) *agentProc {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"--listen", "127.0.0.1:0", "--allow-paths", os.TempDir()}, args...)...)
+	cmd := exec.Command(bin, append([]string{"--listen", "127.0.0.1:0", "--allow-paths", os.TempDir(), "--discover=false"}, args...)...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -187,7 +187,7 @@ func TestRSSWith100VMs(t *testing.T) {
 	p := startBinary(t, buildAgent(t), "--interval", "500ms")
 	time.Sleep(500 * time.Millisecond)
 	idle, _ := rssKB(t, p.cmd.Process.Pid)
-	line, err := os.ReadFile("../../internal/hostagent/firecracker/testdata/metrics-line.json")
+	line, err := os.ReadFile("../../internal/testsupport/fcstandin/metrics-line.json")
 	if err != nil {
 		t.Fatal(err)
 	}

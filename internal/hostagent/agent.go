@@ -6,6 +6,7 @@ package hostagent
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -80,6 +81,9 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.procs.Run(bg) })
 	wg.Go(func() { a.sampleTaps(bg) })
+	if a.cfg.Discover {
+		wg.Go(func() { a.discoverLoop(bg) })
+	}
 	if a.tls != nil {
 		wg.Go(func() { a.tls.ReloadOnHangup(bg, a.log) })
 	}
@@ -99,7 +103,8 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 		ShutdownTimeout:   a.cfg.ShutdownTimeout,
 		Log:               a.log,
 		Listening:         "host agent listening",
-		LogAttrs:          []any{"interval", a.cfg.Interval.String(), "auth", a.token != "", "version", version.Version},
+		LogAttrs: []any{"interval", a.cfg.Interval.String(), "auth", a.token != "", "discover", a.cfg.Discover,
+			"version", version.Version},
 	}.Run(ctx, ln)
 }
 
@@ -121,10 +126,10 @@ func (a *Agent) sampleTaps(ctx context.Context) {
 	}
 }
 
-// Close detaches every VM, stopping its readers and flushers.
+// Close drops every VM, stopping its sources.
 func (a *Agent) Close() {
 	for _, v := range a.snapshot() {
-		a.Detach(v.cfg.ID)
+		a.remove(v.cfg.ID)
 	}
 }
 
@@ -147,12 +152,13 @@ func (a *Agent) lookup(id string) (*vm, bool) {
 	return v, ok
 }
 
-// Attach attaches a VM, or updates the VM attached under the same id:
-// sources whose configuration is unchanged keep running (and their totals),
-// changed ones are replaced. It reports whether the VM is new. On error
-// nothing has changed.
+// Attach attaches a VM, or updates the VM attached under the same id (a
+// VM discovery found under that id becomes one with it): sources whose
+// configuration is unchanged keep running (and their totals), changed ones
+// are replaced. It reports whether the VM is new. On error nothing has
+// changed.
 func (a *Agent) Attach(cfg wire.VMConfig) (wire.VMInfo, bool, error) {
-	if err := validateVM(cfg); err != nil {
+	if err := a.validateVM(cfg); err != nil {
 		return wire.VMInfo{}, false, err
 	}
 	var paths resolvedPaths
@@ -167,36 +173,60 @@ func (a *Agent) Attach(cfg wire.VMConfig) (wire.VMInfo, bool, error) {
 			return wire.VMInfo{}, false, err
 		}
 	}
+	if cfg.VsockUDS != "" {
+		if paths.vsock, err = a.checkPath("vsock_uds", cfg.VsockUDS, pathSocket); err != nil {
+			return wire.VMInfo{}, false, err
+		}
+	}
 	a.attachMu.Lock()
 	defer a.attachMu.Unlock()
 	old, exists := a.lookup(cfg.ID)
-	if exists && old.cfg == cfg {
+	if exists && old.attached != nil && *old.attached == cfg {
 		return old.info(), false, nil
 	}
 	if !exists && a.count() >= a.cfg.MaxVMs {
 		return wire.VMInfo{}, false, httpapi.Errorf(http.StatusConflict, "cannot attach more than %d VMs (see --max-vms)", a.cfg.MaxVMs)
 	}
-	if !exists {
-		old = nil
+	var f *found
+	if exists {
+		f = old.found
 	}
-	nv, err := a.prepare(cfg, paths, old)
+	nv, err := a.replace(cfg.ID, &cfg, paths, f)
 	if err != nil {
 		return wire.VMInfo{}, false, err
 	}
-	a.start(nv, old)
-	a.mu.Lock()
-	a.vms[cfg.ID] = nv
-	a.mu.Unlock()
-	if old != nil {
-		a.retire(old, nv)
-	}
-	a.log.Info("VM attached", "vm_id", cfg.ID, "pid", cfg.PID, "metrics_fifo", cfg.MetricsFIFO,
-		"api_socket", cfg.APISocket, "tap", cfg.Tap, "updated", exists)
+	a.log.Info("VM attached", "vm_id", cfg.ID, "pid", nv.cfg.PID, "metrics_fifo", nv.cfg.MetricsFIFO,
+		"api_socket", nv.cfg.APISocket, "vsock_uds", nv.cfg.VsockUDS, "guest_addr", cfg.GuestAddr, "tap", nv.cfg.Tap,
+		"updated", exists, "discovered", f != nil)
 	return nv.info(), !exists, nil
 }
 
-// Detach removes the VM and stops its sources; false when no VM has id.
-func (a *Agent) Detach(id string) bool {
+// ErrDiscovered is returned by Detach for a VM that is there because
+// discovery found its Firecracker process: it leaves when the process does.
+var ErrDiscovered = errors.New("discovered, not attached")
+
+// Detach removes what POST /v1/vms attached. A VM discovery found stays,
+// as discovered only; one that is only discovered gives ErrDiscovered.
+// false when no VM has id.
+func (a *Agent) Detach(id string) (bool, error) {
+	a.attachMu.Lock()
+	defer a.attachMu.Unlock()
+	v, ok := a.lookup(id)
+	switch {
+	case !ok:
+		return false, nil
+	case v.attached == nil:
+		return true, ErrDiscovered
+	}
+	if _, err := a.replace(id, nil, resolvedPaths{}, v.found); err != nil {
+		return true, err
+	}
+	a.log.Info("VM detached", "vm_id", id, "still_discovered", v.found != nil)
+	return true, nil
+}
+
+// remove drops the VM whatever brought it, stopping its sources.
+func (a *Agent) remove(id string) {
 	a.attachMu.Lock()
 	defer a.attachMu.Unlock()
 	a.mu.Lock()
@@ -205,9 +235,39 @@ func (a *Agent) Detach(id string) bool {
 	a.mu.Unlock()
 	if ok {
 		a.retire(v, nil)
-		a.log.Info("VM detached", "vm_id", id)
 	}
-	return ok
+}
+
+// replace makes the VM id what attached and f say (both nil: gone),
+// reusing the sources that stay the same, and returns it (nil when gone).
+// The caller holds attachMu. On error nothing has changed.
+func (a *Agent) replace(id string, attached *wire.VMConfig, attachedPaths resolvedPaths, f *found) (*vm, error) {
+	old, exists := a.lookup(id)
+	if !exists {
+		old = nil
+	}
+	if attached == nil && f == nil {
+		if old != nil {
+			a.mu.Lock()
+			delete(a.vms, id)
+			a.mu.Unlock()
+			a.retire(old, nil)
+		}
+		return nil, nil
+	}
+	cfg, paths := merge(id, attached, attachedPaths, f)
+	nv, err := a.prepare(cfg, paths, attached, f, old)
+	if err != nil {
+		return nil, err
+	}
+	a.start(nv, old)
+	a.mu.Lock()
+	a.vms[id] = nv
+	a.mu.Unlock()
+	if old != nil {
+		a.retire(old, nv)
+	}
+	return nv, nil
 }
 
 func (a *Agent) count() int {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fcmon/fcmon/internal/core/httpapi"
@@ -35,6 +36,7 @@ func (a *Agent) Handler() http.Handler {
 	mux.Handle("/v1/vms", auth(a.serve(methods{"GET": a.listVMs, "POST": a.attachVM})))
 	mux.Handle("/v1/vms/{id}", auth(a.serve(methods{"GET": a.getVM, "DELETE": a.detachVM})))
 	mux.Handle("/v1/vms/{id}/stats", auth(a.serve(methods{"GET": a.vmStats})))
+	mux.Handle("/v1/samples", auth(a.serve(methods{"GET": a.samples})))
 	mux.Handle("/", a.serve(methods{
 		"GET": notFound, "POST": notFound, "PUT": notFound, "DELETE": notFound, "PATCH": notFound,
 	}))
@@ -138,8 +140,15 @@ func (a *Agent) getVM(w http.ResponseWriter, r *http.Request) error {
 
 func (a *Agent) detachVM(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	if !a.Detach(id) {
+	ok, err := a.Detach(id)
+	switch {
+	case !ok:
 		return httpapi.Errorf(http.StatusNotFound, "no VM %q is attached", id)
+	case errors.Is(err, ErrDiscovered):
+		return httpapi.Errorf(http.StatusConflict,
+			"VM %q was discovered, not attached: it leaves when its Firecracker process exits (--discover=false watches attached VMs only)", id)
+	case err != nil:
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -155,7 +164,7 @@ func (a *Agent) vmStats(w http.ResponseWriter, r *http.Request) error {
 
 // promHandler serves the agent's registry (see prom.go).
 func (a *Agent) promHandler() handler {
-	h := promhttp.HandlerFor(a.registry(), promhttp.HandlerOpts{
+	h := promhttp.HandlerFor(prometheus.Gatherers{a.registry(), guestGatherer{a}}, promhttp.HandlerOpts{
 		ErrorLog:      slogPrinter{a.log},
 		ErrorHandling: promhttp.ContinueOnError,
 	})

@@ -40,6 +40,18 @@ type Config struct {
 	// TLSCert and TLSKey, when set, serve HTTPS; TLSClientCA makes every
 	// client present a certificate signed by it.
 	TLSCert, TLSKey, TLSClientCA string
+	// Discover finds every Firecracker process on the host each interval;
+	// DiscoverScope, when set, limits it to comma-separated directories
+	// (a VM is in scope when its jail, or else its API socket, lies below one).
+	Discover      bool
+	DiscoverScope string
+	// GuestVsockPort is the guest agents' vsock port.
+	GuestVsockPort int
+	// GuestAllowCIDRs lists the networks of guest_addr, the guest agents
+	// read over TCP.
+	GuestAllowCIDRs string
+	// GuestTokenFile holds the guest agents' token (their --token-file).
+	GuestTokenFile string
 	// ShutdownTimeout bounds how long in-flight requests may finish after
 	// a signal.
 	ShutdownTimeout time.Duration
@@ -67,6 +79,14 @@ func (c *Config) Flags(fs *cli.FlagSet) {
 	fs.String(&c.TLSCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with; re-read when it changes or on SIGHUP")
 	fs.String(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.String(&c.TLSClientCA, "tls-client-ca", "", "PEM CA certificates; every client must then present a certificate they signed")
+	fs.Bool(&c.Discover, "discover", true,
+		"find every Firecracker process on the host (plain or jailed) each interval, and read its VM without an attach")
+	fs.String(&c.DiscoverScope, "discover-scope", "",
+		"comma-separated directories: discover only VMs whose jail, or else API socket, lies below one (default: every VM)")
+	fs.Int(&c.GuestVsockPort, "guest-vsock-port", wire.DefaultGuestPort, "the vsock port the guest agents listen on")
+	fs.String(&c.GuestAllowCIDRs, "guest-allow-cidrs", netpolicy.PrivateRanges,
+		"comma-separated networks of the guest addresses (guest_addr) the agent may read guest agents at over TCP")
+	fs.String(&c.GuestTokenFile, "guest-token-file", "", "file holding the guest agents' token (their --token-file)")
 	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", 5*time.Second,
 		"how long requests in flight may take to finish on SIGINT or SIGTERM")
 	logging.Flags(fs, &c.LogLevel, &c.LogFormat)
@@ -74,9 +94,12 @@ func (c *Config) Flags(fs *cli.FlagSet) {
 
 // settings is a validated Config.
 type settings struct {
-	token string
-	hosts *netpolicy.Hosts
-	paths []string // clean absolute roots, symlinks resolved where they exist
+	token      string
+	guestToken string
+	hosts      *netpolicy.Hosts
+	paths      []string // clean absolute roots, symlinks resolved where they exist
+	scope      []string // discovery's directories; empty: every VM
+	guestAllow netpolicy.List
 }
 
 // validate checks the configuration and reads the token file. Errors are
@@ -123,6 +146,23 @@ func (c *Config) validate() (settings, error) {
 	}
 	if len(s.paths) == 0 {
 		return s, fmt.Errorf("--allow-paths is empty: no metrics FIFO or API socket could be attached")
+	}
+	for _, p := range netpolicy.SplitList(c.DiscoverScope) {
+		if !filepath.IsAbs(p) {
+			return s, fmt.Errorf("--discover-scope: %q is not an absolute path", p)
+		}
+		s.scope = append(s.scope, filepath.Clean(p))
+	}
+	if c.GuestVsockPort < 1 || c.GuestVsockPort > 1<<31 {
+		return s, fmt.Errorf("--guest-vsock-port %d is not a port", c.GuestVsockPort)
+	}
+	if s.guestAllow, err = netpolicy.ParseList("--guest-allow-cidrs", c.GuestAllowCIDRs); err != nil {
+		return s, err
+	}
+	if c.GuestTokenFile != "" {
+		if s.guestToken, err = bearer.ReadFile("--guest-token-file", c.GuestTokenFile); err != nil {
+			return s, err
+		}
 	}
 	return s, nil
 }

@@ -18,6 +18,9 @@ func defaultConfig(t *testing.T) Config {
 	if err := fs.Parse(nil, func(string) string { return "" }); err != nil {
 		t.Fatal(err)
 	}
+	// Tests attach what they watch: other tests' Firecracker stand-ins on
+	// this machine must not be discovered.
+	c.Discover = false
 	return c
 }
 

@@ -1,6 +1,7 @@
 package hostagent
 
 import (
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"time"
@@ -18,19 +19,38 @@ const maxSocketPath = 107
 
 var vmIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
 
-// vm is one attached VM. It is immutable once stored: attaching the same id
-// again builds a new vm that takes over the unchanged sources of the old.
+// vm is one VM the agent watches: attached by POST /v1/vms, found by
+// discovery, or both under the same id. It is immutable once stored: a
+// change builds a new vm that takes over the unchanged sources of the old.
 type vm struct {
-	cfg        wire.VMConfig
+	// cfg is the effective configuration, what was attached merged over
+	// what discovery found; paths are its paths as the agent opens them.
+	cfg      wire.VMConfig
+	paths    resolvedPaths
+	attached *wire.VMConfig // the POST /v1/vms body; nil when only discovered
+	found    *found         // discovery's account; nil when only attached
+
 	attachedAt time.Time
-	reader     *firecracker.MetricsReader // nil without metrics_fifo
-	flusher    *firecracker.Flusher       // nil without api_socket and metrics_fifo
+	api        *firecracker.Client        // nil without an API socket; shared by flusher and poller
+	reader     *firecracker.MetricsReader // nil without a metrics path
+	flusher    *firecracker.Flusher       // nil without API socket and metrics path
 	tap        *tapReader                 // nil without tap
+	poll       *poller                    // guest, balloon, Firecracker's account; nil when there is none to ask
+}
+
+// found is what discovery learnt of a Firecracker process and its API.
+type found struct {
+	pid        int
+	startTicks uint64
+	apiSocket  string // as the host reaches it
+	metrics    string
+	vsock      string
+	info       wire.FirecrackerInfo
 }
 
 // validateVM checks a configuration before anything is opened, with
 // messages that say what was expected.
-func validateVM(c wire.VMConfig) error {
+func (a *Agent) validateVM(c wire.VMConfig) error {
 	if c.ID == "" {
 		return badRequest("id is required")
 	}
@@ -43,11 +63,25 @@ func validateVM(c wire.VMConfig) error {
 	if err := validPath("metrics_fifo", c.MetricsFIFO); err != nil {
 		return err
 	}
-	if err := validPath("api_socket", c.APISocket); err != nil {
-		return err
+	for field, p := range map[string]string{"api_socket": c.APISocket, "vsock_uds": c.VsockUDS} {
+		if err := validPath(field, p); err != nil {
+			return err
+		}
+		if len(p) > maxSocketPath {
+			return badRequest("%s is %d bytes long; a Unix socket path has at most %d", field, len(p), maxSocketPath)
+		}
 	}
-	if len(c.APISocket) > maxSocketPath {
-		return badRequest("api_socket is %d bytes long; a Unix socket path has at most %d", len(c.APISocket), maxSocketPath)
+	if c.GuestAddr != "" {
+		if c.VsockUDS != "" {
+			return badRequest("guest_addr and vsock_uds are both set; a guest agent is read over one, never both")
+		}
+		ap, err := netip.ParseAddrPort(c.GuestAddr)
+		if err != nil || ap.Port() == 0 {
+			return badRequest("guest_addr %q is not an IP address and port such as 10.0.0.2:8080", c.GuestAddr)
+		}
+		if err := a.set.guestAllow.Check(ap.Addr()); err != nil {
+			return badRequest("guest_addr %v", err)
+		}
 	}
 	if c.Tap != "" {
 		if err := validTapName(c.Tap); err != nil {
@@ -74,21 +108,51 @@ func validPath(field, p string) error {
 	return nil
 }
 
-// resolvedPaths are a VM's metrics FIFO and API socket with their symlinks
-// resolved: what the agent opens.
-type resolvedPaths struct{ metrics, socket string }
+// resolvedPaths are a VM's paths as the agent opens them: symlinks of
+// attached paths resolved, discovered ones as the host reaches them.
+type resolvedPaths struct{ metrics, socket, vsock string }
 
-// prepare builds the vm for cfg, reusing what old (nil on a first attach)
-// already has for the same sources. It opens a new metrics FIFO here, so
-// that a bad path fails the request before anything changes; the sources
-// start in start.
-func (a *Agent) prepare(cfg wire.VMConfig, paths resolvedPaths, old *vm) (*vm, error) {
-	nv := &vm{cfg: cfg, attachedAt: time.Now()}
+// merge is the effective configuration of a VM: what was attached, and
+// for what it leaves out, what discovery found.
+func merge(id string, attached *wire.VMConfig, attachedPaths resolvedPaths, f *found) (wire.VMConfig, resolvedPaths) {
+	var cfg wire.VMConfig
+	var paths resolvedPaths
+	if attached != nil {
+		cfg, paths = *attached, attachedPaths
+	}
+	cfg.ID = id
+	if f == nil {
+		return cfg, paths
+	}
+	if cfg.PID == 0 {
+		cfg.PID = f.pid
+	}
+	if cfg.APISocket == "" && f.apiSocket != "" {
+		cfg.APISocket, paths.socket = f.apiSocket, f.apiSocket
+	}
+	if cfg.MetricsFIFO == "" && f.metrics != "" {
+		cfg.MetricsFIFO, paths.metrics = f.metrics, f.metrics
+	}
+	if cfg.Tap == "" && len(f.info.Taps) > 0 {
+		cfg.Tap = f.info.Taps[0]
+	}
+	if cfg.VsockUDS == "" && cfg.GuestAddr == "" && f.vsock != "" {
+		cfg.VsockUDS, paths.vsock = f.vsock, f.vsock
+	}
+	return cfg, paths
+}
+
+// prepare builds the vm, reusing what old (nil for a new VM) already has
+// for the same sources. It opens a new metrics FIFO here, so that a bad
+// path fails the request before anything changes; the sources start in
+// start.
+func (a *Agent) prepare(cfg wire.VMConfig, paths resolvedPaths, attached *wire.VMConfig, f *found, old *vm) (*vm, error) {
+	nv := &vm{cfg: cfg, paths: paths, attached: attached, found: f, attachedAt: time.Now()}
 	if old != nil {
 		nv.attachedAt = old.attachedAt
 	}
 	if cfg.MetricsFIFO != "" {
-		if old != nil && old.reader != nil && old.cfg.MetricsFIFO == cfg.MetricsFIFO {
+		if old != nil && old.reader != nil && old.paths.metrics == paths.metrics {
 			nv.reader = old.reader
 		} else {
 			r, err := firecracker.OpenMetrics(paths.metrics)
@@ -98,13 +162,19 @@ func (a *Agent) prepare(cfg wire.VMConfig, paths resolvedPaths, old *vm) (*vm, e
 			nv.reader = r
 		}
 	}
+	if cfg.APISocket != "" {
+		if old != nil && old.api != nil && old.paths.socket == paths.socket {
+			nv.api = old.api
+		} else {
+			nv.api = firecracker.NewClient(paths.socket, min(a.cfg.Interval, firecracker.DefaultTimeout))
+		}
+	}
 	// FlushMetrics only makes sense when someone reads the lines.
-	if cfg.APISocket != "" && cfg.MetricsFIFO != "" {
-		if old != nil && old.flusher != nil && old.cfg.APISocket == cfg.APISocket {
+	if nv.api != nil && nv.reader != nil {
+		if old != nil && old.flusher != nil && old.api == nv.api {
 			nv.flusher = old.flusher
 		} else {
-			client := firecracker.NewClient(paths.socket, min(a.cfg.Interval, firecracker.DefaultTimeout))
-			nv.flusher = firecracker.NewFlusher(client, a.cfg.Interval, a.log.With("vm_id", cfg.ID))
+			nv.flusher = firecracker.NewFlusher(nv.api, a.cfg.Interval, a.log.With("vm_id", cfg.ID))
 		}
 	}
 	if cfg.Tap != "" {
@@ -112,6 +182,13 @@ func (a *Agent) prepare(cfg wire.VMConfig, paths resolvedPaths, old *vm) (*vm, e
 			nv.tap = old.tap
 		} else {
 			nv.tap = newTapReader(a.cfg.SysRoot, cfg.Tap)
+		}
+	}
+	if nv.api != nil || cfg.VsockUDS != "" || cfg.GuestAddr != "" {
+		if old != nil && old.poll != nil && old.api == nv.api && old.paths.vsock == paths.vsock && old.cfg.GuestAddr == cfg.GuestAddr {
+			nv.poll = old.poll
+		} else {
+			nv.poll = a.newPoller(cfg.ID, nv.api, paths.vsock, cfg.GuestAddr, f)
 		}
 	}
 	return nv, nil
@@ -131,27 +208,46 @@ func (a *Agent) start(nv, old *vm) {
 	if nv.tap != nil && (old == nil || old.tap != nv.tap) {
 		nv.tap.sample()
 	}
+	if nv.poll != nil && (old == nil || old.poll != nv.poll) {
+		nv.poll.start()
+	}
 }
 
-// retire stops the sources of old that nv (nil on detach) does not take
-// over. Closing a reader returns at once even if no writer ever opened
-// the FIFO.
+// retire stops the sources of old that nv (nil on removal) does not take
+// over. Closing a reader returns at once even if no writer ever opened the
+// FIFO.
 func (a *Agent) retire(old, nv *vm) {
 	if old.cfg.PID > 0 && (nv == nil || nv.cfg.PID != old.cfg.PID) {
 		a.procs.Release(old.cfg.PID)
+	}
+	if old.poll != nil && (nv == nil || nv.poll != old.poll) {
+		old.poll.close()
+	}
+	if old.flusher != nil && (nv == nil || nv.flusher != old.flusher) {
+		old.flusher.Close()
+	}
+	if old.api != nil && (nv == nil || nv.api != old.api) {
+		old.api.Close()
 	}
 	if old.reader != nil && (nv == nil || nv.reader != old.reader) {
 		if err := old.reader.Close(); err != nil {
 			a.log.Warn("closing metrics FIFO", "vm_id", old.cfg.ID, "err", err)
 		}
 	}
-	if old.flusher != nil && (nv == nil || nv.flusher != old.flusher) {
-		old.flusher.Close()
-	}
 }
 
 func (v *vm) info() wire.VMInfo {
-	in := wire.VMInfo{VMConfig: v.cfg, AttachedMs: v.attachedAt.UnixMilli()}
+	in := wire.VMInfo{VMConfig: v.cfg, Discovered: v.found != nil, AttachedMs: v.attachedAt.UnixMilli()}
+	switch {
+	case v.poll != nil:
+		in.Firecracker = v.poll.firecrackerInfo()
+		if _, _, _, vsock := v.poll.snapshot(time.Now()); in.VsockUDS == "" {
+			in.VsockUDS = vsock
+		}
+	case v.found != nil:
+		info := v.found.info
+		in.Firecracker = &info
+	}
 	if v.reader != nil {
 		in.MetricsKind = v.reader.Kind()
 		in.FIFOCreated = v.reader.Created()

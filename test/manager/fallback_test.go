@@ -104,7 +104,7 @@ func splitAddr(t *testing.T, addr string) (string, int) {
 // test ends. It holds the FIFO open read-write, as Firecracker holds it.
 func feedFIFO(t *testing.T, path string) {
 	t.Helper()
-	raw, err := os.ReadFile("../../internal/hostagent/firecracker/testdata/metrics-line.json")
+	raw, err := os.ReadFile("../../internal/testsupport/fcstandin/metrics-line.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func startGuestAgent(t *testing.T, extra ...string) *proc {
 
 func startHostAgent(t *testing.T) *proc {
 	t.Helper()
-	return testprog.Start(t, hostAgentBin, t.TempDir(), nil, hostServing, "--listen", "127.0.0.1:0", "--interval", "200ms", "--allow-paths", os.TempDir())
+	return testprog.Start(t, hostAgentBin, t.TempDir(), nil, hostServing, "--listen", "127.0.0.1:0", "--interval", "200ms", "--allow-paths", os.TempDir(), "--discover=false")
 }
 
 // manager is a running bin/manager and its API's base URL.

@@ -110,7 +110,7 @@ func add(s string, d int64) string {
 // holds it, so the host agent's reader never sees an end of file.
 func feedFIFO(t *testing.T, path string) {
 	t.Helper()
-	raw, err := os.ReadFile("../../internal/hostagent/firecracker/testdata/metrics-line.json")
+	raw, err := os.ReadFile("../../internal/testsupport/fcstandin/metrics-line.json")
 	if err != nil {
 		t.Fatal(err)
 	}

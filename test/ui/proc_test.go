@@ -40,7 +40,7 @@ func startGuestAgent(t *testing.T, procRoot string) *proc {
 
 func startHostAgent(t *testing.T) *proc {
 	t.Helper()
-	return testprog.Start(t, hostAgentBin, t.TempDir(), nil, hostServing, "--listen", "127.0.0.1:0", "--interval", "250ms", "--allow-paths", os.TempDir())
+	return testprog.Start(t, hostAgentBin, t.TempDir(), nil, hostServing, "--listen", "127.0.0.1:0", "--interval", "250ms", "--allow-paths", os.TempDir(), "--discover=false")
 }
 
 // startManager runs the manager on a free loopback port with SQLite in a

@@ -31,23 +31,50 @@ type ProcessStats struct {
 
 // VMConfig is the body of POST /v1/vms: which sources the agent reads for
 // one VM. Only ID is required; every other field turns one source on.
+// With APISocket the agent also asks Firecracker for the VM's vsock
+// socket, vCPUs and balloon, as it does for VMs it discovers.
 type VMConfig struct {
 	ID          string `json:"id"`
 	PID         int    `json:"pid,omitempty"`          // the Firecracker process
-	APISocket   string `json:"api_socket,omitempty"`   // used for FlushMetrics when MetricsFIFO is set too
+	APISocket   string `json:"api_socket,omitempty"`   // FlushMetrics (with MetricsFIFO), and what the VM is made of
 	MetricsFIFO string `json:"metrics_fifo,omitempty"` // created as a FIFO when absent
 	Tap         string `json:"tap,omitempty"`          // host-side tap device
+	// VsockUDS is the VM's vsock Unix socket: the guest agent is read
+	// through it (learned from the API socket when absent).
+	VsockUDS string `json:"vsock_uds,omitempty"`
+	// GuestAddr is host:port of the guest agent over TCP, for a VM without
+	// vsock; never used with VsockUDS.
+	GuestAddr string `json:"guest_addr,omitempty"`
 }
 
-// VMInfo describes one attached VM: an element of GET /v1/vms and the
-// answer of POST /v1/vms and GET /v1/vms/{id}.
+// VMInfo describes one VM of the host agent: an element of GET /v1/vms
+// and the answer of POST /v1/vms and GET /v1/vms/{id}. The configuration
+// is the effective one, what was attached merged with what discovery and
+// Firecracker's API told.
 type VMInfo struct {
 	VMConfig
-	AttachedMs int64 `json:"attached_ms"` // when first attached, Unix ms
+	// Discovered: found in /proc as a Firecracker process (else attached
+	// by POST /v1/vms only).
+	Discovered bool `json:"discovered"`
+	// Firecracker's own account, from its API: instance state, version,
+	// vCPUs, memory, balloon; absent until the API has answered.
+	Firecracker *FirecrackerInfo `json:"firecracker,omitempty"`
+	AttachedMs  int64            `json:"attached_ms"` // when first seen or attached, Unix ms
 	// MetricsKind is "fifo", or "file" when Firecracker had created a
 	// regular file at metrics_fifo, which the agent then tails.
 	MetricsKind string `json:"metrics_kind,omitempty"`
 	FIFOCreated bool   `json:"metrics_fifo_created,omitempty"` // the agent made the FIFO
+}
+
+// FirecrackerInfo is what Firecracker's API says of a VM.
+type FirecrackerInfo struct {
+	State        string   `json:"state"`       // "Running", "Paused", "Not started"
+	VMMVersion   string   `json:"vmm_version"` // such as "1.16.1"
+	VCPUs        int      `json:"vcpu_count"`
+	MemSizeMiB   int      `json:"mem_size_mib"`
+	BalloonStats bool     `json:"balloon_stats"` // the balloon reports statistics
+	Taps         []string `json:"taps,omitempty"`
+	GuestCID     uint32   `json:"guest_cid,omitempty"`
 }
 
 // VMStats is the answer of GET /v1/vms/{id}/stats. A section without a
@@ -146,4 +173,76 @@ type TapStats struct {
 	RxBytesPerSec  *float64 `json:"rx_bytes_per_sec,omitempty"`
 	TxBytesPerSec  *float64 `json:"tx_bytes_per_sec,omitempty"`
 	WindowMs       int64    `json:"window_ms,omitempty"`
+}
+
+// HostSamples is the answer of the host agent's GET /v1/samples: the
+// latest figures of every VM on the host in one document, which the
+// manager reads once per host per interval.
+type HostSamples struct {
+	Host        string     `json:"host"`         // the host agent's host name
+	TimestampMs int64      `json:"timestamp_ms"` // when the document was assembled, host clock
+	IntervalMs  int64      `json:"interval_ms"`  // the host agent's --interval
+	VMs         []VMSample `json:"vms"`          // sorted by id
+}
+
+// VMSample is one VM in HostSamples. A part without a source is absent;
+// Errors says, per part, why one that should be there is not or may be
+// stale.
+type VMSample struct {
+	ID         string `json:"id"`
+	Discovered bool   `json:"discovered"`
+	// Guest is the guest agent's latest /metrics document, read over
+	// vsock or TCP.
+	Guest *GuestSample `json:"guest,omitempty"`
+	// VCPU is the CPU of Firecracker's fc_vcpu threads as a share of the
+	// VM's vCPUs: the guest's CPU as the host sees it.
+	VCPU *VCPUStats `json:"vcpu,omitempty"`
+	// Balloon is the guest's memory as its balloon driver reports it.
+	Balloon     *BalloonStats      `json:"balloon,omitempty"`
+	Process     *ProcessStats      `json:"process,omitempty"`
+	Network     *VMNetwork         `json:"network,omitempty"`
+	Block       *VMBlock           `json:"block,omitempty"`
+	Firecracker *FirecrackerStatus `json:"firecracker,omitempty"`
+	Errors      map[string]string  `json:"errors,omitempty"`
+}
+
+// Guest transports.
+const (
+	TransportVsock = "vsock" // through Firecracker's vsock Unix socket
+	TransportTCP   = "tcp"   // to an address of the guest
+)
+
+// GuestSample is the guest agent's document as the host agent last read
+// it, with how and how long ago.
+type GuestSample struct {
+	GuestMetrics
+	Transport string `json:"transport"` // TransportVsock or TransportTCP
+	AgeMs     int64  `json:"age_ms"`    // since it was read
+}
+
+// VCPUStats is the CPU of a VM's vCPU threads.
+type VCPUStats struct {
+	Count int `json:"count"` // the VM's vCPUs
+	// UsagePercent is their CPU time over the window as a share of Count
+	// vCPUs: 0 to 100, comparable with the guest's own figure.
+	UsagePercent float64 `json:"usage_percent"`
+	WindowMs     int64   `json:"window_ms"`
+}
+
+// BalloonStats is the guest's memory from Firecracker's balloon statistics,
+// in kB like the guest agent's figures; figures the driver did not report
+// are absent.
+type BalloonStats struct {
+	TotalKB      *uint64 `json:"total_kb,omitempty"`
+	AvailableKB  *uint64 `json:"available_kb,omitempty"`
+	FreeKB       *uint64 `json:"free_kb,omitempty"`
+	DiskCachesKB *uint64 `json:"disk_caches_kb,omitempty"`
+	SwapInKB     *uint64 `json:"swap_in_kb,omitempty"`
+	SwapOutKB    *uint64 `json:"swap_out_kb,omitempty"`
+	MajorFaults  *uint64 `json:"major_faults,omitempty"`
+	MinorFaults  *uint64 `json:"minor_faults,omitempty"`
+	OOMKills     *uint64 `json:"oom_kills,omitempty"`
+	TargetMiB    uint64  `json:"target_mib"` // the balloon's size: memory taken from the guest
+	ActualMiB    uint64  `json:"actual_mib"`
+	AgeMs        int64   `json:"age_ms"`
 }

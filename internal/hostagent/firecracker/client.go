@@ -4,30 +4,32 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
+	"sync"
 	"time"
+
+	"github.com/fcmon/fcmon/internal/core/httpconn"
 )
 
 // DefaultTimeout bounds one API call when NewClient is given no timeout.
-// Firecracker answers FlushMetrics in microseconds; a call that takes longer
-// than this finds a VMM that is stuck or gone.
+// Firecracker answers in microseconds; a call that takes longer than this
+// finds a VMM that is stuck or gone.
 const DefaultTimeout = 2 * time.Second
 
 // flushBody is the request body of FlushMetrics, byte for byte as
 // Firecracker's API documents it.
 const flushBody = `{"action_type":"FlushMetrics"}`
 
-// Client talks to one Firecracker API socket. It holds at most one idle
-// connection and is safe for concurrent use.
+// Client talks to one Firecracker API socket over one kept-alive
+// connection. It is safe for concurrent use; calls take turns.
 type Client struct {
-	socket string
-	http   *http.Client
+	socket  string
+	timeout time.Duration
+
+	mu   sync.Mutex
+	conn httpconn.Conn
 }
 
 // NewClient returns a client for the API socket at socketPath. Each call is
@@ -36,52 +38,94 @@ func NewClient(socketPath string, timeout time.Duration) *Client {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	var d net.Dialer
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+	c := &Client{socket: socketPath, timeout: timeout}
+	c.conn = httpconn.Conn{
+		Dial: func(ctx context.Context) (net.Conn, error) {
+			var d net.Dialer
 			return d.DialContext(ctx, "unix", socketPath)
 		},
-		MaxIdleConns:          1,
-		MaxIdleConnsPerHost:   1,
-		IdleConnTimeout:       30 * time.Second,
-		ResponseHeaderTimeout: timeout,
-		DisableCompression:    true,
+		MaxBody: 1 << 20,
 	}
-	return &Client{socket: socketPath, http: &http.Client{Transport: tr, Timeout: timeout}}
+	return c
 }
 
 // Socket returns the path of the API socket.
 func (c *Client) Socket() string { return c.socket }
 
-// Close releases the idle connection.
-func (c *Client) Close() { c.http.CloseIdleConnections() }
+// Close releases the connection.
+func (c *Client) Close() {
+	c.mu.Lock()
+	c.conn.Close()
+	c.mu.Unlock()
+}
 
 // FlushMetrics asks Firecracker to write a metrics line now
 // (PUT /actions {"action_type":"FlushMetrics"}). Firecracker answers 204;
 // before the VM has booted it refuses with 400 and a fault_message, which
 // the returned error carries.
 func (c *Client) FlushMetrics(ctx context.Context) error {
-	return c.put(ctx, "/actions", flushBody)
+	_, err := c.call(ctx, "PUT", "/actions", []byte(flushBody))
+	return err
 }
 
-func (c *Client) put(ctx context.Context, path, body string) error {
-	// The host part is ignored by the dialer; Firecracker ignores Host.
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://localhost"+path, strings.NewReader(body))
+// InstanceInfo asks GET /: the instance's id, state and version.
+func (c *Client) InstanceInfo(ctx context.Context) (InstanceInfo, error) {
+	var v InstanceInfo
+	return v, c.get(ctx, "/", &v)
+}
+
+// VMConfig asks GET /vm/config: the VM's whole configuration.
+func (c *Client) VMConfig(ctx context.Context) (VMConfig, error) {
+	var v VMConfig
+	return v, c.get(ctx, "/vm/config", &v)
+}
+
+// BalloonStats asks GET /balloon/statistics: the guest's memory as its
+// balloon driver reports it. Firecracker answers 400 when the VM has no
+// balloon or its statistics are off.
+func (c *Client) BalloonStats(ctx context.Context) (BalloonStats, error) {
+	var v BalloonStats
+	return v, c.get(ctx, "/balloon/statistics", &v)
+}
+
+func (c *Client) get(ctx context.Context, path string, v any) error {
+	body, err := c.call(ctx, "GET", path, nil)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("GET %s on %s: decoding the answer: %w", path, c.socket, err)
+	}
+	return nil
+}
+
+// call makes one request, bounded by the client's timeout, and returns the
+// body of a 2xx answer; any other answer is an error carrying
+// Firecracker's fault_message.
+func (c *Client) call(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	c.mu.Lock()
+	r, err := c.conn.Do(ctx, method, path, body)
+	c.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("PUT %s on %s: %w", path, c.socket, unwrapURLError(err))
+		return nil, fmt.Errorf("%s %s on %s: %w", method, path, c.socket, err)
 	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	if resp.StatusCode/100 == 2 {
-		return nil
+	if r.Status/100 != 2 {
+		return nil, &APIError{Method: method, Path: path, Socket: c.socket, Status: r.Status, Fault: faultMessage(r.Body)}
 	}
-	return fmt.Errorf("PUT %s on %s: %s: %s", path, c.socket, resp.Status, faultMessage(msg))
+	return r.Body, nil
+}
+
+// APIError is Firecracker's answer other than 2xx.
+type APIError struct {
+	Method, Path, Socket string
+	Status               int
+	Fault                string // its fault_message, or the body as text
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%s %s on %s: %d %s: %s", e.Method, e.Path, e.Socket, e.Status, http.StatusText(e.Status), e.Fault)
 }
 
 // faultMessage extracts Firecracker's {"fault_message": "..."} or returns
@@ -97,15 +141,8 @@ func faultMessage(body []byte) string {
 	if len(body) == 0 {
 		return "no message"
 	}
-	return string(body)
-}
-
-// unwrapURLError drops net/http's `Put "http://localhost/actions":` prefix,
-// which names a URL the user never gave.
-func unwrapURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
+	if len(body) > 200 {
+		body = body[:200]
 	}
-	return err
+	return string(body)
 }

@@ -51,13 +51,13 @@ func NewFlusher(client *Client, interval time.Duration, log *slog.Logger) *Flush
 // once.
 func (f *Flusher) Start() { go f.run() }
 
-// Close stops the loop, waits for it (an in-flight call is cancelled) and
-// closes the client. Call it once, after Start.
+// Close stops the loop and waits for it (an in-flight call is cancelled).
+// The client stays open: it may serve others; its owner closes it. Call it
+// once, after Start.
 func (f *Flusher) Close() {
 	f.once.Do(func() {
 		close(f.stop)
 		<-f.done
-		f.client.Close()
 	})
 }
 

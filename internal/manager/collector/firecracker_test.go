@@ -23,10 +23,10 @@ const (
 )
 
 // fcLines returns a function producing Firecracker metrics lines in the
-// exact shape of testdata/metrics-line.json, with per-flush deltas and a
+// exact shape of testsupport/fcstandin/metrics-line.json, with per-flush deltas and a
 // timestamp advancing by fcLineGapMs.
 func fcLines(t *testing.T) func() []byte {
-	raw, err := os.ReadFile("../../hostagent/firecracker/testdata/metrics-line.json")
+	raw, err := os.ReadFile("../../testsupport/fcstandin/metrics-line.json")
 	if err != nil {
 		t.Fatal(err)
 	}

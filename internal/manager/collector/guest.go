@@ -174,3 +174,8 @@ func shorten(s string) string {
 	}
 	return strings.ToValidUTF8(s, "?")
 }
+
+// statusText is an HTTP status as a status line shows it: "404 Not Found".
+func statusText(code int) string {
+	return strconv.Itoa(code) + " " + http.StatusText(code)
+}

@@ -124,7 +124,7 @@ func startGuestAgent(t *testing.T, listen string) *agentProc {
 }
 
 func startHostAgent(t *testing.T, listen string) *agentProc {
-	return startAgent(t, hostAgentBin, hostServing, "--listen", listen, "--interval", "200ms", "--allow-paths", os.TempDir())
+	return startAgent(t, hostAgentBin, hostServing, "--listen", listen, "--interval", "200ms", "--allow-paths", os.TempDir(), "--discover=false")
 }
 
 // startVMM starts a real, idle process to stand for a VMM.

@@ -19,16 +19,32 @@ var env = map[string][]string{
 // Program builds ./cmd/<name> of this module into dir/<name> and returns
 // the binary's path.
 func Program(dir, name string) (string, error) {
+	return build(dir, "./cmd/"+name, name, env[name])
+}
+
+// Build builds the main package pkg (such as "./test/fcstandin") of this
+// module into dir/name, statically, and returns the binary's path.
+func Build(dir, pkg, name string) (string, error) {
+	return build(dir, pkg, name, nil)
+}
+
+// Firecracker builds the Firecracker stand-in (test/fcstandin) into
+// dir/firecracker, the name that makes its comm Firecracker's.
+func Firecracker(dir string) (string, error) {
+	return Build(dir, "./test/fcstandin", "firecracker")
+}
+
+func build(dir, pkg, name string, extraEnv []string) (string, error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return "", err
 	}
 	out := filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/"+name)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
 	cmd.Dir = root
-	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0"), env[name]...)
+	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0"), extraEnv...)
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building %s: %w\n%s", name, err, msg)
+		return "", fmt.Errorf("building %s: %w\n%s", pkg, err, msg)
 	}
 	return out, nil
 }

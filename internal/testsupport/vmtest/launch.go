@@ -102,8 +102,8 @@ func (vm *VM) start(cfg Config, initrd, disk string) error {
 			}
 		}
 		_ = os.Remove(vm.sock)
-		args := qemuArgs(cfg, cfg.Assets.Kernel(), initrd, vm.sock, disk, vm.pidfile, port)
-		p, err := startQEMU(args)
+		args := qemuArgs(cfg, cfg.Assets.Kernel(), initrd, vm.sock, disk, vm.pidfile, vm.QMPPath(), port)
+		p, err := startQEMU(args, cfg.Env, cfg.ExtraFiles)
 		if err != nil {
 			return err
 		}

@@ -19,7 +19,7 @@ const qemuBinary = "qemu-system-x86_64"
 
 // qemuArgs returns the QEMU command line for one guest. TCG is used even where /dev/kvm
 // exists: nested KVM hangs during boot on the machines this project runs on.
-func qemuArgs(cfg Config, kernel, initrd, sock, disk, pidfile string, hostPort int) []string {
+func qemuArgs(cfg Config, kernel, initrd, sock, disk, pidfile, qmp string, hostPort int) []string {
 	cmdline := append([]string{"console=ttyS0,115200", "quiet", "loglevel=3", "panic=-1"}, cfg.KernelArgs...)
 	args := []string{
 		"-accel", "tcg,thread=multi",
@@ -40,7 +40,16 @@ func qemuArgs(cfg Config, kernel, initrd, sock, disk, pidfile string, hostPort i
 		"-pidfile", pidfile,
 	}
 	if disk != "" {
-		args = append(args, "-drive", "file="+disk+",format=raw,if=virtio")
+		args = append(args, "-drive", "file="+disk+",format=raw,if=virtio,id=rootfs")
+	}
+	if cfg.Name != "" {
+		args = append(args, "-name", cfg.Name+",debug-threads=on")
+	}
+	if cfg.QMP {
+		args = append(args, "-qmp", "unix:"+qmp+",server=on,wait=off")
+	}
+	if cfg.Balloon {
+		args = append(args, "-device", "virtio-balloon-pci,id=balloon0")
 	}
 	return args
 }
@@ -72,8 +81,12 @@ type process struct {
 // (Pdeathsig), so a panicking or killed test never leaves a guest behind. It has its
 // own process group: a Ctrl-C at the terminal reaches its parent, which stops it in
 // order, rather than killing it behind the parent's back.
-func startQEMU(args []string) (*process, error) {
+func startQEMU(args, env []string, files []*os.File) (*process, error) {
 	cmd := exec.Command(qemuBinary, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	cmd.ExtraFiles = files
 	p := &process{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout = p.stderr
 	cmd.Stderr = p.stderr

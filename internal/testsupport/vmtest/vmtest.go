@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -62,6 +63,19 @@ type Config struct {
 	// relayed to a 127.0.0.1 port of the host by socat, one process per connection
 	// (QEMU's guestfwd). With Restrict they are the guest's only way out.
 	GuestForwards []GuestForward
+	// Env is added to QEMU's environment (LD_PRELOAD of a shim, say).
+	Env []string
+	// ExtraFiles are inherited by QEMU as descriptors 3, 4, ... (sockets a
+	// launcher created and serves itself, say).
+	ExtraFiles []*os.File
+	// Name, when set, names the guest (-name) with debug-threads=on, so
+	// QEMU names its vCPU threads "CPU N/TCG".
+	Name string
+	// QMP opens QEMU's machine protocol on a Unix socket (VM.QMPPath).
+	QMP bool
+	// Balloon adds a virtio-balloon device (id balloon0) and loads the
+	// guest's virtio_balloon driver.
+	Balloon bool
 	// BeforeBoot, when set, runs once QEMU is running and before the guest starts
 	// (QEMU waits for the console), with QEMU's pid; an error aborts the boot.
 	// Launchers use it to register the VM before its agent can register itself.
@@ -216,6 +230,9 @@ func (vm *VM) MustRun(cmd string) string {
 	}
 	return out
 }
+
+// QMPPath is the Unix socket of QEMU's machine protocol (Config.QMP).
+func (vm *VM) QMPPath() string { return filepath.Join(vm.sockDir, "qmp.sock") }
 
 // AgentURL is the host-side base URL of the guest's forwarded port, e.g. http://127.0.0.1:40123.
 func (vm *VM) AgentURL() string { return fmt.Sprintf("http://127.0.0.1:%d", vm.port) }

@@ -1,0 +1,56 @@
+package hostagent
+
+import (
+	"math"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
+)
+
+// samples answers GET /v1/samples: every VM's latest figures in one
+// document. It reads nothing: every source keeps its latest reading.
+func (a *Agent) samples(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, a.hostSamples(time.Now()))
+}
+
+func (a *Agent) hostSamples(now time.Time) wire.HostSamples {
+	host, _ := os.Hostname()
+	vms := a.snapshot()
+	out := wire.HostSamples{Host: host, TimestampMs: now.UnixMilli(), IntervalMs: a.cfg.Interval.Milliseconds(),
+		VMs: make([]wire.VMSample, 0, len(vms))}
+	for _, v := range vms {
+		out.VMs = append(out.VMs, a.vmSample(v, now))
+	}
+	return out
+}
+
+// vmSample is one VM's part of GET /v1/samples.
+func (a *Agent) vmSample(v *vm, now time.Time) wire.VMSample {
+	st := a.stats(v)
+	s := wire.VMSample{ID: v.cfg.ID, Discovered: v.found != nil, Process: st.Process, Network: st.Network,
+		Block: st.Block, Firecracker: st.Firecracker, Errors: st.Errors}
+	var vcpus int
+	if v.poll != nil {
+		g, b, errs, _ := v.poll.snapshot(now)
+		s.Guest, s.Balloon = g, b
+		for k, e := range errs {
+			if s.Errors == nil {
+				s.Errors = map[string]string{}
+			}
+			s.Errors[k] = e
+		}
+		if info := v.poll.firecrackerInfo(); info != nil {
+			vcpus = info.VCPUs
+		}
+	}
+	if p := st.Process; p != nil && p.VCPUThreads > 0 {
+		if vcpus == 0 {
+			vcpus = p.VCPUThreads
+		}
+		s.VCPU = &wire.VCPUStats{Count: vcpus, WindowMs: p.WindowMs,
+			UsagePercent: math.Round(math.Min(p.VCPUUsagePercent/float64(vcpus), 100)*100) / 100}
+	}
+	return s
+}
