@@ -5,6 +5,8 @@ package guestagent
 
 import (
 	"errors"
+	"io/fs"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +30,17 @@ type Config struct {
 	ProcRoot, SysRoot string
 	LogLevel          string
 	MaxConns          int
+	// ConfigFile is the original agent's configuration file (VM_ID= and
+	// MANAGER_URL= lines), read when present.
+	ConfigFile string
+	// vsockOptional: the vsock listener comes from the default --listen,
+	// so a kernel without AF_VSOCK serves TCP only, silently.
+	vsockOptional bool
 }
+
+// defaultListen serves TCP on every IPv4 address and vsock, both on the
+// guest agent's port.
+var defaultListen = "0.0.0.0:" + strconv.Itoa(wire.DefaultGuestPort) + ",vsock://:" + strconv.Itoa(wire.DefaultGuestPort)
 
 const summary = `guest-agent serves this machine's CPU, memory, disk and network metrics from
 /proc and /sys: GET /metrics (JSON, or Prometheus text on request) and
@@ -36,10 +48,12 @@ GET /health. It is read-only and never runs commands.
 
 Registration settings may also come from the kernel command line, which a VM
 launcher controls: guest_agent.register_url=, guest_agent.vm_id= and
-guest_agent.advertise=. Flags and environment variables take precedence.`
+guest_agent.advertise=, and from the original agent's /etc/guest-agent.conf
+(VM_ID= and MANAGER_URL= lines). Flags and environment variables take
+precedence, then the kernel command line, then the file.`
 
 func flags(fs *cli.FlagSet, c *Config, listen *string) {
-	fs.String(listen, "listen", "0.0.0.0:"+strconv.Itoa(wire.DefaultGuestPort), "comma-separated addresses to serve on: HOST:PORT, [IPv6]:PORT, :PORT (all interfaces) or vsock://:PORT")
+	fs.String(listen, "listen", defaultListen, "comma-separated addresses to serve on: HOST:PORT, [IPv6]:PORT, :PORT (all interfaces) or vsock://:PORT; by default vsock only when the kernel has it")
 	fs.Duration(&c.Interval, "interval", time.Second, "sampling period; percentages and rates cover the last complete period")
 	fs.String(&c.TokenFile, "token-file", "", "file holding a token that GET /metrics then requires as 'Authorization: Bearer <token>' (/health stays open)")
 	fs.String(&c.RegisterURL, "register-url", "", "manager URL (http://host:port) to register this VM's address with")
@@ -49,6 +63,7 @@ func flags(fs *cli.FlagSet, c *Config, listen *string) {
 	fs.String(&c.ProcRoot, "procfs", "/proc", "where procfs is mounted")
 	fs.String(&c.SysRoot, "sysfs", "/sys", "where sysfs is mounted")
 	fs.String(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.String(&c.ConfigFile, "config-file", "/etc/guest-agent.conf", "the original agent's configuration file, read when present: VM_ID= and MANAGER_URL= lines")
 	fs.Int(&c.MaxConns, "max-conns", 128, "most connections served at once; the oldest incomplete request, else the oldest idle connection, is closed to admit a new one")
 }
 
@@ -77,9 +92,47 @@ func kernelArgs(cmdline string) map[string]string {
 	return out
 }
 
+// readConfFile reads the original agent's configuration file: KEY=value
+// lines (values may be quoted, # starts a comment). A missing file is no
+// error.
+func readConfFile(path string) (map[string]string, error) {
+	out := map[string]string{}
+	if path == "" {
+		return out, nil
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, errors.New("--config-file: " + err.Error())
+	}
+	if len(b) > 64<<10 {
+		return nil, errors.New("--config-file " + path + " is over 64 KiB; expected a few KEY=value lines")
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		key, value, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
+		if !ok {
+			continue
+		}
+		value = strings.TrimSpace(value)
+		if len(value) >= 2 && (value[0] == '"' || value[0] == '\'') && value[len(value)-1] == value[0] {
+			value = value[1 : len(value)-1]
+		}
+		out[strings.TrimSpace(key)] = value
+	}
+	return out, nil
+}
+
 // validate checks the configuration and fills what the kernel command line
-// provides, returning the first problem as a one-line error.
+// and the original agent's configuration file provide, returning the first
+// problem as a one-line error.
 func (c *Config) validate(listen, cmdline string) error {
+	c.vsockOptional = listen == defaultListen
 	for _, a := range strings.Split(listen, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			c.Listen = append(c.Listen, a)
@@ -103,8 +156,15 @@ func (c *Config) validate(listen, cmdline string) error {
 	fill(&c.RegisterURL, "register_url")
 	fill(&c.VMID, "vm_id")
 	fill(&c.Advertise, "advertise")
+	conf, err := readConfFile(c.ConfigFile)
+	if err != nil {
+		return err
+	}
+	if c.RegisterURL == "" && c.VMID == "" {
+		c.RegisterURL, c.VMID = conf["MANAGER_URL"], conf["VM_ID"]
+	}
 	if (c.RegisterURL == "") != (c.VMID == "") {
-		return errors.New("registration needs both --register-url and --vm-id (or guest_agent.register_url= and guest_agent.vm_id= on the kernel command line)")
+		return errors.New("registration needs both --register-url and --vm-id (or guest_agent.register_url= and guest_agent.vm_id= on the kernel command line, or MANAGER_URL= and VM_ID= in --config-file)")
 	}
 	if c.RegisterURL != "" {
 		if _, err := register.ParseURL(c.RegisterURL); err != nil {

@@ -54,7 +54,7 @@ func Run(ctx context.Context, cfg Config, log *logfmt.Logger) error {
 	for _, e := range first.Metrics.Errors {
 		log.Warn("cannot read a source; its figures are left out", "source", e)
 	}
-	listeners, err := listenAll(cfg.Listen)
+	listeners, later, err := listenAll(cfg.Listen, cfg.vsockOptional, log)
 	if err != nil {
 		return cli.Usage(err)
 	}
@@ -67,13 +67,19 @@ func Run(ctx context.Context, cfg Config, log *logfmt.Logger) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { smp.Run(ctx, cfg.Interval) })
 	wg.Go(func() { releaseMemory(ctx, 10*time.Second, &mem) })
-	serveErr := make(chan error, len(listeners))
-	for _, l := range listeners {
+	serveErr := make(chan error, len(listeners)+len(later))
+	serve := func(l sock.Listener) {
 		log.Info("serving", "addr", l.Addr(), "interval", cfg.Interval, "auth", token != "", "version", version.Version)
 		if token == "" && !loopbackOnly(l.Addr()) {
 			log.Warn("metrics are readable by anyone who reaches this address; set --token-file to require a token", "addr", l.Addr())
 		}
 		go func() { serveErr <- srv.Serve(l) }()
+	}
+	for _, l := range listeners {
+		serve(l)
+	}
+	for _, a := range later {
+		wg.Go(func() { listenLater(ctx, a, log, serve) })
 	}
 	if cfg.RegisterURL != "" {
 		rc, err := registration(cfg, listeners, log)
@@ -97,19 +103,45 @@ func Run(ctx context.Context, cfg Config, log *logfmt.Logger) error {
 	return err
 }
 
-func listenAll(addrs []string) ([]sock.Listener, error) {
-	var out []sock.Listener
+// listenAll listens on every address. With vsockOptional (the default
+// --listen), a vsock address the kernel cannot serve yet (no AF_VSOCK, or
+// its transport not registered yet early in boot) is returned in later
+// rather than failing.
+func listenAll(addrs []string, vsockOptional bool, log *logfmt.Logger) (ls []sock.Listener, later []string, err error) {
 	for _, a := range addrs {
 		l, err := sock.Listen(a)
+		if err != nil && vsockOptional && strings.HasPrefix(a, "vsock://") && sock.NoVsock(err) {
+			log.Debug("vsock is not available yet; serving TCP and trying again", "addr", a, "err", err)
+			later = append(later, a)
+			continue
+		}
 		if err != nil {
-			for _, o := range out {
+			for _, o := range ls {
 				o.Close()
 			}
-			return nil, err
+			return nil, nil, err
 		}
-		out = append(out, l)
+		ls = append(ls, l)
 	}
-	return out, nil
+	return ls, later, nil
+}
+
+// listenLater keeps trying to listen on addr (1 s doubling to 30 s) until
+// it works or ctx ends, and hands the listener to serve.
+func listenLater(ctx context.Context, addr string, log *logfmt.Logger, serve func(sock.Listener)) {
+	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if l, err := sock.Listen(addr); err == nil {
+			serve(l)
+			return
+		}
+	}
 }
 
 func registration(cfg Config, listeners []sock.Listener, log *logfmt.Logger) (register.Config, error) {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fcmon/fcmon/internal/testsupport/vmtest"
 )
@@ -103,4 +104,33 @@ func buildVsockClient(t *testing.T) string {
 		t.Fatalf("building vsockclient: %v\n%s", err, msg)
 	}
 	return out
+}
+
+// TestDefaultListenServesVsock: with no --listen the agent serves vsock port
+// 8080 beside TCP, so a Firecracker host reaches it without guest network.
+func TestDefaultListenServesVsock(t *testing.T) {
+	t.Parallel()
+	client := buildVsockClient(t)
+	vm := bootAgent(t, vmtest.Config{
+		AgentArgs: []string{"--interval", "1s"},
+		Files:     map[string]string{"/usr/local/bin/vsockclient": client},
+	})
+	// Early in boot the vsock transport may not be registered yet; the agent
+	// then serves TCP at once and vsock as soon as the kernel offers it.
+	var out string
+	var err error
+	for range 10 {
+		if out, err = vm.Run(t.Context(), "vsockclient 1 8080 /health"); err == nil {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if err != nil {
+		t.Fatalf("%v\nagent log:\n%s", err, vm.MustRun("cat "+vmtest.GuestAgentLog))
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(out)), nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /health over vsock port 8080 with the default --listen: %v\n%s", err, out)
+	}
+	resp.Body.Close()
 }

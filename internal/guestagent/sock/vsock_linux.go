@@ -1,6 +1,7 @@
 package sock
 
 import (
+	"errors"
 	"os"
 	"syscall"
 	"unsafe"
@@ -66,4 +67,11 @@ func vsockName(fd int) (cid, port uint32, err error) {
 		return 0, 0, e
 	}
 	return sa.cid, sa.port, nil
+}
+
+// NoVsock reports whether err means the kernel has no AF_VSOCK (the vsock
+// module is not loaded, or a kernel built without it).
+func NoVsock(err error) bool {
+	return errors.Is(err, syscall.EAFNOSUPPORT) || errors.Is(err, syscall.EPROTONOSUPPORT) ||
+		errors.Is(err, syscall.ENODEV) || errors.Is(err, syscall.EADDRNOTAVAIL)
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -55,8 +56,14 @@ func (c *console) connect(ctx context.Context) error {
 	if c.conn != nil {
 		return nil
 	}
+	// QEMU binds the socket (so it exists) a moment before it listens on
+	// it; until then a dial is refused.
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "unix", c.path)
+	for errors.Is(err, syscall.ECONNREFUSED) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+		conn, err = d.DialContext(ctx, "unix", c.path)
+	}
 	if err != nil {
 		return fmt.Errorf("connecting to the guest console: %w", err)
 	}
