@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/httpconn"
@@ -26,8 +27,13 @@ type poller struct {
 	id    string
 	api   *firecracker.Client // nil without an API socket
 	phase time.Duration
-	stop  chan struct{}
-	done  chan struct{}
+	// flusher, when the VM has a metrics FIFO, is asked each round to
+	// request FlushMetrics; it changes with the FIFO, the poller may stay.
+	flusher atomic.Pointer[firecracker.Flusher]
+	ctx     context.Context // ends with close
+	cancel  context.CancelFunc
+	done    chan struct{}
+	rounds  uint64 // run's count, for the balloon's cadence
 
 	connMu sync.Mutex // guest: one request at a time (the poller's and scrapes')
 	guest  httpconn.Conn
@@ -51,8 +57,9 @@ type poller struct {
 func (a *Agent) newPoller(id string, api *firecracker.Client, vsock, guestAddr string, f *found) *poller {
 	h := fnv.New64a()
 	h.Write([]byte(id))
-	p := &poller{a: a, id: id, api: api, stop: make(chan struct{}), done: make(chan struct{}),
+	p := &poller{a: a, id: id, api: api, done: make(chan struct{}),
 		phase: time.Duration(h.Sum64() % uint64(a.cfg.Interval))}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if f != nil {
 		info := f.info
 		p.info, p.balloonOn = &info, info.BalloonStats
@@ -89,7 +96,7 @@ func (p *poller) setGuest(transport, target string) {
 func (p *poller) start() { go p.run() }
 
 func (p *poller) close() {
-	close(p.stop)
+	p.cancel()
 	<-p.done
 	p.connMu.Lock()
 	p.guest.Close()
@@ -107,33 +114,40 @@ func (p *poller) run() {
 		}
 		t := time.NewTimer(time.Until(next))
 		select {
-		case <-p.stop:
+		case <-p.ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:
 		}
 		p.round()
+		p.rounds++
 	}
 }
 
-// round makes one round of requests, each bounded by most of an interval.
+// balloonEvery is how many rounds apart the balloon is asked while the
+// guest agent answers: its figures are the fallback, needed every round
+// only while the guest is silent, and each call takes Firecracker's API
+// thread, which the VMM shares.
+const balloonEvery = 10
+
+// round makes one round of requests, all bounded by most of an interval:
+// the guest agent first (independent of Firecracker's API, so a busy API
+// thread never costs the guest's figures), then FlushMetrics, then the
+// balloon.
 func (p *poller) round() {
-	ctx, cancel := context.WithTimeout(context.Background(), p.a.cfg.Interval*8/10)
+	ctx, cancel := context.WithTimeout(p.ctx, p.a.cfg.Interval*8/10)
 	defer cancel()
-	go func() {
-		select {
-		case <-p.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	if p.api != nil && p.needInfo() {
 		p.learn(ctx)
 	}
+	guestOK := false
 	if p.hasGuest() {
-		p.pollGuest(ctx)
+		guestOK = p.pollGuest(ctx)
 	}
-	if p.api != nil && p.balloonEnabled() {
+	if f := p.flusher.Load(); f != nil {
+		f.Flush(ctx, time.Now())
+	}
+	if p.api != nil && p.balloonEnabled() && (!guestOK || p.rounds%balloonEvery == 0) {
 		p.pollBalloon(ctx)
 	}
 }
@@ -199,8 +213,9 @@ func infoOf(ii firecracker.InstanceInfo, vc firecracker.VMConfig) wire.Firecrack
 	return info
 }
 
-// pollGuest reads the guest agent's /metrics document.
-func (p *poller) pollGuest(ctx context.Context) {
+// pollGuest reads the guest agent's /metrics document; false when it
+// could not.
+func (p *poller) pollGuest(ctx context.Context) bool {
 	p.connMu.Lock()
 	r, err := p.guest.Do(ctx, "GET", "/metrics", nil)
 	p.connMu.Unlock()
@@ -218,9 +233,10 @@ func (p *poller) pollGuest(ctx context.Context) {
 	defer p.mu.Unlock()
 	if err != nil {
 		p.guestErr = err.Error()
-		return
+		return false
 	}
 	p.doc, p.docAt, p.guestErr = &doc, time.Now(), ""
+	return true
 }
 
 // pollBalloon reads the balloon's statistics.

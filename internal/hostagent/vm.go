@@ -33,7 +33,7 @@ type vm struct {
 	attachedAt time.Time
 	api        *firecracker.Client        // nil without an API socket; shared by flusher and poller
 	reader     *firecracker.MetricsReader // nil without a metrics path
-	flusher    *firecracker.Flusher       // nil without API socket and metrics path
+	flusher    *firecracker.Flusher       // nil without API socket and metrics path; called by poll
 	tap        *tapReader                 // nil without tap
 	poll       *poller                    // guest, balloon, Firecracker's account; nil when there is none to ask
 }
@@ -202,11 +202,11 @@ func (a *Agent) start(nv, old *vm) {
 	if nv.reader != nil && (old == nil || old.reader != nv.reader) {
 		nv.reader.Start()
 	}
-	if nv.flusher != nil && (old == nil || old.flusher != nv.flusher) {
-		nv.flusher.Start()
-	}
 	if nv.tap != nil && (old == nil || old.tap != nv.tap) {
 		nv.tap.sample()
+	}
+	if nv.poll != nil {
+		nv.poll.flusher.Store(nv.flusher) // FlushMetrics rides on the poller's rounds
 	}
 	if nv.poll != nil && (old == nil || old.poll != nv.poll) {
 		nv.poll.start()
@@ -222,9 +222,6 @@ func (a *Agent) retire(old, nv *vm) {
 	}
 	if old.poll != nil && (nv == nil || nv.poll != old.poll) {
 		old.poll.close()
-	}
-	if old.flusher != nil && (nv == nil || nv.flusher != old.flusher) {
-		old.flusher.Close()
 	}
 	if old.api != nil && (nv == nil || nv.api != old.api) {
 		old.api.Close()

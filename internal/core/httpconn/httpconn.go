@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -71,8 +72,9 @@ func (c *Conn) Connected() bool { return c.conn != nil }
 func (c *Conn) Close() {
 	if c.conn != nil {
 		c.conn.Close()
-		c.conn, c.br = nil, nil
+		c.conn = nil
 	}
+	c.release()
 }
 
 func (c *Conn) roundTrip(ctx context.Context, method, path string, body []byte) (resp Response, err error) {
@@ -81,7 +83,11 @@ func (c *Conn) roundTrip(ctx context.Context, method, path string, body []byte) 
 		if err != nil {
 			return Response{}, err
 		}
-		c.conn, c.br = conn, bufio.NewReaderSize(conn, 4096)
+		c.conn = conn
+	}
+	if c.br == nil {
+		c.br = readers.Get().(*bufio.Reader)
+		c.br.Reset(c.conn)
 	}
 	keep := false
 	defer func() {
@@ -115,7 +121,24 @@ func (c *Conn) roundTrip(ctx context.Context, method, path string, body []byte) 
 		return Response{}, fmt.Errorf("%w: over %d bytes", ErrTooLarge, limit)
 	}
 	keep = !hr.Close && stop()
+	if keep && c.br.Buffered() == 0 {
+		c.release()
+	}
 	return Response{Status: hr.StatusCode, Body: data}, nil
+}
+
+// readers are the buffered readers of connections between exchanges: an
+// idle connection holds none, so a host agent polling a thousand VMs keeps
+// a few rather than a thousand.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
+// release returns the reader to the pool.
+func (c *Conn) release() {
+	if c.br != nil {
+		c.br.Reset(nil)
+		readers.Put(c.br)
+		c.br = nil
+	}
 }
 
 // request writes the request into the reused buffer.

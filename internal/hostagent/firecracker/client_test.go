@@ -154,8 +154,14 @@ func TestFlushLoopEndToEnd(t *testing.T) {
 	r := startReader(t, fifo)
 	fc := newFakeFirecracker(t, sock, fifo)
 	f := NewFlusher(NewClient(sock, time.Second), 100*time.Millisecond, nil)
-	f.Start()
-	defer f.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // the poller's loop, at a finer step than the interval
+		for ctx.Err() == nil {
+			f.Flush(ctx, time.Now())
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
 
 	eventually(t, 5*time.Second, "5 flushed lines", func() bool {
 		tot, _, _ := r.Snapshot()
@@ -182,7 +188,7 @@ func TestFlushLoopEndToEnd(t *testing.T) {
 	}
 }
 
-func TestFlusherCloseCancelsCall(t *testing.T) {
+func TestFlushReturnsWhenCancelled(t *testing.T) {
 	hung := filepath.Join(t.TempDir(), "hung.sock")
 	ln, err := net.Listen("unix", hung)
 	if err != nil {
@@ -190,11 +196,28 @@ func TestFlusherCloseCancelsCall(t *testing.T) {
 	}
 	defer ln.Close()
 	f := NewFlusher(NewClient(hung, time.Minute), time.Second, nil)
-	f.Start()
-	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
 	start := time.Now()
-	f.Close()
+	f.Flush(ctx, start)
 	if d := time.Since(start); d > time.Second {
-		t.Fatalf("Close took %v", d)
+		t.Fatalf("Flush took %v after its context ended", d)
+	}
+	if st := f.Status(); st.Requests != 0 {
+		t.Errorf("a cancelled call was recorded: %+v", st)
+	}
+}
+
+// TestFlushPacing: one call per interval, backing off while failing.
+func TestFlushPacing(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "absent.sock")
+	f := NewFlusher(NewClient(sock, time.Second), time.Second, nil)
+	t0 := time.Now()
+	for i := range 20 { // 10 s in half-second steps
+		f.Flush(context.Background(), t0.Add(time.Duration(i)*500*time.Millisecond))
+	}
+	// Failing: calls at 0, 1, 3, 7 s (1 s doubling).
+	if st := f.Status(); st.Requests != 4 || st.Failures != 4 {
+		t.Errorf("10 s of a failing VMM: %+v, want 4 calls", st)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"strconv"
 )
 
 // NetCounters are the fields of one net section (net_<iface_id> or the
@@ -63,23 +63,75 @@ var ErrBadLine = errors.New("not a firecracker metrics line")
 // utc_timestamp_ms and, for the sections fcmon reads, objects whose known
 // fields are unsigned integers. Anything else returns an error wrapping
 // ErrBadLine.
+//
+// A line is checked as json.Valid would (by a faster loop) and then walked in place: only the five
+// or so sections fcmon reads are looked into, and only their counters are
+// converted, which is several times faster than encoding/json's decoding
+// of the whole 6 KiB line (a host agent reads one line per VM a second).
+// It decodes as json.Unmarshal into the types above would: the same
+// results and the same inputs refused (a fuzz test holds the two equal).
 func DecodeLine(data []byte) (Line, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
+	if !valid(data) {
+		var v any
+		err := json.Unmarshal(data, &v)
+		if err == nil {
+			err = errors.New("invalid JSON")
+		}
 		return Line{}, fmt.Errorf("%w: %w", ErrBadLine, err)
 	}
-	if top == nil {
-		return Line{}, fmt.Errorf("%w: null", ErrBadLine)
+	sc := scanner{data: data}
+	sc.space()
+	if sc.peek() != '{' {
+		if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
+			return Line{}, fmt.Errorf("%w: null", ErrBadLine)
+		}
+		return Line{}, fmt.Errorf("%w: not a JSON object", ErrBadLine)
 	}
-	var line Line
-	ts, ok := top["utc_timestamp_ms"]
-	if !ok {
+	// Later duplicates of a key win, as in a map; so the members fcmon reads
+	// are collected first, each key once, and decoded after.
+	var ts []byte
+	var sections [8]member
+	wanted := sections[:0]
+	extra := map[string][]byte(nil)
+	sc.members(func(k, raw []byte) {
+		switch {
+		case string(k) == "utc_timestamp_ms":
+			ts = raw
+		case sectionKind(k) == "":
+		default:
+			for i := range wanted {
+				if wanted[i].key == string(k) {
+					wanted[i].raw = raw
+					return
+				}
+			}
+			if len(wanted) < cap(wanted) {
+				wanted = append(wanted, member{string(k), raw})
+				return
+			}
+			if extra == nil {
+				extra = make(map[string][]byte)
+			}
+			extra[string(k)] = raw
+		}
+	})
+	if ts == nil {
 		return Line{}, fmt.Errorf("%w: no utc_timestamp_ms", ErrBadLine)
 	}
-	if err := json.Unmarshal(ts, &line.TimestampMs); err != nil {
-		return Line{}, fmt.Errorf("%w: utc_timestamp_ms: %w", ErrBadLine, err)
+	var line Line
+	if !isNull(ts) {
+		n, err := strconv.ParseInt(string(ts), 10, 64)
+		if err != nil {
+			return Line{}, fmt.Errorf("%w: utc_timestamp_ms: %s is not an integer", ErrBadLine, ts)
+		}
+		line.TimestampMs = n
 	}
-	for key, raw := range top {
+	for _, m := range wanted {
+		if err := line.decodeSection(m.key, m.raw); err != nil {
+			return Line{}, fmt.Errorf("%w: %s: %w", ErrBadLine, m.key, err)
+		}
+	}
+	for key, raw := range extra {
 		if err := line.decodeSection(key, raw); err != nil {
 			return Line{}, fmt.Errorf("%w: %s: %w", ErrBadLine, key, err)
 		}
@@ -87,31 +139,50 @@ func DecodeLine(data []byte) (Line, error) {
 	return line, nil
 }
 
+type member struct {
+	key string
+	raw []byte
+}
+
+// sectionKind is "net", "block" or "logger" for a key fcmon reads, and ""
+// for the rest.
+func sectionKind[T string | []byte](key T) string {
+	switch {
+	case string(key) == "net", string(key) == "block", string(key) == "logger":
+		return string(key)
+	case len(key) > len("net_") && string(key[:len("net_")]) == "net_":
+		return "net"
+	case len(key) > len("block_") && string(key[:len("block_")]) == "block_":
+		return "block"
+	}
+	return ""
+}
+
 // decodeSection stores the section key if fcmon uses it and ignores it
 // otherwise.
-func (l *Line) decodeSection(key string, raw json.RawMessage) error {
+func (l *Line) decodeSection(key string, raw []byte) error {
 	switch {
 	case key == "net":
 		l.NetAll = new(NetCounters)
-		return decodeObject(raw, l.NetAll)
+		return decodeCounters(raw, l.NetAll.field)
 	case key == "block":
 		l.BlockAll = new(BlockCounters)
-		return decodeObject(raw, l.BlockAll)
+		return decodeCounters(raw, l.BlockAll.field)
 	case key == "logger":
 		l.Logger = new(LoggerCounters)
-		return decodeObject(raw, l.Logger)
-	case strings.HasPrefix(key, "net_") && len(key) > len("net_"):
+		return decodeCounters(raw, l.Logger.field)
+	case sectionKind(key) == "net":
 		var c NetCounters
-		if err := decodeObject(raw, &c); err != nil {
+		if err := decodeCounters(raw, c.field); err != nil {
 			return err
 		}
 		if l.Net == nil {
 			l.Net = make(map[string]NetCounters, 2)
 		}
 		l.Net[key[len("net_"):]] = c
-	case strings.HasPrefix(key, "block_") && len(key) > len("block_"):
+	case sectionKind(key) == "block":
 		var c BlockCounters
-		if err := decodeObject(raw, &c); err != nil {
+		if err := decodeCounters(raw, c.field); err != nil {
 			return err
 		}
 		if l.Block == nil {
@@ -122,15 +193,83 @@ func (l *Line) decodeSection(key string, raw json.RawMessage) error {
 	return nil
 }
 
-// decodeObject refuses anything but a JSON object: json.Unmarshal would
-// accept null as "no change", which would make a mangled section look like a
-// section of zeros.
-func decodeObject(raw json.RawMessage, v any) error {
+// field returns where the counter named key goes, or nil.
+func (c *NetCounters) field(key []byte) *uint64 {
+	switch {
+	case fold(key, "rx_bytes_count"):
+		return &c.RxBytes
+	case fold(key, "tx_bytes_count"):
+		return &c.TxBytes
+	case fold(key, "rx_packets_count"):
+		return &c.RxPackets
+	case fold(key, "tx_packets_count"):
+		return &c.TxPackets
+	case fold(key, "rx_fails"):
+		return &c.RxFails
+	case fold(key, "tx_fails"):
+		return &c.TxFails
+	}
+	return nil
+}
+
+func (c *BlockCounters) field(key []byte) *uint64 {
+	switch {
+	case fold(key, "read_bytes"):
+		return &c.ReadBytes
+	case fold(key, "write_bytes"):
+		return &c.WriteBytes
+	case fold(key, "read_count"):
+		return &c.ReadCount
+	case fold(key, "write_count"):
+		return &c.WriteCount
+	case fold(key, "flush_count"):
+		return &c.FlushCount
+	}
+	return nil
+}
+
+func (c *LoggerCounters) field(key []byte) *uint64 {
+	switch {
+	case fold(key, "missed_metrics_count"):
+		return &c.MissedMetrics
+	case fold(key, "metrics_fails"):
+		return &c.MetricsFails
+	}
+	return nil
+}
+
+// fold matches a field name as encoding/json does for struct fields
+// (exactly, else under Unicode simple case folding).
+func fold(key []byte, name string) bool {
+	return bytes.EqualFold(key, []byte(name))
+}
+
+// decodeCounters refuses anything but a JSON object — json.Unmarshal would
+// accept null as "no change", which would make a mangled section look like
+// a section of zeros — and stores each known counter through field: an
+// unsigned integer, or null, which leaves it as it was.
+func decodeCounters(raw []byte, field func(key []byte) *uint64) error {
 	if len(raw) == 0 || raw[0] != '{' {
 		return errors.New("expected an object")
 	}
-	return json.Unmarshal(raw, v)
+	var err error
+	sc := scanner{data: raw}
+	sc.members(func(key, value []byte) {
+		p := field(key)
+		if p == nil || err != nil || isNull(value) {
+			return
+		}
+		n, perr := strconv.ParseUint(string(value), 10, 64)
+		if perr != nil {
+			err = fmt.Errorf("%s: %s is not an unsigned integer", key, value)
+			return
+		}
+		*p = n
+	})
+	return err
 }
+
+func isNull(v []byte) bool { return string(v) == "null" }
 
 // lineStart marks where Firecracker begins every line: serde writes the
 // struct's first field, utc_timestamp_ms, first.

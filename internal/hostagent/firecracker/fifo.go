@@ -149,8 +149,16 @@ func (r *MetricsReader) Snapshot() (t Totals, lastRead time.Time, err error) {
 	return r.acc.Snapshot(), r.lastRead, r.err
 }
 
+// readBufs are the buffers reads of FIFOs go into: a FIFO reader takes one
+// only once its pipe is readable, so a thousand idle readers hold none.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+
 func (r *MetricsReader) run() {
 	defer close(r.done)
+	if r.kind == KindFIFO {
+		r.runFIFO()
+		return
+	}
 	buf := make([]byte, 16<<10)
 	for {
 		n, err := r.f.Read(buf)
@@ -173,6 +181,48 @@ func (r *MetricsReader) run() {
 			if !r.wait() {
 				return
 			}
+		}
+	}
+}
+
+// runFIFO reads a FIFO as it becomes readable, into a pooled buffer.
+func (r *MetricsReader) runFIFO() {
+	rc, err := r.f.SyscallConn()
+	if err != nil {
+		r.setErr(err)
+		return
+	}
+	for {
+		var readErr error
+		err := rc.Read(func(fd uintptr) bool {
+			bp := readBufs.Get().(*[]byte)
+			defer readBufs.Put(bp)
+			n, err := syscall.Read(int(fd), *bp)
+			if errors.Is(err, syscall.EAGAIN) {
+				return false // wait until readable
+			}
+			if errors.Is(err, syscall.EINTR) {
+				return true
+			}
+			if n > 0 {
+				r.consume((*bp)[:n])
+			}
+			readErr = err
+			return true
+		})
+		select {
+		case <-r.stop:
+			return
+		default:
+		}
+		if err == nil {
+			err = readErr
+		}
+		// A FIFO opened read-write has no end-of-file; any error is
+		// unexpected, so report it and retry rather than spin.
+		r.setErr(err)
+		if err != nil && !r.wait() {
+			return
 		}
 	}
 }

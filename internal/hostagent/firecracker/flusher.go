@@ -24,17 +24,18 @@ type FlushStatus struct {
 
 // Flusher requests FlushMetrics every interval so that the metrics lines,
 // which Firecracker otherwise writes once a minute, carry fresh figures.
-// Failures never stop it: it records them, backs off and retries.
+// It has no goroutine of its own: the loop that polls the VM calls Flush
+// each round, and Flush calls Firecracker when a call is due. Failures
+// never stop it: it records them and backs off.
 type Flusher struct {
 	client   *Client
 	interval time.Duration
 	log      *slog.Logger
-	stop     chan struct{}
-	done     chan struct{}
-	once     sync.Once
 
-	mu sync.Mutex
-	st FlushStatus
+	mu       sync.Mutex
+	st       FlushStatus
+	failures int       // consecutive
+	next     time.Time // when the next call is due; zero: at once
 }
 
 // NewFlusher returns a Flusher calling client every interval, logging
@@ -43,22 +44,7 @@ func NewFlusher(client *Client, interval time.Duration, log *slog.Logger) *Flush
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Flusher{client: client, interval: interval, log: log,
-		stop: make(chan struct{}), done: make(chan struct{})}
-}
-
-// Start runs the loop in a goroutine of its own; the first call is made at
-// once.
-func (f *Flusher) Start() { go f.run() }
-
-// Close stops the loop and waits for it (an in-flight call is cancelled).
-// The client stays open: it may serve others; its owner closes it. Call it
-// once, after Start.
-func (f *Flusher) Close() {
-	f.once.Do(func() {
-		close(f.stop)
-		<-f.done
-	})
+	return &Flusher{client: client, interval: interval, log: log}
 }
 
 // Status returns a copy of the current status.
@@ -68,40 +54,36 @@ func (f *Flusher) Status() FlushStatus {
 	return f.st
 }
 
-func (f *Flusher) run() {
-	defer close(f.done)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-f.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	failures := 0
-	for {
-		err := f.client.FlushMetrics(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		failures = f.record(err, failures)
-		t := time.NewTimer(f.pause(failures))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
+// Flush requests FlushMetrics if a call is due at now: the first call at
+// once, then one per interval (a little early counts, so that a loop
+// running every interval calls every time), and while calls fail, after
+// the backoff. A call cancelled through ctx is not recorded. The client
+// stays open: it may serve others; its owner closes it.
+func (f *Flusher) Flush(ctx context.Context, now time.Time) {
+	f.mu.Lock()
+	due := !now.Before(f.next)
+	f.mu.Unlock()
+	if !due {
+		return
 	}
+	err := f.client.FlushMetrics(ctx)
+	if ctx.Err() != nil && err != nil {
+		return
+	}
+	f.mu.Lock()
+	f.failures = f.record(err, f.failures)
+	// A tenth of the interval early, so jitter in the caller's loop does
+	// not skip a round.
+	f.next = now.Add(f.pause(f.failures) - f.interval/10)
+	f.mu.Unlock()
 }
 
 // record stores the outcome of a call and returns the new count of
 // consecutive failures, logging only transitions so a dead VMM does not
 // flood the log.
+// f.mu is held.
 func (f *Flusher) record(err error, failures int) int {
 	now := time.Now()
-	f.mu.Lock()
 	f.st.Requests++
 	if err == nil {
 		f.st.LastSuccess, f.st.LastError = now, ""
@@ -109,7 +91,6 @@ func (f *Flusher) record(err error, failures int) int {
 		f.st.Failures++
 		f.st.LastError, f.st.LastErrorAt = err.Error(), now
 	}
-	f.mu.Unlock()
 	switch {
 	case err != nil && failures == 0:
 		f.log.Warn("FlushMetrics failing; retrying with backoff", "socket", f.client.Socket(), "err", err)
