@@ -2,17 +2,51 @@ package hostagent
 
 import (
 	"math"
+	"mime"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/samplepb"
 	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
 // samples answers GET /v1/samples: every VM's latest figures in one
-// document. It reads nothing: every source keeps its latest reading.
+// document, JSON unless the request accepts the dense encoding. It reads
+// nothing: every source keeps its latest reading.
 func (a *Agent) samples(w http.ResponseWriter, r *http.Request) error {
-	return writeJSON(w, http.StatusOK, a.hostSamples(time.Now()))
+	doc := a.hostSamples(time.Now())
+	if !acceptsDense(r.Header.Values("Accept")) {
+		return writeJSON(w, http.StatusOK, doc)
+	}
+	var dense samplepb.HostSamples
+	samplepb.FromWire(&doc, &dense)
+	w.Header().Set("Content-Type", samplepb.MediaType)
+	w.Header().Set("Vary", "Accept")
+	_, err := w.Write(samplepb.Append(nil, &dense))
+	return err
+}
+
+// acceptsDense reports whether an Accept header names samplepb's media
+// type (with its proto parameter) at a quality above zero.
+func acceptsDense(accept []string) bool {
+	for _, h := range accept {
+		for _, part := range strings.Split(h, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil || mt != "application/x-protobuf" || params["proto"] != "fcmon.v1.HostSamples" {
+				continue
+			}
+			if q, ok := params["q"]; ok {
+				if v, err := strconv.ParseFloat(q, 64); err != nil || v <= 0 {
+					continue
+				}
+			}
+			return true
+		}
+	}
+	return false
 }
 
 func (a *Agent) hostSamples(now time.Time) wire.HostSamples {

@@ -1,0 +1,40 @@
+package samplepb
+
+import "google.golang.org/protobuf/encoding/protowire"
+
+// Field numbers, as docs/samples.proto has them (a test holds them equal).
+const (
+	hostHost, hostTimestampMs, hostIntervalMs, hostVMs protowire.Number = 1, 2, 3, 4
+
+	vmID, vmDiscovered, vmGuest, vmVCPU, vmBalloon, vmProcess, vmNetwork, vmBlock, vmErrors protowire.Number = 1, 2, 3, 4, 5, 6, 7, 8, 9
+
+	guestCPU, guestMemPct, guestMemUsed, guestMemTotal, guestMemAvail, guestUptime protowire.Number = 1, 2, 3, 4, 5, 6
+	guestTimestampMs, guestAgeMs, guestTransport, guestBootID, guestAgentVersion   protowire.Number = 7, 8, 9, 10, 11
+	guestNetwork, guestDisk                                                        protowire.Number = 12, 13
+
+	vcpuCount, vcpuUsage protowire.Number = 1, 2
+
+	balloonTotal, balloonAvail, balloonFree, balloonAgeMs, balloonOOMKills protowire.Number = 1, 2, 3, 4, 5
+
+	procPID, procCPU, procVCPU, procVCPUThreads, procRSS, procUptime protowire.Number = 1, 2, 3, 4, 5, 6
+
+	ratesSource, ratesRx, ratesTx, ratesAgeMs protowire.Number = 1, 2, 3, 4
+
+	mapKey, mapValue protowire.Number = 1, 2
+)
+
+// schema names every field by message, for the test against the .proto.
+var schema = map[string]map[string]protowire.Number{
+	"HostSamples": {"host": hostHost, "timestamp_ms": hostTimestampMs, "interval_ms": hostIntervalMs, "vms": hostVMs},
+	"VM": {"id": vmID, "discovered": vmDiscovered, "guest": vmGuest, "vcpu": vmVCPU, "balloon": vmBalloon,
+		"process": vmProcess, "network": vmNetwork, "block": vmBlock, "errors": vmErrors},
+	"Guest": {"cpu_usage_percent": guestCPU, "memory_usage_percent": guestMemPct, "memory_used_kb": guestMemUsed,
+		"memory_total_kb": guestMemTotal, "memory_available_kb": guestMemAvail, "uptime_seconds": guestUptime,
+		"timestamp_ms": guestTimestampMs, "age_ms": guestAgeMs, "transport": guestTransport, "boot_id": guestBootID,
+		"agent_version": guestAgentVersion, "network": guestNetwork, "disk": guestDisk},
+	"VCPU":    {"count": vcpuCount, "usage_percent": vcpuUsage},
+	"Balloon": {"total_kb": balloonTotal, "available_kb": balloonAvail, "free_kb": balloonFree, "age_ms": balloonAgeMs, "oom_kills": balloonOOMKills},
+	"Process": {"pid": procPID, "cpu_usage_percent": procCPU, "vcpu_usage_percent": procVCPU, "vcpu_threads": procVCPUThreads,
+		"memory_rss_kb": procRSS, "uptime_seconds": procUptime},
+	"Rates": {"source": ratesSource, "rx_bytes_per_sec": ratesRx, "tx_bytes_per_sec": ratesTx, "age_ms": ratesAgeMs},
+}
