@@ -42,8 +42,25 @@ type VM struct {
 	APISocket    string // "" when not set
 	VMMPID       int    // 0 when not set
 
+	// HostID is the host agent that reports the VM and HostVMID its id
+	// there (Firecracker's --id); both "" for a VM registered by hand.
+	HostID, HostVMID string
+	// GoneMs is when its host agent stopped reporting it (Unix ms); 0
+	// while it is there.
+	GoneMs int64
+
 	CreatedMs int64 // Unix ms, set by CreateVM
 	UpdatedMs int64 // Unix ms, set by every write
+}
+
+// Host is a host agent the manager collects from.
+type Host struct {
+	ID   string // UUID text, chosen by the caller
+	URL  string // base URL, unique
+	Name string // the host name it reports; "" until it has answered
+
+	CreatedMs int64
+	UpdatedMs int64
 }
 
 // Stat is the average and maximum of one figure over a minute. Valid is
@@ -90,6 +107,31 @@ type Store interface {
 	// stored. ip "" clears the address; port 0 keeps the current port.
 	// An unknown id gives ErrNotFound.
 	UpdateGuestIP(ctx context.Context, id, ip string, port int) (VM, error)
+
+	// SetVMsGone sets gone_ms of the VMs (0 clears it: the VM is back).
+	// Unknown ids are skipped.
+	SetVMsGone(ctx context.Context, ids []string, goneMs int64) error
+
+	// PruneGoneVMs deletes, with their rollups, the VMs gone before
+	// olderThanMs, and returns how many.
+	PruneGoneVMs(ctx context.Context, olderThanMs int64) (int64, error)
+
+	// CreateHost stores a host agent; the same ID or URL gives ErrExists.
+	CreateHost(ctx context.Context, h Host) (Host, error)
+
+	// GetHost returns the host agent with the id, or ErrNotFound.
+	GetHost(ctx context.Context, id string) (Host, error)
+
+	// ListHosts returns every host agent sorted by URL.
+	ListHosts(ctx context.Context) ([]Host, error)
+
+	// SetHostName records the host name a host agent reported.
+	SetHostName(ctx context.Context, id, name string) error
+
+	// DeleteHost removes the host agent; its VMs stay, with their history,
+	// marked gone at goneMs unless they already were. An unknown id gives
+	// ErrNotFound.
+	DeleteHost(ctx context.Context, id string, goneMs int64) error
 
 	// DeleteVM removes the VM and all its rollups in one transaction.
 	// An unknown id gives ErrNotFound.

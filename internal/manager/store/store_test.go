@@ -30,6 +30,8 @@ var behaviours = []struct {
 	{"newer schema refused", testNewerSchema},
 	{"concurrent opens migrate once", testConcurrentOpens},
 	{"concurrent writers", testConcurrentWriters},
+	{"host agents and their VMs", testHosts},
+	{"many VMs gone at once", testManyGone},
 }
 
 func TestStore(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 )
 
 // vmColumns is the column list every VM query selects, in scanVM's order.
-const vmColumns = `id, name, guest_ip, guest_port, host_agent_url, vmm_pid, metrics_fifo, api_socket, created_ms, updated_ms`
+const vmColumns = `id, name, guest_ip, guest_port, host_agent_url, vmm_pid, metrics_fifo, api_socket, created_ms, updated_ms, host_id, host_vm_id, gone_ms`
 
 // CreateVM implements Store.
 func (s *sqlStore) CreateVM(ctx context.Context, vm VM) (VM, error) {
@@ -24,14 +24,18 @@ func (s *sqlStore) CreateVM(ctx context.Context, vm VM) (VM, error) {
 	// ON CONFLICT DO NOTHING turns a duplicate into "no row returned"
 	// without parsing driver-specific error codes.
 	row := s.write.QueryRowContext(ctx, `INSERT INTO vm (`+vmColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
-		ON CONFLICT (id) DO NOTHING
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12)
+		ON CONFLICT DO NOTHING
 		RETURNING `+vmColumns,
 		vm.ID, vm.Name, nullString(vm.GuestIP), vm.GuestPort, nullString(vm.HostAgentURL),
-		nullInt(vm.VMMPID), nullString(vm.MetricsFIFO), nullString(vm.APISocket), now)
+		nullInt(vm.VMMPID), nullString(vm.MetricsFIFO), nullString(vm.APISocket), now,
+		nullString(vm.HostID), nullString(vm.HostVMID), nullInt64(vm.GoneMs))
 	created, err := scanVM(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return VM{}, fmt.Errorf("vm %q: %w", vm.ID, ErrExists)
+	}
+	if err != nil && s.dialect.isForeignKeyViolation(err) {
+		return VM{}, fmt.Errorf("vm %q: host %q: %w", vm.ID, vm.HostID, ErrNotFound)
 	}
 	if err != nil {
 		return VM{}, s.fail(fmt.Sprintf("creating vm %q", vm.ID), err)
@@ -124,6 +128,8 @@ func checkVM(vm VM) error {
 		return fmt.Errorf("vm %q: guest_port %d is outside 1-65535: %w", vm.ID, vm.GuestPort, ErrInvalid)
 	case vm.VMMPID < 0:
 		return fmt.Errorf("vm %q: vmm_pid %d is negative: %w", vm.ID, vm.VMMPID, ErrInvalid)
+	case (vm.HostID == "") != (vm.HostVMID == ""):
+		return fmt.Errorf("vm %q: host_id and host_vm_id go together: %w", vm.ID, ErrInvalid)
 	}
 	return nil
 }
@@ -134,20 +140,24 @@ type scanner interface{ Scan(dest ...any) error }
 // scanVM reads one row of vmColumns.
 func scanVM(r scanner) (VM, error) {
 	var (
-		vm                               VM
-		guestIP, agentURL, fifo, apiSock sql.NullString
-		pid                              sql.NullInt64
+		vm                                               VM
+		guestIP, agentURL, fifo, apiSock, host, hostVMID sql.NullString
+		pid, gone                                        sql.NullInt64
 	)
 	err := r.Scan(&vm.ID, &vm.Name, &guestIP, &vm.GuestPort, &agentURL, &pid,
-		&fifo, &apiSock, &vm.CreatedMs, &vm.UpdatedMs)
+		&fifo, &apiSock, &vm.CreatedMs, &vm.UpdatedMs, &host, &hostVMID, &gone)
 	vm.GuestIP, vm.HostAgentURL = guestIP.String, agentURL.String
 	vm.MetricsFIFO, vm.APISocket = fifo.String, apiSock.String
 	vm.VMMPID = int(pid.Int64)
+	vm.HostID, vm.HostVMID, vm.GoneMs = host.String, hostVMID.String, gone.Int64
 	return vm, err
 }
 
 // nullString stores "" as NULL.
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// nullInt64 stores 0 as NULL.
+func nullInt64(n int64) sql.NullInt64 { return sql.NullInt64{Int64: n, Valid: n != 0} }
 
 // nullInt stores 0 as NULL.
 func nullInt(n int) sql.NullInt64 { return sql.NullInt64{Int64: int64(n), Valid: n != 0} }
