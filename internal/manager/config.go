@@ -62,6 +62,9 @@ type Config struct {
 	MaxStreams int
 	// ShutdownTimeout bounds the wait for requests in flight on SIGTERM.
 	ShutdownTimeout time.Duration
+	// HostAgents lists, comma-separated, host agents to collect from
+	// (added to those registered through POST /v1/hosts).
+	HostAgents string
 	// LogLevel and LogFormat shape the log on stderr.
 	LogLevel, LogFormat string
 }
@@ -79,6 +82,8 @@ func (c *Config) Flags(fs *cli.FlagSet) {
 		"comma-separated networks whose guest agents the manager may contact; link-local and cloud metadata addresses are never contacted, loopback only when listed")
 	fs.String(&c.HostAgentAllowCIDRs, "host-agent-allow-cidrs", netpolicy.LoopbackAndPrivate,
 		"comma-separated networks whose host agents the manager may contact (host_agent_url must name one, or a name resolving only into them); link-local and metadata addresses never")
+	fs.String(&c.HostAgents, "host-agents", "",
+		"comma-separated host agent URLs (http://10.0.0.5:9091) to collect every VM of, one GET /v1/samples per host per --poll-interval; more through POST /v1/hosts")
 	fs.String(&c.HistoryRetention, "history-retention", "7d",
 		"how long 1-minute history rollups are kept: days (7d) or a duration (168h), at least 1h")
 	fs.String(&c.APIToken, "api-token", "",
@@ -117,6 +122,7 @@ type settings struct {
 	apiToken    string
 	hostToken   string
 	guestToken  string
+	hostAgents  []string // canonical URLs of --host-agents
 }
 
 // validate checks c and reads its token files. Errors are one line and
@@ -143,6 +149,9 @@ func (c *Config) validate() (settings, error) {
 		return s, err
 	}
 	if s.hostAllow, err = netpolicy.ParseList("--host-agent-allow-cidrs", c.HostAgentAllowCIDRs); err != nil {
+		return s, err
+	}
+	if s.hostAgents, err = parseHostAgents(c.HostAgents, s.hostAllow); err != nil {
 		return s, err
 	}
 	s.origins = netpolicy.SplitList(c.AllowedOrigins)

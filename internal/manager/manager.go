@@ -136,11 +136,13 @@ func (m *Manager) build(st store.Store) *parts {
 			p.hub.Publish(s)
 			p.metrics.SampleProduced()
 		},
-		OnPoll: p.metrics.ObservePoll,
+		OnPoll:   p.metrics.ObservePoll,
+		Hosts:    p.reg.hosts,
+		Register: p.reg.register,
 	})
 	p.reg.samples = p.coll
 	p.handler = api.New(api.Options{
-		Store: notifyingStore{st, p.reg.changed}, Cache: p.reg, Samples: p.coll, History: historyQuery{p.hist},
+		Store: notifyingStore{st, p.reg.changed, p.reg.hostsChanged}, Cache: p.reg, Samples: p.coll, History: historyQuery{p.hist},
 		Streams: p.hub, Metrics: promHandler,
 		Forget: func(id string) {
 			p.coll.Forget(id)
@@ -148,6 +150,10 @@ func (m *Manager) build(st store.Store) *parts {
 			p.reg.forget(id)
 		},
 		HostAgents:     hosts,
+		HostView: func(h store.Host) wire.Host {
+			st, ok := p.coll.HostStatus(h.ID)
+			return hostView(h, st, ok)
+		},
 		Token:          m.set.apiToken,
 		GuestAllow:     m.set.guestAllow,
 		HostAgentAllow: m.set.hostAllow,
@@ -174,6 +180,9 @@ func (m *Manager) originAllowed(host string) bool {
 // up to ShutdownTimeout, stops polling and has the history write what it
 // holds before returning. It returns nil after a clean shutdown.
 func (m *Manager) Serve(ctx context.Context, st store.Store, ln net.Listener) error {
+	if err := m.addHostAgents(ctx, st); err != nil {
+		return err
+	}
 	p := m.build(st)
 	// The history outlives the collector so that it records the last
 	// samples; both end before the store closes.

@@ -36,6 +36,14 @@ type registry struct {
 	vms    []store.VM
 	list   []collector.Target // the collector's view of vms
 	readAt time.Time          // when vms was read; zero: never
+
+	// The host agents, likewise cached; hostsStale is set by writes.
+	hostsStale  atomic.Bool
+	hostList    []collector.HostTarget
+	hostRows    []store.Host
+	hostsReadAt time.Time
+
+	hostVMs hostVMs
 }
 
 // targets returns the VMs for the collector, reading them afresh when a
@@ -57,10 +65,15 @@ func (r *registry) targets(ctx context.Context) ([]collector.Target, error) {
 		r.stale.Store(true)
 		return nil, err
 	}
-	list = make([]collector.Target, len(vms))
-	for i, vm := range vms {
-		list[i] = collector.Target{ID: vm.ID, GuestIP: vm.GuestIP, GuestPort: vm.GuestPort,
-			HostAgentURL: vm.HostAgentURL, VMMPID: vm.VMMPID, MetricsFIFO: vm.MetricsFIFO, APISocket: vm.APISocket}
+	// A VM a host agent reports is collected through it (Options.Hosts),
+	// and a gone one not at all.
+	list = make([]collector.Target, 0, len(vms))
+	for _, vm := range vms {
+		if vm.HostID != "" || vm.GoneMs != 0 {
+			continue
+		}
+		list = append(list, collector.Target{ID: vm.ID, GuestIP: vm.GuestIP, GuestPort: vm.GuestPort,
+			HostAgentURL: vm.HostAgentURL, VMMPID: vm.VMMPID, MetricsFIFO: vm.MetricsFIFO, APISocket: vm.APISocket})
 	}
 	r.mu.Lock()
 	r.vms, r.list, r.readAt = vms, list, start
@@ -91,6 +104,15 @@ func (r *registry) CachedVMs() []store.VM {
 // changed marks the cache stale after a write to the VM registry.
 func (r *registry) changed() { r.stale.Store(true) }
 
+// hostsChanged marks the host agents stale after a write to them; the
+// host VMs are read again before the next register.
+func (r *registry) hostsChanged() {
+	r.hostsStale.Store(true)
+	r.hostVMs.mu.Lock()
+	r.hostVMs.byHost = nil
+	r.hostVMs.mu.Unlock()
+}
+
 // forget drops a deleted VM from the cache at once, rather than at the
 // next refresh.
 func (r *registry) forget(id string) {
@@ -116,7 +138,7 @@ func (r *registry) forget(id string) {
 // (a failed write may still have reached the database).
 type notifyingStore struct {
 	store.Store
-	changed func()
+	changed, hostsChanged func()
 }
 
 // CreateVM implements store.Store.
@@ -135,6 +157,19 @@ func (s notifyingStore) UpdateGuestIP(ctx context.Context, id, ip string, port i
 func (s notifyingStore) DeleteVM(ctx context.Context, id string) error {
 	defer s.changed()
 	return s.Store.DeleteVM(ctx, id)
+}
+
+// CreateHost implements store.Store.
+func (s notifyingStore) CreateHost(ctx context.Context, h store.Host) (store.Host, error) {
+	defer s.hostsChanged()
+	return s.Store.CreateHost(ctx, h)
+}
+
+// DeleteHost implements store.Store.
+func (s notifyingStore) DeleteHost(ctx context.Context, id string, goneMs int64) error {
+	defer s.hostsChanged()
+	defer s.changed()
+	return s.Store.DeleteHost(ctx, id, goneMs)
 }
 
 // latest returns the newest sample of every cached VM that has one, with

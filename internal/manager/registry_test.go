@@ -39,7 +39,7 @@ func TestRegistryReadsOnlyAfterWrites(t *testing.T) {
 	if n := st.lists.Load(); n != 1 {
 		t.Fatalf("%d queries for three reads, want 1", n)
 	}
-	api := notifyingStore{st, r.changed}
+	api := notifyingStore{st, r.changed, r.hostsChanged}
 	if _, err := api.CreateVM(ctx, store.VM{ID: "b"}); err != nil {
 		t.Fatal(err)
 	}

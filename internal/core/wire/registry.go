@@ -55,10 +55,18 @@ type VM struct {
 	APISocket    string `json:"api_socket,omitempty"`
 	CreatedMs    int64  `json:"created_ms"`
 	UpdatedMs    int64  `json:"updated_ms"`
+	// HostID is the host agent that reports the VM (GET /v1/hosts) and
+	// HostVMID its id there (Firecracker's --id); absent for a VM
+	// registered by hand. GoneMs is when that host agent stopped reporting
+	// it: the VM is kept, with its history, until --history-retention.
+	HostID   string `json:"host_id,omitempty"`
+	HostVMID string `json:"host_vm_id,omitempty"`
+	GoneMs   int64  `json:"gone_ms,omitempty"`
 
-	// Source is that of the latest sample: SourceGuest, SourceHost, or
-	// SourceNone (also before the first poll).
-	Source string `json:"source"`
+	// Source and MemorySource are those of the latest sample (see
+	// CombinedSample); SourceNone before the first.
+	Source       string `json:"source"`
+	MemorySource string `json:"memory_source"`
 	// LastSampleMs is when the latest sample was taken, Unix ms; 0 before
 	// the first.
 	LastSampleMs int64            `json:"last_sample_ms"`
@@ -68,6 +76,29 @@ type VM struct {
 	// HostAgent reports the attach at the host agent; only in the answer
 	// of POST /v1/vms for a VM with a host_agent_url.
 	HostAgent *AttachResult `json:"host_agent,omitempty"`
+}
+
+// CreateHostRequest is the body of POST /v1/hosts.
+type CreateHostRequest struct {
+	URL string `json:"url"`
+}
+
+// Host is a host agent the manager collects from, as GET /v1/hosts shows
+// it: what was registered, then how collecting it goes.
+type Host struct {
+	ID        string `json:"id"`
+	URL       string `json:"url"`
+	Name      string `json:"name"` // the host name it reports; "" until it answered
+	CreatedMs int64  `json:"created_ms"`
+
+	// Reachable: the latest GET /v1/samples succeeded.
+	Reachable     bool    `json:"reachable"`
+	VMs           int     `json:"vms"`                // in its latest answer
+	Encoding      string  `json:"encoding,omitempty"` // of the latest answer: "protobuf" or "json"
+	LastSuccessMs int64   `json:"last_success_ms"`    // 0: never
+	LastError     string  `json:"last_error"`         // of the latest failure, a class ("refused", "timeout", "http 401", ...)
+	LastErrorMs   int64   `json:"last_error_ms"`
+	LatencyMs     float64 `json:"latency_ms"` // of the latest successful request
 }
 
 // AttachResult reports attaching a VM to its host agent.

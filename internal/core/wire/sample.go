@@ -1,10 +1,14 @@
 package wire
 
-// Sources of a CombinedSample's CPU and memory figures.
+// Sources of a CombinedSample's CPU and memory figures. CPU comes from
+// the guest, else the vCPU threads, else the VMM process; memory from the
+// guest, else the balloon's statistics, else the VMM process.
 const (
-	SourceGuest = "guest" // the guest agent inside the VM
-	SourceHost  = "host"  // the host agent's view of the VMM process
-	SourceNone  = "none"  // nobody answered this round
+	SourceGuest   = "guest"   // the guest agent inside the VM
+	SourceVCPU    = "vcpu"    // CPU: Firecracker's fc_vcpu threads, as a share of the VM's vCPUs
+	SourceBalloon = "balloon" // memory: the guest's balloon driver, through Firecracker
+	SourceHost    = "host"    // the host agent's view of the VMM process
+	SourceNone    = "none"    // nobody answered this round
 )
 
 // Sources of a CombinedSample's network and disk rates.
@@ -29,7 +33,12 @@ const (
 type CombinedSample struct {
 	VMID        string `json:"vm_id"`
 	TimestampMs int64  `json:"timestamp_ms"` // when the manager assembled it, Unix ms
-	Source      string `json:"source"`       // SourceGuest, SourceHost or SourceNone
+	// Source is where CPU and memory came from when they agree, else
+	// where CPU came from: SourceGuest, SourceVCPU, SourceHost or
+	// SourceNone. MemorySource is memory's own: SourceGuest,
+	// SourceBalloon, SourceHost or SourceNone.
+	Source       string `json:"source"`
+	MemorySource string `json:"memory_source"`
 
 	CPUUsagePercent    *float64 `json:"cpu_usage_percent,omitempty"`
 	MemoryUsagePercent *float64 `json:"memory_usage_percent,omitempty"`

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
+	"github.com/fcmon/fcmon/internal/core/samplepb"
 	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
@@ -107,6 +108,47 @@ func (h *HostAgents) VMStats(ctx context.Context, base, id string) (*wire.VMStat
 		return nil, e
 	}
 	return &st, nil
+}
+
+// MaxSamplesBody caps an answer of GET /v1/samples: JSON for a few
+// thousand VMs (about 3.3 KB each) fits; the dense encoding is a tenth.
+const MaxSamplesBody = 32 << 20
+
+// Samples asks GET {base}/v1/samples, preferring the dense encoding, and
+// reads the answer into buf (reset first, so one buffer serves every
+// round). It returns whether the answer is dense (else JSON).
+func (h *HostAgents) Samples(ctx context.Context, base string, buf *bytes.Buffer) (dense bool, e *Error) {
+	rctx, cancel := context.WithTimeout(ctx, h.opt.Timeout)
+	defer cancel()
+	u := base + "/v1/samples"
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, u, nil)
+	if err != nil {
+		return false, Failf(ReasonBadTarget, "GET %s: %v", u, err)
+	}
+	req.Header.Set("Accept", samplepb.MediaType+", application/json;q=0.5")
+	req.Header.Set("User-Agent", "fcmon-manager")
+	if h.opt.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+h.opt.Token)
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return false, Classify(ctx, err)
+	}
+	defer resp.Body.Close()
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, MaxSamplesBody+1)); err != nil {
+		return false, Classify(ctx, err)
+	}
+	if buf.Len() > MaxSamplesBody {
+		return false, Failf(ReasonTooLarge, "GET %s: body exceeds %d bytes", u, MaxSamplesBody)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return false, StatusError("GET "+u, resp.StatusCode, resp.Status, ErrorMessage(buf.Bytes()))
+	}
+	return resp.Header.Get("Content-Type") == samplepb.MediaType, nil
 }
 
 // Get asks GET {base}{path} and decodes the JSON answer into v.

@@ -66,6 +66,9 @@ type Options struct {
 	Forget func(vmID string)
 	// HostAgents attaches registered VMs to their host agent; nil skips it.
 	HostAgents *agentclient.HostAgents
+	// HostView shows a host agent with how collecting it goes; nil shows
+	// what is stored only.
+	HostView func(store.Host) wire.Host
 	// Token, when set, is the bearer token every /v1 call and /metrics
 	// require.
 	Token string
@@ -123,6 +126,8 @@ func New(opt Options) *API {
 //	GET    /v1/vms/{id}/metrics/history      samples over ?since=&until=&step= (Unix ms)
 //	GET    /v1/vms/{id}/metrics/ws           WebSocket: that VM's samples
 //	GET    /v1/metrics/ws                    WebSocket: every VM's samples
+//	GET    /v1/hosts · POST /v1/hosts        host agents: list · add one (201)
+//	GET    /v1/hosts/{id} · DELETE           one host agent · stop collecting it (204)
 //
 // With a token, everything under /v1 and /metrics needs it; /, /ui/ and
 // /healthz stay open (the page asks for the token itself). A request whose
@@ -142,6 +147,8 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("/v1/vms/{id}/metrics/history", auth(a.serve(methods{"GET": a.history})))
 	mux.Handle("/v1/vms/{id}/metrics/ws", wsAuth(a.serveStream(methods{"GET": a.streamVM})))
 	mux.Handle("/v1/metrics/ws", wsAuth(a.serveStream(methods{"GET": a.streamAll})))
+	mux.Handle("/v1/hosts", auth(a.serve(methods{"GET": a.listHosts, "POST": a.createHost})))
+	mux.Handle("/v1/hosts/{id}", auth(a.serve(methods{"GET": a.getHost, "DELETE": a.deleteHost})))
 	mux.Handle("/v1/", auth(a.serve(notFoundMethods)))
 	mux.Handle("/", a.serve(notFoundMethods))
 	return httpapi.CheckHost(a.hosts, a.writeError, mux)

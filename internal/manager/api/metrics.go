@@ -28,7 +28,7 @@ func (a *API) latest(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return writeJSON(w, http.StatusOK, wire.CombinedSample{
-		VMID: vm.ID, TimestampMs: a.opt.Now().UnixMilli(), Source: wire.SourceNone, Stale: true})
+		VMID: vm.ID, TimestampMs: a.opt.Now().UnixMilli(), Source: wire.SourceNone, MemorySource: wire.SourceNone, Stale: true})
 }
 
 // history answers the VM's samples over ?since=&until=&step= (Unix ms);

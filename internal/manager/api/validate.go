@@ -117,12 +117,18 @@ func (a *API) checkGuestIP(s string) (string, error) {
 // inside --host-agent-allow-cidrs, or a name every address of which is.
 // It returns the canonical URL.
 func (a *API) checkHostAgentURL(ctx context.Context, s string) (string, error) {
-	canon, err := netpolicy.ParseAgentURL("host_agent_url", s)
+	return a.checkAgentURL(ctx, "host_agent_url", s)
+}
+
+// checkAgentURL validates a host agent's URL given as field: its form, and
+// its host against --host-agent-allow-cidrs.
+func (a *API) checkAgentURL(ctx context.Context, field, s string) (string, error) {
+	canon, err := netpolicy.ParseAgentURL(field, s)
 	if err != nil {
 		return "", badRequest("%v", err)
 	}
 	if err := a.opt.HostAgentAllow.CheckURLHost(ctx, canon, a.opt.Resolve); err != nil {
-		return "", badRequest("host_agent_url %s: %v", clip(canon), err)
+		return "", badRequest("%s %s: %v", field, clip(canon), err)
 	}
 	return canon, nil
 }

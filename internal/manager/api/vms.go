@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/fcmon/fcmon/internal/core/httpapi"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/store"
 )
@@ -121,6 +122,11 @@ func (a *API) deleteVM(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return storeError(err)
 	}
+	if vm.HostID != "" && vm.GoneMs == 0 {
+		return httpapi.Errorf(http.StatusConflict,
+			"VM %s is reported by host agent %s; it leaves the registry when its host agent stops reporting it (or DELETE /v1/hosts/%s), and can be deleted then",
+			vm.ID, vm.HostID, vm.HostID)
+	}
 	if err := a.opt.Store.DeleteVM(r.Context(), vm.ID); err != nil {
 		return storeError(err)
 	}
@@ -199,12 +205,13 @@ func (a *API) view(vm store.VM) wire.VM {
 	v := wire.VM{ID: vm.ID, Name: vm.Name, GuestIP: vm.GuestIP, GuestPort: vm.GuestPort,
 		HostAgentURL: vm.HostAgentURL, VMMPID: vm.VMMPID, MetricsFIFO: vm.MetricsFIFO,
 		APISocket: vm.APISocket, CreatedMs: vm.CreatedMs, UpdatedMs: vm.UpdatedMs,
-		Source: wire.SourceNone, Stale: true}
+		HostID: vm.HostID, HostVMID: vm.HostVMID, GoneMs: vm.GoneMs,
+		Source: wire.SourceNone, MemorySource: wire.SourceNone, Stale: true}
 	if a.opt.Samples == nil {
 		return v
 	}
 	if s, ok := a.opt.Samples.Latest(vm.ID); ok {
-		v.Source, v.LastSampleMs, v.Stale, v.GuestAgent = s.Source, s.TimestampMs, s.Stale, s.GuestAgent
+		v.Source, v.MemorySource, v.LastSampleMs, v.Stale, v.GuestAgent = s.Source, s.MemorySource, s.TimestampMs, s.Stale, s.GuestAgent
 	}
 	return v
 }

@@ -101,6 +101,19 @@ type Options struct {
 	// may be called concurrently, even for one VM (the guest agent and the
 	// host agent's stats are asked side by side).
 	OnPoll func(PollResult)
+
+	// Hosts returns the host agents to collect from, each with one GET
+	// /v1/samples per interval; called once per interval like Targets,
+	// keeping the previous set on error. Nil: none.
+	Hosts func(ctx context.Context) ([]HostTarget, error)
+	// Register returns the registry id of each VM a host agent reports
+	// (by host VM id), registering new ones and marking those it no
+	// longer reports gone. It is called from the host's goroutine when
+	// that set changes; a VM without an id is not published. name is the
+	// host name the agent reports.
+	Register func(ctx context.Context, h HostTarget, name string, vms []HostVM) (map[string]string, error)
+	// OnHostPoll receives the outcome of each GET /v1/samples.
+	OnHostPoll func(HostPollResult)
 }
 
 // Collector polls VMs. Create it with New, start it with Run.
@@ -111,8 +124,10 @@ type Collector struct {
 	hosts *agentclient.HostAgents
 	dial  *net.Dialer // to guest agents
 
-	mu      sync.Mutex
-	workers map[string]*worker
+	mu          sync.Mutex
+	workers     map[string]*worker
+	hostWorkers map[string]*hostWorker
+	hostVMs     map[string]*hostVM // by registry id
 }
 
 // New returns a Collector with the defaults of Options filled in.
@@ -147,7 +162,8 @@ func New(opt Options) *Collector {
 			Timeout: opt.Timeout, MaxBody: opt.MaxBody})
 	}
 	return &Collector{opt: opt, log: opt.Logger, sem: make(chan struct{}, opt.Concurrency),
-		hosts: opt.HostAgents, dial: agentclient.Dialer(opt.GuestAllow, opt.Timeout), workers: map[string]*worker{}}
+		hosts: opt.HostAgents, dial: agentclient.Dialer(opt.GuestAllow, opt.Timeout), workers: map[string]*worker{},
+		hostWorkers: map[string]*hostWorker{}, hostVMs: map[string]*hostVM{}}
 }
 
 // Latest returns the newest sample of the VM, with Stale brought up to
@@ -156,7 +172,18 @@ func New(opt Options) *Collector {
 func (c *Collector) Latest(vmID string) (wire.CombinedSample, bool) {
 	c.mu.Lock()
 	w, ok := c.workers[vmID]
+	hv := c.hostVMs[vmID]
 	c.mu.Unlock()
+	if hv != nil {
+		hv.mu.Lock()
+		s, dataAt, has := hv.sample, hv.dataAt, hv.has
+		hv.mu.Unlock()
+		if !has {
+			return wire.CombinedSample{}, false
+		}
+		s.Stale = c.stale(dataAt, c.opt.Now())
+		return s, true
+	}
 	if !ok {
 		return wire.CombinedSample{}, false
 	}

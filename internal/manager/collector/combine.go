@@ -20,10 +20,10 @@ const firecrackerMaxAge = 65 * time.Second
 // disk from the host agent (Firecracker, else tap), else the guest's own.
 // Stale and GuestAgent are the caller's.
 func combine(id string, now time.Time, g *wire.GuestMetrics, p *wire.ProcessStats, st *wire.VMStats) wire.CombinedSample {
-	s := wire.CombinedSample{VMID: id, TimestampMs: now.UnixMilli(), Source: wire.SourceNone}
+	s := wire.CombinedSample{VMID: id, TimestampMs: now.UnixMilli(), Source: wire.SourceNone, MemorySource: wire.SourceNone}
 	switch {
 	case g != nil:
-		s.Source = wire.SourceGuest
+		s.Source, s.MemorySource = wire.SourceGuest, wire.SourceGuest
 		s.CPUUsagePercent = ptr(g.CPUUsagePercent)
 		s.MemoryUsagePercent = ptr(g.MemoryUsagePercent)
 		s.MemoryUsedKB = ptr(g.MemoryUsedKB)
@@ -31,7 +31,7 @@ func combine(id string, now time.Time, g *wire.GuestMetrics, p *wire.ProcessStat
 		s.MemoryAvailableKB = ptr(g.MemoryAvailableKB)
 		s.UptimeSeconds = ptr(g.UptimeSeconds)
 	case p != nil:
-		s.Source = wire.SourceHost
+		s.Source, s.MemorySource = wire.SourceHost, wire.SourceHost
 		s.CPUUsagePercent = ptr(hostCPUPercent(p))
 		s.MemoryUsedKB = ptr(p.MemoryRSSKB)
 		s.UptimeSeconds = ptr(uint64(p.UptimeSeconds))

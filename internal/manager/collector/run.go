@@ -22,6 +22,9 @@ func (c *Collector) Run(ctx context.Context) error {
 		for _, w := range c.workers {
 			w.stop()
 		}
+		for _, h := range c.hostWorkers {
+			h.stop()
+		}
 		c.mu.Unlock()
 		wg.Wait()
 	}()
@@ -29,6 +32,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	defer tick.Stop()
 	for {
 		c.sync(ctx, &wg)
+		c.syncHosts(ctx, &wg)
 		select {
 		case <-ctx.Done():
 			return nil

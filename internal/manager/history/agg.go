@@ -35,7 +35,9 @@ func sourceIndex(s string) uint8 {
 	switch s {
 	case wire.SourceGuest:
 		return srcGuest
-	case wire.SourceHost:
+	case wire.SourceHost, wire.SourceVCPU, wire.SourceBalloon:
+		// Seen from the host, not told by the guest: kept apart from the
+		// guest's own figures.
 		return srcHost
 	}
 	return srcNone

@@ -1,0 +1,329 @@
+package collector
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/fcmon/fcmon/internal/core/samplepb"
+	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/agentclient"
+)
+
+// HostTarget is a host agent the manager collects from: one GET
+// /v1/samples per interval brings every VM on its host.
+type HostTarget struct {
+	ID  string
+	URL string
+}
+
+// HostVM is a VM a host agent reports.
+type HostVM struct {
+	HostVMID   string // the host agent's id: Firecracker's --id
+	Discovered bool
+}
+
+// HostStatus is what the collector knows of a host agent.
+type HostStatus struct {
+	Name          string // the host name it reports
+	VMs           int    // VMs in its latest document
+	Encoding      string // "protobuf" or "json", of the latest answer
+	LastSuccessMs int64  // 0: never
+	LastError     string // of the latest attempt, a class only ("refused", "timeout", ...)
+	LastErrorMs   int64
+	LatencyMs     float64 // of the latest successful request
+}
+
+// HostPollResult describes one GET /v1/samples, for the manager's own
+// metrics.
+type HostPollResult struct {
+	HostID  string
+	VMs     int
+	Latency time.Duration
+	Reason  string // "" on success, else an agentclient reason
+	Err     error
+}
+
+// hostWorker collects one host agent. Its fields below mu belong to its
+// goroutine.
+type hostWorker struct {
+	c      *Collector
+	id     string
+	phase  time.Duration
+	cancel context.CancelFunc
+
+	mu     sync.Mutex // guards target and status
+	target HostTarget
+	status HostStatus
+
+	buf   bytes.Buffer
+	dec   samplepb.Decoder
+	doc   samplepb.HostSamples
+	wdoc  wire.HostSamples // the JSON answer, before reduction
+	ids   map[string]string // host VM id → registry id, as Register last said
+	known []string          // the host VM ids Register was last told of, sorted
+	vms   map[string]*hostVM
+}
+
+// hostVM is the latest sample of one VM collected through its host agent.
+type hostVM struct {
+	id     string
+	mu     sync.Mutex
+	sample wire.CombinedSample
+	has    bool
+	dataAt time.Time
+	closed bool // no longer the host's: publish nothing more
+}
+
+func newHostWorker(c *Collector, t HostTarget, cancel context.CancelFunc) *hostWorker {
+	return &hostWorker{c: c, id: t.ID, phase: Phase(t.ID, c.opt.PollInterval), cancel: cancel, target: t,
+		ids: map[string]string{}, vms: map[string]*hostVM{}}
+}
+
+func (h *hostWorker) setTarget(t HostTarget) {
+	h.mu.Lock()
+	h.target = t
+	h.mu.Unlock()
+}
+
+func (h *hostWorker) currentTarget() HostTarget {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.target
+}
+
+// Status returns what the collector knows of the host agent.
+func (h *hostWorker) Status() HostStatus {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.status
+}
+
+// run collects the host agent at its slots until ctx ends; then its VMs
+// leave the collector.
+func (h *hostWorker) run(ctx context.Context) {
+	defer h.drop(nil)
+	iv := h.c.opt.PollInterval
+	for {
+		slot := nextSlot(time.Now(), iv, h.phase)
+		if !sleepUntil(ctx, slot) {
+			return
+		}
+		h.poll(ctx)
+	}
+}
+
+// poll asks the host agent for every VM's figures and publishes a sample
+// for each. A host agent that fails leaves its VMs' figures to age: each
+// gets a sample without figures, stale after three intervals, as a VM
+// whose guest agent does not answer.
+func (h *hostWorker) poll(ctx context.Context) {
+	t := h.currentTarget()
+	start := time.Now()
+	dense, e := h.c.hosts.Samples(ctx, t.URL, &h.buf)
+	if e == nil {
+		e = h.decode(dense)
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	now := h.c.opt.Now()
+	res := HostPollResult{HostID: h.id, Latency: time.Since(start)}
+	if e != nil {
+		res.Reason, res.Err = e.Reason, e
+		h.mu.Lock()
+		h.status.LastError, h.status.LastErrorMs = e.Public(), now.UnixMilli()
+		h.mu.Unlock()
+		h.c.log.Debug("host agent failed", "host_id", h.id, "url", t.URL, "reason", e.Reason, "err", e)
+		for _, v := range h.vms {
+			s := wire.CombinedSample{VMID: v.id, TimestampMs: now.UnixMilli(), Source: wire.SourceNone, MemorySource: wire.SourceNone,
+				GuestAgent: wire.GuestAgentStatus{LastError: "host agent: " + e.Public()}}
+			h.c.publishHost(v, s, false, now)
+		}
+		h.report(res)
+		return
+	}
+	res.VMs = len(h.doc.VMs)
+	h.mu.Lock()
+	h.status = HostStatus{Name: h.doc.Host, VMs: len(h.doc.VMs), Encoding: encodingName(dense),
+		LastSuccessMs: now.UnixMilli(), LatencyMs: float64(res.Latency.Microseconds()) / 1000}
+	h.mu.Unlock()
+	if err := h.register(ctx, t); err != nil {
+		h.c.log.Warn("registering a host agent's VMs failed; trying again next interval", "host_id", h.id, "err", err)
+	}
+	for i := range h.doc.VMs {
+		v := &h.doc.VMs[i]
+		id, ok := h.ids[v.ID]
+		if !ok {
+			continue
+		}
+		hv := h.vms[id]
+		if hv == nil {
+			hv = &hostVM{id: id}
+			h.vms[id] = hv
+			h.c.addHostVM(hv)
+		}
+		s, fresh := fromHost(id, now, h.doc.IntervalMs, v)
+		h.c.publishHost(hv, s, fresh, now)
+	}
+	h.report(res)
+}
+
+func encodingName(dense bool) string {
+	if dense {
+		return "protobuf"
+	}
+	return "json"
+}
+
+func (h *hostWorker) report(r HostPollResult) {
+	if h.c.opt.OnHostPoll != nil {
+		h.c.opt.OnHostPoll(r)
+	}
+}
+
+// decode turns the answer into h.doc, whichever encoding it came in.
+func (h *hostWorker) decode(dense bool) *agentclient.Error {
+	if dense {
+		if err := h.dec.Decode(h.buf.Bytes(), &h.doc); err != nil {
+			return agentclient.Failf(agentclient.ReasonBadJSON, "GET /v1/samples: %v", err)
+		}
+		return nil
+	}
+	h.wdoc = wire.HostSamples{}
+	if err := json.Unmarshal(h.buf.Bytes(), &h.wdoc); err != nil {
+		return agentclient.Failf(agentclient.ReasonBadJSON, "GET /v1/samples: %v", err)
+	}
+	samplepb.FromWire(&h.wdoc, &h.doc)
+	return nil
+}
+
+// register tells the registry which VMs the host agent reports, when that
+// set changed since it last did: new ones get a registry id, those no
+// longer reported are marked gone there and leave the collector.
+func (h *hostWorker) register(ctx context.Context, t HostTarget) error {
+	present := make([]string, 0, len(h.doc.VMs))
+	for i := range h.doc.VMs {
+		present = append(present, h.doc.VMs[i].ID)
+	}
+	slices.Sort(present)
+	present = slices.Compact(present)
+	if slices.Equal(present, h.known) || h.c.opt.Register == nil {
+		return nil
+	}
+	vms := make([]HostVM, 0, len(h.doc.VMs))
+	for i := range h.doc.VMs {
+		vms = append(vms, HostVM{HostVMID: h.doc.VMs[i].ID, Discovered: h.doc.VMs[i].Discovered})
+	}
+	ids, err := h.c.opt.Register(ctx, t, h.doc.Host, vms)
+	if err != nil {
+		return err
+	}
+	h.ids, h.known = ids, present
+	keep := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		keep[id] = true
+	}
+	h.drop(keep)
+	return nil
+}
+
+// drop takes the VMs not in keep (nil: all) out of the collector.
+func (h *hostWorker) drop(keep map[string]bool) {
+	for id, v := range h.vms {
+		if !keep[id] {
+			delete(h.vms, id)
+			h.c.removeHostVM(v)
+		}
+	}
+}
+
+func (h *hostWorker) stop() { h.cancel() }
+
+// addHostVM makes a VM's samples visible to Latest.
+func (c *Collector) addHostVM(v *hostVM) {
+	c.mu.Lock()
+	c.hostVMs[v.id] = v
+	c.mu.Unlock()
+}
+
+// removeHostVM ends delivery of a VM's samples.
+func (c *Collector) removeHostVM(v *hostVM) {
+	c.mu.Lock()
+	if c.hostVMs[v.id] == v {
+		delete(c.hostVMs, v.id)
+	}
+	c.mu.Unlock()
+	v.mu.Lock()
+	v.closed = true
+	v.mu.Unlock()
+}
+
+// publishHost stores s as the VM's latest sample and hands it to OnSample.
+func (c *Collector) publishHost(v *hostVM, s wire.CombinedSample, fresh bool, now time.Time) {
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return
+	}
+	if fresh {
+		v.dataAt = now
+	}
+	s.Stale = c.stale(v.dataAt, now)
+	v.sample, v.has = s, true
+	v.mu.Unlock()
+	if c.opt.OnSample != nil {
+		c.opt.OnSample(s)
+	}
+}
+
+// HostStatus returns what the collector knows of a host agent; false when
+// it does not collect it.
+func (c *Collector) HostStatus(hostID string) (HostStatus, bool) {
+	c.mu.Lock()
+	h, ok := c.hostWorkers[hostID]
+	c.mu.Unlock()
+	if !ok {
+		return HostStatus{}, false
+	}
+	return h.Status(), true
+}
+
+// syncHosts brings the host workers in line with the host agents listed.
+func (c *Collector) syncHosts(ctx context.Context, wg *sync.WaitGroup) {
+	if c.opt.Hosts == nil {
+		return
+	}
+	qctx, cancel := context.WithTimeout(ctx, c.opt.PollInterval)
+	hosts, err := c.opt.Hosts(qctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.Warn("reading the host agents failed; collecting those known before", "err", err)
+		}
+		return
+	}
+	seen := make(map[string]bool, len(hosts))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range hosts {
+		seen[t.ID] = true
+		if h, ok := c.hostWorkers[t.ID]; ok {
+			h.setTarget(t)
+			continue
+		}
+		hctx, stop := context.WithCancel(ctx)
+		h := newHostWorker(c, t, stop)
+		c.hostWorkers[t.ID] = h
+		wg.Go(func() { h.run(hctx) })
+	}
+	for id, h := range c.hostWorkers {
+		if !seen[id] {
+			delete(c.hostWorkers, id)
+			h.stop()
+		}
+	}
+}

@@ -1,0 +1,283 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/google/uuid"
+
+	"github.com/fcmon/fcmon/internal/core/netpolicy"
+	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/api"
+	"github.com/fcmon/fcmon/internal/manager/collector"
+	"github.com/fcmon/fcmon/internal/manager/store"
+)
+
+// hostVMSpace is the UUID namespace of the ids given to VMs found by host
+// agents whose own id is not a free UUID: a VM that leaves and comes back
+// gets its id again.
+var hostVMSpace = uuid.MustParse("6f1c2b1e-6c2a-4f3e-9d0b-3f6f0c1a7e21")
+
+// hostVMs is the registry's map of the VMs host agents report, by host and
+// host VM id. Each host's entry is changed only by that host's collector
+// goroutine (register), so it needs no more than the lock.
+type hostVMs struct {
+	loadMu sync.Mutex // one first load at a time
+	mu     sync.Mutex
+	byHost map[string]map[string]store.VM // host id → host VM id → VM
+	names  map[string]string              // host id → host name as stored
+}
+
+// load replaces the map with what the store holds.
+func (h *hostVMs) load(vms []store.VM, hosts []store.Host) {
+	by := map[string]map[string]store.VM{}
+	for _, vm := range vms {
+		if vm.HostID == "" {
+			continue
+		}
+		if by[vm.HostID] == nil {
+			by[vm.HostID] = map[string]store.VM{}
+		}
+		by[vm.HostID][vm.HostVMID] = vm
+	}
+	names := map[string]string{}
+	for _, host := range hosts {
+		names[host.ID] = host.Name
+	}
+	h.mu.Lock()
+	h.byHost, h.names = by, names
+	h.mu.Unlock()
+}
+
+// register implements collector.Options.Register: the VMs a host agent
+// reports get a registry entry (named after their host VM id), the ones it
+// reported before and no longer does are marked gone, and those that
+// return are no longer gone. A VM the store refuses is left out, and
+// tried again when the host's set changes next.
+func (r *registry) register(ctx context.Context, h collector.HostTarget, name string, vms []collector.HostVM) (map[string]string, error) {
+	if err := r.ensureLoaded(ctx); err != nil {
+		return nil, err
+	}
+	r.hostVMs.mu.Lock()
+	known := r.hostVMs.byHost[h.ID]
+	if known == nil {
+		known = map[string]store.VM{}
+		r.hostVMs.byHost[h.ID] = known
+	}
+	stored := r.hostVMs.names[h.ID]
+	r.hostVMs.mu.Unlock()
+	if name != "" && name != stored {
+		if err := r.st.SetHostName(ctx, h.ID, clipName(name)); err == nil {
+			r.hostVMs.mu.Lock()
+			r.hostVMs.names[h.ID] = name
+			r.hostVMs.mu.Unlock()
+		}
+	}
+	now := time.Now().UnixMilli()
+	ids := make(map[string]string, len(vms))
+	present := make(map[string]bool, len(vms))
+	var back []string
+	var errs []error
+	for _, v := range vms {
+		present[v.HostVMID] = true
+		if vm, ok := r.lookupHostVM(known, v.HostVMID); ok {
+			ids[v.HostVMID] = vm.ID
+			if vm.GoneMs != 0 {
+				back = append(back, vm.ID)
+				vm.GoneMs = 0
+				r.setHostVM(known, vm)
+			}
+			continue
+		}
+		vm, err := r.createHostVM(ctx, h.ID, v.HostVMID)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ids[v.HostVMID] = vm.ID
+		r.setHostVM(known, vm)
+	}
+	var gone []string
+	r.hostVMs.mu.Lock()
+	for hostVMID, vm := range known {
+		if !present[hostVMID] && vm.GoneMs == 0 {
+			gone = append(gone, vm.ID)
+			vm.GoneMs = now
+			known[hostVMID] = vm
+		}
+	}
+	r.hostVMs.mu.Unlock()
+	if len(gone) > 0 {
+		errs = append(errs, r.st.SetVMsGone(ctx, gone, now))
+	}
+	if len(back) > 0 {
+		errs = append(errs, r.st.SetVMsGone(ctx, back, 0))
+	}
+	r.changed()
+	return ids, errors.Join(errs...)
+}
+
+func (r *registry) lookupHostVM(known map[string]store.VM, hostVMID string) (store.VM, bool) {
+	r.hostVMs.mu.Lock()
+	defer r.hostVMs.mu.Unlock()
+	vm, ok := known[hostVMID]
+	return vm, ok
+}
+
+func (r *registry) setHostVM(known map[string]store.VM, vm store.VM) {
+	r.hostVMs.mu.Lock()
+	known[vm.HostVMID] = vm
+	r.hostVMs.mu.Unlock()
+}
+
+// createHostVM registers a VM a host agent found. Its id is the host
+// VM id when that is a UUID no other VM has (launchers often give each VM
+// a UUID as --id), else a UUID derived from host and host VM id.
+func (r *registry) createHostVM(ctx context.Context, hostID, hostVMID string) (store.VM, error) {
+	ids := []string{uuid.NewSHA1(hostVMSpace, []byte(hostID+"/"+hostVMID)).String()}
+	if own, ok := api.ParseUUID(hostVMID); ok {
+		ids = append([]string{own}, ids...)
+	}
+	var err error
+	for _, id := range ids {
+		var vm store.VM
+		vm, err = r.st.CreateVM(ctx, store.VM{ID: id, Name: clipName(hostVMID), HostID: hostID, HostVMID: hostVMID})
+		if err == nil {
+			return vm, nil
+		}
+		if !errors.Is(err, store.ErrExists) {
+			break
+		}
+	}
+	return store.VM{}, fmt.Errorf("registering VM %q of host %s: %w", hostVMID, hostID, err)
+}
+
+// clipName makes a host's name for a VM fit the registry's rules: no
+// control characters, at most 200 characters.
+func clipName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return -1
+		}
+		return r
+	}, s)
+	if rs := []rune(s); len(rs) > 200 {
+		s = string(rs[:200])
+	}
+	if strings.TrimSpace(s) == "" {
+		return "unnamed"
+	}
+	return s
+}
+
+// ensureLoaded reads the host VMs once, before the first register.
+func (r *registry) ensureLoaded(ctx context.Context) error {
+	r.hostVMs.loadMu.Lock()
+	defer r.hostVMs.loadMu.Unlock()
+	r.hostVMs.mu.Lock()
+	loaded := r.hostVMs.byHost != nil
+	r.hostVMs.mu.Unlock()
+	if loaded {
+		return nil
+	}
+	vms, err := r.st.ListVMs(ctx)
+	if err != nil {
+		return err
+	}
+	hosts, err := r.st.ListHosts(ctx)
+	if err != nil {
+		return err
+	}
+	r.hostVMs.load(vms, hosts)
+	return nil
+}
+
+// hosts implements collector.Options.Hosts, reading the store when a
+// write went through the API or rereadEvery passed.
+func (r *registry) hosts(ctx context.Context) ([]collector.HostTarget, error) {
+	r.mu.RLock()
+	list, readAt := r.hostList, r.hostsReadAt
+	r.mu.RUnlock()
+	if !r.hostsStale.Swap(false) && !readAt.IsZero() && time.Since(readAt) < rereadEvery {
+		return list, nil
+	}
+	start := time.Now()
+	hs, err := r.st.ListHosts(ctx)
+	if err != nil {
+		r.hostsStale.Store(true)
+		return nil, err
+	}
+	list = make([]collector.HostTarget, len(hs))
+	for i, h := range hs {
+		list[i] = collector.HostTarget{ID: h.ID, URL: h.URL}
+	}
+	r.mu.Lock()
+	r.hostList, r.hostRows, r.hostsReadAt = list, hs, start
+	r.mu.Unlock()
+	return list, nil
+}
+
+// hostView is a host agent with how collecting it goes.
+func hostView(h store.Host, st collector.HostStatus, ok bool) wire.Host {
+	v := wire.Host{ID: h.ID, URL: h.URL, Name: h.Name, CreatedMs: h.CreatedMs}
+	if !ok {
+		return v
+	}
+	if st.Name != "" {
+		v.Name = st.Name
+	}
+	v.VMs, v.Encoding, v.LastSuccessMs, v.LatencyMs = st.VMs, st.Encoding, st.LastSuccessMs, st.LatencyMs
+	v.LastError, v.LastErrorMs = st.LastError, st.LastErrorMs
+	v.Reachable = st.LastSuccessMs != 0 && st.LastSuccessMs >= st.LastErrorMs
+	return v
+}
+
+// addHostAgents registers the host agents of --host-agents that the store
+// does not hold yet.
+func (m *Manager) addHostAgents(ctx context.Context, st store.Store) error {
+	if len(m.set.hostAgents) == 0 {
+		return nil
+	}
+	have, err := st.ListHosts(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the host agents: %w", err)
+	}
+	known := map[string]bool{}
+	for _, h := range have {
+		known[h.URL] = true
+	}
+	for _, u := range m.set.hostAgents {
+		if known[u] {
+			continue
+		}
+		if _, err := st.CreateHost(ctx, store.Host{ID: api.NewUUID(), URL: u}); err != nil && !errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("registering host agent %s: %w", u, err)
+		}
+		m.log.Info("host agent added", "url", u)
+	}
+	return nil
+}
+
+// parseHostAgents checks the URLs of --host-agents against the allow-list.
+func parseHostAgents(raw string, allow netpolicy.List) ([]string, error) {
+	var out []string
+	for _, u := range netpolicy.SplitList(raw) {
+		canon, err := netpolicy.ParseAgentURL("--host-agents", u)
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = allow.CheckURLHost(ctx, canon, nil)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("--host-agents %s: %w (see --host-agent-allow-cidrs)", canon, err)
+		}
+		out = append(out, canon)
+	}
+	return out, nil
+}
