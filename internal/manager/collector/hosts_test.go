@@ -1,0 +1,174 @@
+package collector
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fcmon/fcmon/internal/core/netpolicy"
+	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/agentclient"
+	"github.com/fcmon/fcmon/internal/testsupport/testbuild"
+)
+
+// firecrackerStandIn starts the Firecracker stand-in (a process named firecracker)
+// in dir with a vsock device forwarding port 8080 to guest, a balloon with
+// statistics and two vCPU threads, one half busy.
+func firecrackerStandIn(t *testing.T, dir, id, guest string) *exec.Cmd {
+	t.Helper()
+	bin, err := testbuild.Firecracker(filepath.Join(os.TempDir(), "fcmon-collector-fc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(dir, 0o755)
+	cfg := map[string]any{
+		"machine-config":     map[string]any{"vcpu_count": 2, "mem_size_mib": 256},
+		"balloon":            map[string]any{"amount_mib": 0, "deflate_on_oom": true, "stats_polling_interval_s": 1},
+		"vsock":              map[string]any{"guest_cid": 3, "uds_path": filepath.Join(dir, "v.sock")},
+		"network-interfaces": []map[string]any{{"iface_id": "eth0", "host_dev_name": "tap-" + id}},
+	}
+	b, _ := json.Marshal(cfg)
+	os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644)
+	os.WriteFile(filepath.Join(dir, "balloon.json"), []byte(`{"total_memory":268435456,"available_memory":201326592,"free_memory":150994944}`), 0o644)
+	syscall.Mkfifo(filepath.Join(dir, "metrics.fifo"), 0o600)
+	cmd := exec.Command(bin, "--api-sock", filepath.Join(dir, "api.sock"), "--id", id,
+		"--config-file", filepath.Join(dir, "config.json"), "--metrics-path", filepath.Join(dir, "metrics.fifo"))
+	cmd.Env = []string{"FCSTANDIN_FORWARD=8080=" + guest, "FCSTANDIN_BALLOON_FILE=" + filepath.Join(dir, "balloon.json"),
+		"FCSTANDIN_VCPU_BUSY=0.5,0", "FCSTANDIN_NET_RATE=1000"}
+	// No Pdeathsig: it fires when the thread that started the process
+	// exits, which Go's threads may do; the cleanup kills it.
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
+}
+
+// hostHarness is a harness whose registry holds host agents and gives
+// each reported VM its host VM id as registry id.
+type hostHarness struct {
+	*harness
+	mu       sync.Mutex
+	hosts    []HostTarget
+	register [][]HostVM
+}
+
+func newHostHarness(t *testing.T, interval time.Duration) *hostHarness {
+	hh := &hostHarness{}
+	hh.harness = newHarness(t, interval, func(o *Options) {
+		o.HostAgents = agentclient.NewHostAgents(agentclient.Options{Allow: netpolicy.MustParseList("a", "127.0.0.0/8")})
+		o.Hosts = func(context.Context) ([]HostTarget, error) {
+			hh.mu.Lock()
+			defer hh.mu.Unlock()
+			return append([]HostTarget(nil), hh.hosts...), nil
+		}
+		o.Register = func(_ context.Context, _ HostTarget, _ string, vms []HostVM) (map[string]string, error) {
+			hh.mu.Lock()
+			hh.register = append(hh.register, vms)
+			hh.mu.Unlock()
+			ids := map[string]string{}
+			for _, v := range vms {
+				ids[v.HostVMID] = v.HostVMID
+			}
+			return ids, nil
+		}
+	})
+	return hh
+}
+
+// TestHostCollection: a real host agent discovers a Firecracker stand-in
+// whose guest agent it reads over vsock; the collector reads the host
+// agent once per interval. Stopping the guest agent switches CPU to the
+// vCPU threads and memory to the balloon within two intervals, flagged;
+// restarting it switches back; a dead host agent leaves the VM stale, and
+// its return recovers it; a VM that exits leaves the collector.
+func TestHostCollection(t *testing.T) {
+	const iv = 300 * time.Millisecond
+	scope := t.TempDir()
+	guest := startGuestAgent(t, "127.0.0.1:0")
+	fc := firecrackerStandIn(t, filepath.Join(scope, "a"), "vm-a", guest.addr)
+	hostArgs := []string{"--listen", "127.0.0.1:0", "--interval", iv.String(), "--discover-scope", scope, "--guest-allow-cidrs", "127.0.0.0/8"}
+	host := startAgent(t, hostAgentBin, hostServing, hostArgs...)
+	hh := newHostHarness(t, iv)
+	hh.mu.Lock()
+	hh.hosts = []HostTarget{{ID: "host-1", URL: "http://" + host.addr}}
+	hh.mu.Unlock()
+
+	r := hh.waitSample(t, "vm-a", time.Now(), 10*time.Second, "a guest sample through the host agent", func(s wire.CombinedSample) bool {
+		return s.Source == wire.SourceGuest && s.MemorySource == wire.SourceGuest && s.Network != nil && s.Network.Source == wire.RatesFirecracker
+	})
+	if *r.s.MemoryTotalKB != fixtureMemTotalKB || !r.s.GuestAgent.Reachable || r.s.Stale {
+		t.Errorf("guest sample %s", show(r.s))
+	}
+	if st, ok := hh.c.HostStatus("host-1"); !ok || st.Encoding != "protobuf" || st.VMs != 1 || st.Name == "" {
+		t.Errorf("host status %+v", st)
+	}
+
+	guest.stop(syscall.SIGKILL)
+	stopped := time.Now()
+	r = hh.waitSample(t, "vm-a", stopped, 4*iv+time.Second, "vCPU and balloon figures", func(s wire.CombinedSample) bool {
+		return s.Source == wire.SourceVCPU && s.MemorySource == wire.SourceBalloon
+	})
+	t.Logf("guest agent stopped: vcpu/balloon after %v (%.1f intervals)", r.at.Sub(stopped).Round(time.Millisecond), float64(r.at.Sub(stopped))/float64(iv))
+	if r.at.Sub(stopped) > 2*iv+200*time.Millisecond {
+		t.Errorf("the switch took %v, over two intervals", r.at.Sub(stopped))
+	}
+	if *r.s.MemoryTotalKB != 262144 || *r.s.MemoryUsedKB != 65536 || r.s.GuestAgent.Reachable || r.s.GuestAgent.LastError == "" {
+		t.Errorf("fallback sample %s", show(r.s))
+	}
+	if c := *r.s.CPUUsagePercent; c < 5 || c > 60 {
+		t.Errorf("vCPU CPU %.1f%%, want about 25 (one of two vCPUs half busy)", c)
+	}
+
+	guest2 := startAgent(t, guestAgentBin, guestServing, "--listen", guest.addr, "--procfs", mustFixture(t, "proc"), "--sysfs", mustFixture(t, "sys"), "--interval", "200ms")
+	back := time.Now()
+	r = hh.waitSample(t, "vm-a", back, 4*iv+time.Second, "guest figures again", func(s wire.CombinedSample) bool { return s.Source == wire.SourceGuest })
+	t.Logf("guest agent back: guest after %v", r.at.Sub(back).Round(time.Millisecond))
+	if r.at.Sub(back) > 2*iv+300*time.Millisecond {
+		t.Errorf("the switch back took %v, over two intervals", r.at.Sub(back))
+	}
+	_ = guest2
+
+	host.stop(syscall.SIGKILL)
+	r = hh.waitSample(t, "vm-a", time.Now(), 5*iv+time.Second, "stale", func(s wire.CombinedSample) bool { return s.Stale && s.Source == wire.SourceNone })
+	if st, _ := hh.c.HostStatus("host-1"); st.LastError != agentclient.ReasonRefused {
+		t.Errorf("host status of a dead host agent %+v", st)
+	}
+	host = startAgent(t, hostAgentBin, hostServing, append([]string{"--listen", host.addr}, hostArgs[2:]...)...)
+	hh.waitSample(t, "vm-a", time.Now(), 10*time.Second, "recovered", func(s wire.CombinedSample) bool { return !s.Stale && s.Source == wire.SourceGuest })
+
+	fc.Process.Kill()
+	fc.Wait()
+	deadline := time.Now().Add(10 * iv)
+	for {
+		if _, ok := hh.c.Latest("vm-a"); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the exited VM is still in the collector")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	hh.mu.Lock()
+	last := hh.register[len(hh.register)-1]
+	hh.mu.Unlock()
+	if len(last) != 0 {
+		t.Errorf("the last Register call listed %v, want none", last)
+	}
+}
+
+// mustFixture returns one half of a fresh copy of the captured tree.
+func mustFixture(t *testing.T, which string) string {
+	proc, sys := fixture(t)
+	if which == "proc" {
+		return proc
+	}
+	return sys
+}
