@@ -149,7 +149,7 @@ func (m *Manager) build(st store.Store) *parts {
 			p.hist.Forget(id)
 			p.reg.forget(id)
 		},
-		HostAgents:     hosts,
+		HostAgents: hosts,
 		HostView: func(h store.Host) wire.Host {
 			st, ok := p.coll.HostStatus(h.ID)
 			return hostView(h, st, ok)

@@ -44,7 +44,7 @@ func DecodeStrict(data []byte, v any) error {
 		return BadRequest("request body is empty; expected a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := checkKeys(dec, reflect.TypeOf(v), ""); err != nil {
+	if err := checkKeys(dec, reflect.TypeOf(v), ""); err != nil && !errors.Is(err, errSyntax) {
 		return err
 	}
 	dec = json.NewDecoder(bytes.NewReader(data))
@@ -61,17 +61,22 @@ func DecodeStrict(data []byte, v any) error {
 	return nil
 }
 
+// errSyntax stops checkKeys at malformed JSON: the decoding that follows
+// reports it. (Going on instead would loop: a Decoder in error keeps
+// saying More.)
+var errSyntax = errors.New("malformed JSON")
+
 // checkKeys reads one JSON value from dec, refusing a key given twice in
 // an object and, where the value goes into a struct, a key that is not
 // exactly a field's name. t is the Go type the value decodes into (nil
-// when unknown). Syntax errors are left to the decoding that follows.
+// when unknown). At a syntax error it returns errSyntax.
 func checkKeys(dec *json.Decoder, t reflect.Type, path string) error {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	tok, err := dec.Token()
 	if err != nil {
-		return nil
+		return errSyntax
 	}
 	delim, ok := tok.(json.Delim)
 	if !ok {
@@ -94,7 +99,7 @@ func checkKeys(dec *json.Decoder, t reflect.Type, path string) error {
 		for dec.More() {
 			kt, err := dec.Token()
 			if err != nil {
-				return nil
+				return errSyntax
 			}
 			key, _ := kt.(string)
 			name := path + key

@@ -182,8 +182,30 @@ func TestRunWarnsOfPlainHTTPBeyondLoopback(t *testing.T) {
 	}
 }
 
+// TestDecodeStrictMalformedEnds: malformed JSON inside an array or object
+// is refused at once. The key check once looped forever on such a body (a
+// Decoder in error keeps saying More), found by FuzzCreateHost with "[\\".
+func TestDecodeStrictMalformedEnds(t *testing.T) {
+	for _, in := range []string{`[\`, `[1,\`, `{"inner":[\`, `[[`, `{"inner":{"a":\`, `{"a":1,\`} {
+		done := make(chan error, 1)
+		go func() {
+			var b body
+			done <- DecodeStrict([]byte(in), &b)
+		}()
+		select {
+		case err := <-done:
+			var e Error
+			if err == nil || !errors.As(err, &e) || e.Status != 400 {
+				t.Errorf("%s: err = %v, want a 400", in, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: DecodeStrict did not return", in)
+		}
+	}
+}
+
 func FuzzDecodeStrict(f *testing.F) {
-	for _, s := range []string{`{"name":"a"}`, `{"name":"a","name":"b"}`, `{"Name":1}`, `{"inner":{"a":1}}`, `[]`, `{`} {
+	for _, s := range []string{`{"name":"a"}`, `{"name":"a","name":"b"}`, `{"Name":1}`, `{"inner":{"a":1}}`, `[]`, `{`, `[\`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

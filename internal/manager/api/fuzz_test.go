@@ -58,3 +58,32 @@ func FuzzCreateVM(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCreateHost: a body either adds a host agent whose URL passes the
+// checks, or is refused with a 4xx and adds nothing.
+func FuzzCreateHost(f *testing.F) {
+	for _, s := range []string{`{"url":"http://10.0.0.5:9091"}`, `{"url":"https://fc-host-1.internal"}`, `{"url":"http://169.254.169.254"}`,
+		`{"url":"http://rebound.example"}`, `{"url":""}`, `{}`, `[]`, `{"url":"http://10.0.0.5","url":"x"}`, `{"URL":"http://10.0.0.5"}`} {
+		f.Add(s)
+	}
+	e := newEnv(f, nil)
+	f.Fuzz(func(t *testing.T, body string) {
+		hosts, _ := e.st.ListHosts(context.Background())
+		w := e.do(t, request{method: "POST", path: "/v1/hosts", body: body})
+		after, _ := e.st.ListHosts(context.Background())
+		switch {
+		case w.Code == http.StatusCreated:
+			var h wire.Host
+			decode(t, w, &h)
+			if _, err := e.api.checkAgentURL(context.Background(), "url", h.URL); err != nil || len(after) != len(hosts)+1 {
+				t.Fatalf("stored host %+v: %v", h, err)
+			}
+		case w.Code >= 400 && w.Code < 500:
+			if len(after) != len(hosts) {
+				t.Fatalf("a refused body (%d) changed the hosts", w.Code)
+			}
+		default:
+			t.Fatalf("status %d for %q", w.Code, body)
+		}
+	})
+}

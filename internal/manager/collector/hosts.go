@@ -62,7 +62,7 @@ type hostWorker struct {
 	buf   bytes.Buffer
 	dec   samplepb.Decoder
 	doc   samplepb.HostSamples
-	wdoc  wire.HostSamples // the JSON answer, before reduction
+	wdoc  wire.HostSamples  // the JSON answer, before reduction
 	ids   map[string]string // host VM id → registry id, as Register last said
 	known []string          // the host VM ids Register was last told of, sorted
 	vms   map[string]*hostVM

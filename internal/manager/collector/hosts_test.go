@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,41 +13,19 @@ import (
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/agentclient"
+	"github.com/fcmon/fcmon/internal/testsupport/fcstandin"
 	"github.com/fcmon/fcmon/internal/testsupport/testbuild"
 )
 
-// firecrackerStandIn starts the Firecracker stand-in (a process named firecracker)
-// in dir with a vsock device forwarding port 8080 to guest, a balloon with
-// statistics and two vCPU threads, one half busy.
+// firecrackerStandIn starts the Firecracker stand-in (a process named
+// firecracker) in dir, its vsock port 8080 forwarded to guest.
 func firecrackerStandIn(t *testing.T, dir, id, guest string) *exec.Cmd {
 	t.Helper()
 	bin, err := testbuild.Firecracker(filepath.Join(os.TempDir(), "fcmon-collector-fc"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.MkdirAll(dir, 0o755)
-	cfg := map[string]any{
-		"machine-config":     map[string]any{"vcpu_count": 2, "mem_size_mib": 256},
-		"balloon":            map[string]any{"amount_mib": 0, "deflate_on_oom": true, "stats_polling_interval_s": 1},
-		"vsock":              map[string]any{"guest_cid": 3, "uds_path": filepath.Join(dir, "v.sock")},
-		"network-interfaces": []map[string]any{{"iface_id": "eth0", "host_dev_name": "tap-" + id}},
-	}
-	b, _ := json.Marshal(cfg)
-	os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644)
-	os.WriteFile(filepath.Join(dir, "balloon.json"), []byte(`{"total_memory":268435456,"available_memory":201326592,"free_memory":150994944}`), 0o644)
-	syscall.Mkfifo(filepath.Join(dir, "metrics.fifo"), 0o600)
-	cmd := exec.Command(bin, "--api-sock", filepath.Join(dir, "api.sock"), "--id", id,
-		"--config-file", filepath.Join(dir, "config.json"), "--metrics-path", filepath.Join(dir, "metrics.fifo"))
-	cmd.Env = []string{"FCSTANDIN_FORWARD=8080=" + guest, "FCSTANDIN_BALLOON_FILE=" + filepath.Join(dir, "balloon.json"),
-		"FCSTANDIN_VCPU_BUSY=0.5,0", "FCSTANDIN_NET_RATE=1000"}
-	// No Pdeathsig: it fires when the thread that started the process
-	// exits, which Go's threads may do; the cleanup kills it.
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return cmd
+	return fcstandin.StartProcess(t, fcstandin.ProcessOptions{Bin: bin, Dir: dir, ID: id, Guest: guest})
 }
 
 // hostHarness is a harness whose registry holds host agents and gives
@@ -141,7 +118,7 @@ func TestHostCollection(t *testing.T) {
 	if st, _ := hh.c.HostStatus("host-1"); st.LastError != agentclient.ReasonRefused {
 		t.Errorf("host status of a dead host agent %+v", st)
 	}
-	host = startAgent(t, hostAgentBin, hostServing, append([]string{"--listen", host.addr}, hostArgs[2:]...)...)
+	startAgent(t, hostAgentBin, hostServing, append([]string{"--listen", host.addr}, hostArgs[2:]...)...)
 	hh.waitSample(t, "vm-a", time.Now(), 10*time.Second, "recovered", func(s wire.CombinedSample) bool { return !s.Stale && s.Source == wire.SourceGuest })
 
 	fc.Process.Kill()
