@@ -33,8 +33,10 @@ type Target struct {
 // PollResult describes one HTTP request the collector made, for the
 // manager's own metrics.
 type PollResult struct {
-	VMID string
-	// Kind is what was asked: KindGuest, KindProcess, KindStats or KindAttach.
+	VMID   string // "" for KindSamples
+	HostID string // KindSamples: the host agent
+	// Kind is what was asked: KindGuest, KindProcess, KindStats, KindAttach
+	// or KindSamples.
 	Kind    string
 	Latency time.Duration
 	// Reason is empty on success, else one of agentclient's Reason
@@ -50,6 +52,7 @@ const (
 	KindProcess = "process" // the host agent's /metrics/process-stats
 	KindStats   = "stats"   // the host agent's /v1/vms/{id}/stats
 	KindAttach  = "attach"  // the host agent's POST /v1/vms
+	KindSamples = "samples" // the host agent's GET /v1/samples: every VM of a host
 )
 
 // Options configures a Collector. Only Targets is required.
@@ -112,8 +115,6 @@ type Options struct {
 	// that set changes; a VM without an id is not published. name is the
 	// host name the agent reports.
 	Register func(ctx context.Context, h HostTarget, name string, vms []HostVM) (map[string]string, error)
-	// OnHostPoll receives the outcome of each GET /v1/samples.
-	OnHostPoll func(HostPollResult)
 }
 
 // Collector polls VMs. Create it with New, start it with Run.

@@ -37,16 +37,6 @@ type HostStatus struct {
 	LatencyMs     float64 // of the latest successful request
 }
 
-// HostPollResult describes one GET /v1/samples, for the manager's own
-// metrics.
-type HostPollResult struct {
-	HostID  string
-	VMs     int
-	Latency time.Duration
-	Reason  string // "" on success, else an agentclient reason
-	Err     error
-}
-
 // hostWorker collects one host agent. Its fields below mu belong to its
 // goroutine.
 type hostWorker struct {
@@ -131,7 +121,7 @@ func (h *hostWorker) poll(ctx context.Context) {
 		return
 	}
 	now := h.c.opt.Now()
-	res := HostPollResult{HostID: h.id, Latency: time.Since(start)}
+	res := PollResult{HostID: h.id, Kind: KindSamples, Latency: time.Since(start)}
 	if e != nil {
 		res.Reason, res.Err = e.Reason, e
 		h.mu.Lock()
@@ -146,7 +136,6 @@ func (h *hostWorker) poll(ctx context.Context) {
 		h.report(res)
 		return
 	}
-	res.VMs = len(h.doc.VMs)
 	h.mu.Lock()
 	h.status = HostStatus{Name: h.doc.Host, VMs: len(h.doc.VMs), Encoding: encodingName(dense),
 		LastSuccessMs: now.UnixMilli(), LatencyMs: float64(res.Latency.Microseconds()) / 1000}
@@ -179,9 +168,9 @@ func encodingName(dense bool) string {
 	return "json"
 }
 
-func (h *hostWorker) report(r HostPollResult) {
-	if h.c.opt.OnHostPoll != nil {
-		h.c.opt.OnHostPoll(r)
+func (h *hostWorker) report(r PollResult) {
+	if h.c.opt.OnPoll != nil {
+		h.c.opt.OnPoll(r)
 	}
 }
 

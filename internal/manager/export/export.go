@@ -36,7 +36,7 @@ type Metrics struct {
 // pollKinds and pollReasons are the label values known in advance; their
 // series start at zero so that rate() and increase() see the first failure.
 var (
-	pollKinds   = []string{collector.KindGuest, collector.KindProcess, collector.KindStats, collector.KindAttach}
+	pollKinds   = []string{collector.KindGuest, collector.KindProcess, collector.KindStats, collector.KindAttach, collector.KindSamples}
 	pollReasons = agentclient.Reasons
 )
 
@@ -82,7 +82,6 @@ func NewRegistry(latest func() []Labeled, hubStats func() (subscribers int, drop
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		m.pollDuration, m.pollFailures, m.samples, m.rollups,
-		newVMCollector(latest),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "fcmon_build_info", Help: "Version of the manager.",
 			ConstLabels: prometheus.Labels{"version": version.Version},
@@ -93,11 +92,24 @@ func NewRegistry(latest func() []Labeled, hubStats func() (subscribers int, drop
 	if hubStats != nil {
 		reg.MustRegister(newHubCollector(hubStats))
 	}
-	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+	vms := prometheus.NewRegistry()
+	vms.MustRegister(newVMCollector(latest))
+	opts := promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError,
 		Registry:      reg, // counts errors in promhttp_metric_handler_errors_total
+	}
+	all := promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(prometheus.Gatherers{reg, vms}, opts))
+	self := promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, opts))
+	// ?vms=false leaves the VM series out: with a hundred thousand VMs
+	// they are millions of lines, which a scrape of the manager's own
+	// health does not want (scrape the host agents for them instead).
+	return m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("vms") == "false" {
+			self.ServeHTTP(w, r)
+			return
+		}
+		all.ServeHTTP(w, r)
 	})
-	return m, promhttp.InstrumentMetricHandler(reg, h)
 }
 
 // ObservePoll records one collector request: its latency under its kind,

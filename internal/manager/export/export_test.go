@@ -241,3 +241,23 @@ func TestBadLabelSkipsOnlyThatVM(t *testing.T) {
 		t.Error("the error was not counted")
 	}
 }
+
+// TestWithoutVMs: ?vms=false serves the manager's own figures alone.
+func TestWithoutVMs(t *testing.T) {
+	_, h := NewRegistry(twoVMs, nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics?vms=false", nil))
+	fams, err := promparse.Parse(rec.Body.Bytes())
+	if err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("%d %v", rec.Code, err)
+	}
+	if _, ok := fams["fcmon_vm_cpu_usage_percent"]; ok {
+		t.Error("VM series with ?vms=false")
+	}
+	if _, ok := fams["fcmon_poll_duration_seconds"]; !ok {
+		t.Error("no own figures with ?vms=false")
+	}
+	if _, ok := scrape(t, h)["fcmon_vm_cpu_usage_percent"]; !ok {
+		t.Error("no VM series without the parameter")
+	}
+}
