@@ -94,8 +94,9 @@ func newHistory(t *testing.T, st store.Store, c *clock, retention time.Duration)
 	return New(Options{Store: st, Now: c.Now, Retention: retention, Logger: testLogger(t)})
 }
 
-func f64(v float64) *float64 { return &v }
-func u64(v uint64) *uint64   { return &v }
+func f64(v float64) *float64  { return &v }
+func u64(v uint64) *uint64    { return &v }
+func f64p(v float64) *float64 { return &v }
 
 // guest is a guest-sourced sample with every figure.
 func guest(vm string, ts int64, cpu float64) wire.CombinedSample {

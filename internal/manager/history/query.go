@@ -114,21 +114,20 @@ func tooMany(n, rng, step int64) error {
 // timed is a live sample with its time.
 type timed struct {
 	tsMs int64
-	s    liveSample
+	r    reading
 }
 
 func (h *History) queryRaw(vmID string, p plan) ([]wire.HistoryPoint, error) {
 	var samples []timed
 	if v := h.lookup(vmID); v != nil {
 		v.mu.Lock()
-		v.ring.each(p.since, p.until, func(ts int64, s *liveSample) { samples = append(samples, timed{ts, *s}) })
+		v.ring.each(p.since, p.until, func(ts int64, r *reading) { samples = append(samples, timed{ts, *r}) })
 		v.mu.Unlock()
 	}
 	if p.step > 0 {
 		b := bucketer{step: p.step}
 		for i := range samples {
-			r := samples[i].s.unpack()
-			b.at(samples[i].tsMs).addReading(&r)
+			b.at(samples[i].tsMs).addReading(&samples[i].r)
 		}
 		return b.done(), nil
 	}
@@ -137,7 +136,7 @@ func (h *History) queryRaw(vmID string, p plan) ([]wire.HistoryPoint, error) {
 	}
 	points := make([]wire.HistoryPoint, len(samples))
 	for i := range samples {
-		r := samples[i].s.unpack()
+		r := samples[i].r
 		pt := wire.HistoryPoint{TimestampMs: samples[i].tsMs, Source: sourceNames[r.source]}
 		avgs, _ := pointFigs(&pt)
 		for f := range numFigs {

@@ -2,59 +2,83 @@ package history
 
 import (
 	"math"
-	"strconv"
 )
 
-// liveSample is a reading packed into 40 bytes: the time as an offset from
-// its ring's base, the kB figures as uint32 (saturating at 4 TiB) and the
-// others as float32 bits. A CombinedSample with its pointers takes several
-// hundred bytes; 10,000 VMs × 900 samples fit in about 400 MB this way.
+// liveSample is a reading packed into 16 bytes, so that 100,000 VMs × 900
+// samples fit in about 1.4 GB: the time as an offset in ms from its ring's
+// base, and the figures as 16-bit floats (within 0.025 %). The
+// source and the memory total, which change rarely, are kept once per run
+// of samples that share them (ring.runs); memory use in percent is
+// derived from used and total, as the guest computes it.
 type liveSample struct {
-	offMs   uint32 // TimestampMs − ring.baseMs
-	present uint8  // bit i set: vals[i] holds figure i
-	source  uint8  // srcGuest, srcHost or srcNone
-	vals    [numFigs]uint32
+	offMs uint32
+	vals  [numPacked]uint16 // f16 of the figures below, or absent
 }
 
-func isKB(i int) bool { return i == figMemUsedKB || i == figMemTotalKB }
+// The figures packed as f16, by index in liveSample.vals.
+var packedFigs = [...]int{figCPU, figMemUsedKB, figNetRx, figNetTx, figDiskRead, figDiskWrite}
 
-func pack(r *reading, offMs uint32) liveSample {
-	s := liveSample{offMs: offMs, present: r.present, source: r.source}
-	for i := range numFigs {
-		switch {
-		case r.present&(1<<i) == 0:
-		case isKB(i):
-			s.vals[i] = uint32(min(r.vals[i], math.MaxUint32))
-		default:
-			s.vals[i] = math.Float32bits(float32(r.vals[i]))
+const (
+	numPacked = len(packedFigs)
+	absent    = 0xFFFF
+)
+
+// run is the source and memory total of the samples from fromMs on.
+type run struct {
+	fromMs int64
+	source uint8
+	total  float64
+	hasTot bool
+}
+
+// f16 packs v >= 0 into 16 bits: a 5-bit exponent and 11 bits of mantissa
+// with an implicit leading 1, normal from 2^minExp up to about
+// 2^(minExp+31), linear (subnormal) below, with a relative error below
+// 2^-12; larger values saturate. Each figure has its own minExp.
+func f16(v float64, minExp int) uint16 {
+	if !(v > 0) {
+		return 0
+	}
+	frac, exp := math.Frexp(v) // v = frac × 2^exp, frac in [0.5, 1)
+	e := exp - minExp          // 1 for v in [2^minExp, 2^(minExp+1))
+	if e <= 0 {                // subnormal: m × 2^(minExp-11)
+		m := math.Round(math.Ldexp(v, 11-minExp))
+		if m >= 2048 {
+			return 1 << 11
 		}
+		return uint16(m)
 	}
-	return s
+	m := math.Round((frac*2 - 1) * 2048)
+	if m == 2048 { // rounded up to the next power of two
+		m, e = 0, e+1
+	}
+	if e > 31 || (e == 31 && m >= 2047) {
+		return 31<<11 | 2046 // the largest value: absent is 31<<11|2047
+	}
+	return uint16(e)<<11 | uint16(m)
 }
 
-func (s *liveSample) unpack() reading {
-	r := reading{present: s.present, source: s.source}
-	for i := range numFigs {
-		switch {
-		case s.present&(1<<i) == 0:
-		case isKB(i):
-			r.vals[i] = float64(s.vals[i])
-		default:
-			r.vals[i] = widen(math.Float32frombits(s.vals[i]))
-		}
+func unf16(c uint16, minExp int) float64 {
+	e, m := int(c>>11), float64(c&2047)
+	if e == 0 {
+		return math.Ldexp(m, minExp-11)
 	}
-	return r
+	return math.Ldexp(1+m/2048, e-1+minExp)
 }
 
-// widen converts f to the float64 of its shortest decimal form, so a
-// stored 12.3 reads back as 12.3 rather than 12.300000190734863.
-func widen(f float32) float64 {
-	var buf [32]byte
-	v, err := strconv.ParseFloat(string(strconv.AppendFloat(buf[:0], float64(f), 'g', -1, 32)), 64)
-	if err != nil {
-		return float64(f)
+// minExps are the figures' f16 ranges: CPU in percent from 2^-14 to 2^17,
+// kB and bytes per second from 1 KiB (linear in half units below) to
+// 2 PiB.
+var minExps = [numPacked]int{-14, 10, 10, 10, 10, 10}
+
+// round4 gives v to 4 significant digits, about what an f16 holds, so
+// that 45.2 reads back as 45.2 rather than 45.203125.
+func round4(v float64) float64 {
+	if v == 0 {
+		return 0
 	}
-	return v
+	p := math.Pow(10, 3-math.Floor(math.Log10(math.Abs(v))))
+	return math.Round(v*p) / p
 }
 
 // ring holds one VM's samples of the last window, oldest first, in a
@@ -65,6 +89,7 @@ type ring struct {
 	head   int // index of the oldest sample
 	n      int
 	baseMs int64 // time of offMs 0
+	runs   []run // ascending by fromMs; the first covers the oldest sample
 }
 
 const minRingCap = 16
@@ -81,7 +106,7 @@ func (g *ring) newestMs() int64 { return g.tsAt(g.n - 1) }
 // empties the ring first, so it stays in time order.
 func (g *ring) push(tsMs int64, r *reading, window int64) {
 	if g.n > 0 && tsMs < g.newestMs() {
-		g.n = 0
+		g.n, g.runs = 0, g.runs[:0]
 	}
 	for g.n > 0 && g.tsAt(0) < tsMs-window {
 		g.head = (g.head + 1) % len(g.buf)
@@ -100,6 +125,25 @@ func (g *ring) push(tsMs int64, r *reading, window int64) {
 	}
 	*g.at(g.n) = pack(r, uint32(tsMs-g.baseMs))
 	g.n++
+	g.note(tsMs, r)
+}
+
+// note starts a run when the source or memory total differs from the
+// newest run's, and drops runs that no longer cover any sample.
+func (g *ring) note(tsMs int64, r *reading) {
+	hasTot := r.present&(1<<figMemTotalKB) != 0
+	tot := r.vals[figMemTotalKB]
+	if k := len(g.runs); k == 0 || g.runs[k-1].source != r.source || g.runs[k-1].hasTot != hasTot || (hasTot && g.runs[k-1].total != tot) {
+		g.runs = append(g.runs, run{fromMs: tsMs, source: r.source, total: tot, hasTot: hasTot})
+	}
+	oldest := g.tsAt(0)
+	drop := 0
+	for drop+1 < len(g.runs) && g.runs[drop+1].fromMs <= oldest {
+		drop++
+	}
+	if drop > 0 {
+		g.runs = append(g.runs[:0], g.runs[drop:]...)
+	}
 }
 
 // rebase moves the time origin forward to baseMs, no later than the oldest
@@ -122,11 +166,53 @@ func (g *ring) resize(c int) {
 }
 
 // each calls fn for every sample with sinceMs <= time <= untilMs, oldest
-// first.
-func (g *ring) each(sinceMs, untilMs int64, fn func(tsMs int64, s *liveSample)) {
+// first, unpacked.
+func (g *ring) each(sinceMs, untilMs int64, fn func(tsMs int64, r *reading)) {
+	k := 0
 	for i := range g.n {
-		if ts := g.tsAt(i); ts >= sinceMs && ts <= untilMs {
-			fn(ts, g.at(i))
+		ts := g.tsAt(i)
+		if ts < sinceMs || ts > untilMs {
+			continue
+		}
+		for k+1 < len(g.runs) && g.runs[k+1].fromMs <= ts {
+			k++
+		}
+		var rn run
+		if k < len(g.runs) {
+			rn = g.runs[k]
+		}
+		r := g.at(i).unpack(&rn)
+		fn(ts, &r)
+	}
+}
+
+func pack(r *reading, offMs uint32) liveSample {
+	s := liveSample{offMs: offMs}
+	for i, f := range packedFigs {
+		s.vals[i] = absent
+		if r.present&(1<<f) != 0 {
+			s.vals[i] = f16(r.vals[f], minExps[i])
 		}
 	}
+	return s
+}
+
+func (s *liveSample) unpack(rn *run) reading {
+	r := reading{source: rn.source}
+	if rn.hasTot {
+		r.vals[figMemTotalKB], r.present = rn.total, 1<<figMemTotalKB
+	}
+	for i, f := range packedFigs {
+		if s.vals[i] != absent {
+			r.vals[f] = round4(unf16(s.vals[i], minExps[i]))
+			r.present |= 1 << f
+		}
+	}
+	// Memory use as the guest agent computes it, to two decimals.
+	const both = 1<<figMemUsedKB | 1<<figMemTotalKB
+	if r.present&both == both && r.vals[figMemTotalKB] > 0 {
+		r.vals[figMemPct] = math.Round(min(r.vals[figMemUsedKB]/r.vals[figMemTotalKB], 1)*10000) / 100
+		r.present |= 1 << figMemPct
+	}
+	return r
 }

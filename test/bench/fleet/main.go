@@ -1,5 +1,5 @@
-// Command fleet pretends to be many guest agents for the manager's scale
-// benchmark: it binds -n consecutive loopback addresses from -first (all of
+// Command fleet pretends to be many guest agents (or, with -per-host, many
+// host agents: see hosts.go) for the manager's scale benchmark: it binds -n consecutive loopback addresses from -first (all of
 // 127.0.0.0/8 is local on Linux) on one port and answers GET /metrics on each
 // with the guest agent's JSON, wire.GuestMetrics encoded by AppendJSON, with
 // figures of its own for every VM that change every second. It serves HTTP/1.1
@@ -28,14 +28,15 @@ func main() {
 	n := flag.Int("n", 1000, "VMs, one per consecutive address")
 	port := flag.Int("port", 8080, "port on every address")
 	maxRun := flag.Duration("max", 15*time.Minute, "exit after this long in any case")
+	perHost := flag.Int("per-host", 0, "simulate -n host agents with this many VMs each (GET /v1/samples) instead of -n guest agents")
 	flag.Parse()
-	if err := run(*first, *n, *port, *maxRun); err != nil {
+	if err := run(*first, *n, *port, *perHost, *maxRun); err != nil {
 		fmt.Fprintln(os.Stderr, "fleet:", err)
 		os.Exit(1)
 	}
 }
 
-func run(first string, n, port int, maxRun time.Duration) error {
+func run(first string, n, port, perHost int, maxRun time.Duration) error {
 	addr, err := netip.ParseAddr(first)
 	if err != nil || !addr.Is4() || !addr.IsLoopback() {
 		return fmt.Errorf("-first %q is not an IPv4 loopback address", first)
@@ -57,6 +58,16 @@ func run(first string, n, port int, maxRun time.Duration) error {
 			ln.Close()
 		}
 	}()
+	if perHost > 0 {
+		hl, err := serveHosts(addr, n, perHost, port, start)
+		lns = append(lns, hl...)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("ready %d hosts of %d VMs\n", n, perHost)
+		<-ctx.Done()
+		return nil
+	}
 	for i := range n {
 		if !addr.IsLoopback() {
 			return fmt.Errorf("VM %d would lie beyond 127.0.0.0/8", i)
