@@ -82,7 +82,9 @@ func (r *registry) register(ctx context.Context, h collector.HostTarget, name st
 	ids := make(map[string]string, len(vms))
 	present := make(map[string]bool, len(vms))
 	var back []string
+	var created []store.VM
 	var errs []error
+	var missing []string
 	for _, v := range vms {
 		present[v.HostVMID] = true
 		if vm, ok := r.lookupHostVM(known, v.HostVMID); ok {
@@ -94,13 +96,18 @@ func (r *registry) register(ctx context.Context, h collector.HostTarget, name st
 			}
 			continue
 		}
-		vm, err := r.createHostVM(ctx, h.ID, v.HostVMID)
+		missing = append(missing, v.HostVMID)
+	}
+	if len(missing) > 0 {
+		made, err := r.createHostVMs(ctx, h.ID, missing)
 		if err != nil {
 			errs = append(errs, err)
-			continue
 		}
-		ids[v.HostVMID] = vm.ID
-		r.setHostVM(known, vm)
+		for _, vm := range made {
+			ids[vm.HostVMID] = vm.ID
+			r.setHostVM(known, vm)
+		}
+		created = made
 	}
 	var gone []string
 	r.hostVMs.mu.Lock()
@@ -112,13 +119,20 @@ func (r *registry) register(ctx context.Context, h collector.HostTarget, name st
 		}
 	}
 	r.hostVMs.mu.Unlock()
+	marks := make(map[string]int64, len(gone)+len(back))
 	if len(gone) > 0 {
 		errs = append(errs, r.st.SetVMsGone(ctx, gone, now))
+		for _, id := range gone {
+			marks[id] = now
+		}
 	}
 	if len(back) > 0 {
 		errs = append(errs, r.st.SetVMsGone(ctx, back, 0))
+		for _, id := range back {
+			marks[id] = 0
+		}
 	}
-	r.changed()
+	r.hostVMsChanged(created, marks)
 	return ids, errors.Join(errs...)
 }
 
@@ -135,26 +149,48 @@ func (r *registry) setHostVM(known map[string]store.VM, vm store.VM) {
 	r.hostVMs.mu.Unlock()
 }
 
-// createHostVM registers a VM a host agent found. Its id is the host
-// VM id when that is a UUID no other VM has (launchers often give each VM
-// a UUID as --id), else a UUID derived from host and host VM id.
-func (r *registry) createHostVM(ctx context.Context, hostID, hostVMID string) (store.VM, error) {
-	ids := []string{uuid.NewSHA1(hostVMSpace, []byte(hostID+"/"+hostVMID)).String()}
-	if own, ok := api.ParseUUID(hostVMID); ok {
-		ids = append([]string{own}, ids...)
+// createHostVMs registers the VMs a host agent found, in one transaction
+// (or two). A VM's id is its host VM id when that is a UUID no other VM
+// has (launchers often give each VM a UUID as --id), else a UUID derived
+// from host and host VM id, so a VM that leaves and returns gets its id
+// again.
+func (r *registry) createHostVMs(ctx context.Context, hostID string, hostVMIDs []string) ([]store.VM, error) {
+	derived := func(hostVMID string) string {
+		return uuid.NewSHA1(hostVMSpace, []byte(hostID+"/"+hostVMID)).String()
 	}
-	var err error
-	for _, id := range ids {
-		var vm store.VM
-		vm, err = r.st.CreateVM(ctx, store.VM{ID: id, Name: clipName(hostVMID), HostID: hostID, HostVMID: hostVMID})
-		if err == nil {
-			return vm, nil
+	var first, second []store.VM
+	for _, hv := range hostVMIDs {
+		vm := store.VM{ID: derived(hv), Name: clipName(hv), HostID: hostID, HostVMID: hv}
+		if own, ok := api.ParseUUID(hv); ok {
+			vm.ID = own
 		}
-		if !errors.Is(err, store.ErrExists) {
-			break
+		first = append(first, vm)
+	}
+	made, err := r.st.CreateVMs(ctx, first)
+	if err != nil {
+		return nil, fmt.Errorf("registering %d VMs of host %s: %w", len(first), hostID, err)
+	}
+	done := make(map[string]bool, len(made))
+	for _, vm := range made {
+		done[vm.HostVMID] = true
+	}
+	for _, vm := range first {
+		if !done[vm.HostVMID] && vm.ID != derived(vm.HostVMID) { // its own UUID was taken
+			vm.ID = derived(vm.HostVMID)
+			second = append(second, vm)
 		}
 	}
-	return store.VM{}, fmt.Errorf("registering VM %q of host %s: %w", hostVMID, hostID, err)
+	if len(second) > 0 {
+		more, err := r.st.CreateVMs(ctx, second)
+		if err != nil {
+			return made, fmt.Errorf("registering %d VMs of host %s: %w", len(second), hostID, err)
+		}
+		made = append(made, more...)
+	}
+	if len(made) < len(first) {
+		return made, fmt.Errorf("host %s: %d of its VMs could not be registered (their ids are taken)", hostID, len(first)-len(made))
+	}
+	return made, nil
 }
 
 // clipName makes a host's name for a VM fit the registry's rules: no

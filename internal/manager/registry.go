@@ -3,6 +3,7 @@ package manager
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,7 +57,7 @@ func (r *registry) targets(ctx context.Context) ([]collector.Target, error) {
 	r.mu.RUnlock()
 	// Clearing stale before reading means a write that lands during the
 	// read marks the cache stale again, to be read at the next call.
-	if !r.stale.Swap(false) && !readAt.IsZero() && time.Since(readAt) < rereadEvery {
+	if !r.stale.Swap(false) && !readAt.IsZero() && time.Since(readAt) < r.rereadAfter() {
 		return list, nil
 	}
 	start := time.Now()
@@ -79,6 +80,43 @@ func (r *registry) targets(ctx context.Context) ([]collector.Target, error) {
 	r.vms, r.list, r.readAt = vms, list, start
 	r.mu.Unlock()
 	return list, nil
+}
+
+// rereadAfter is how long the cache is trusted without a write through
+// this manager: rereadEvery, and longer for large registries (a second per
+// thousand VMs), whose reading costs more than its freshness is worth —
+// the VMs host agents report are kept up to date without it (register).
+func (r *registry) rereadAfter() time.Duration {
+	r.mu.RLock()
+	n := len(r.vms)
+	r.mu.RUnlock()
+	return max(rereadEvery, time.Duration(n/1000)*time.Second)
+}
+
+// hostVMsChanged applies register's changes to the cache: VMs created,
+// and gone_ms set or cleared, without reading the store again.
+func (r *registry) hostVMsChanged(created []store.VM, gone map[string]int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(gone) > 0 {
+		vms := slices.Clone(r.vms) // readers may hold the old slice
+		for i := range vms {
+			if ms, ok := gone[vms[i].ID]; ok {
+				vms[i].GoneMs = ms
+			}
+		}
+		r.vms = vms
+	}
+	if len(created) > 0 {
+		vms := append(slices.Clone(r.vms), created...)
+		slices.SortFunc(vms, func(a, b store.VM) int {
+			if c := strings.Compare(a.Name, b.Name); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+		r.vms = vms
+	}
 }
 
 // CachedVM implements api.Cache: the VM as last read from the store.

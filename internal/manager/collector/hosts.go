@@ -49,7 +49,6 @@ type hostWorker struct {
 	target HostTarget
 	status HostStatus
 
-	buf   bytes.Buffer
 	dec   samplepb.Decoder
 	doc   samplepb.HostSamples
 	wdoc  wire.HostSamples  // the JSON answer, before reduction
@@ -113,9 +112,13 @@ func (h *hostWorker) run(ctx context.Context) {
 func (h *hostWorker) poll(ctx context.Context) {
 	t := h.currentTarget()
 	start := time.Now()
-	dense, e := h.c.hosts.Samples(ctx, t.URL, &h.buf)
+	buf := answers.Get().(*bytes.Buffer)
+	dense, e := h.c.hosts.Samples(ctx, t.URL, buf)
 	if e == nil {
-		e = h.decode(dense)
+		e = h.decode(buf.Bytes(), dense)
+	}
+	if buf.Cap() <= 1<<20 { // an odd huge answer is not kept
+		answers.Put(buf)
 	}
 	if ctx.Err() != nil {
 		return
@@ -174,16 +177,21 @@ func (h *hostWorker) report(r PollResult) {
 	}
 }
 
-// decode turns the answer into h.doc, whichever encoding it came in.
-func (h *hostWorker) decode(dense bool) *agentclient.Error {
+// answers are the buffers host agents' answers are read into: only the
+// polls in flight hold one.
+var answers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// decode turns the answer into h.doc, whichever encoding it came in. Both
+// decoders copy what they keep, so the answer's buffer can go.
+func (h *hostWorker) decode(data []byte, dense bool) *agentclient.Error {
 	if dense {
-		if err := h.dec.Decode(h.buf.Bytes(), &h.doc); err != nil {
+		if err := h.dec.Decode(data, &h.doc); err != nil {
 			return agentclient.Failf(agentclient.ReasonBadJSON, "GET /v1/samples: %v", err)
 		}
 		return nil
 	}
 	h.wdoc = wire.HostSamples{}
-	if err := json.Unmarshal(h.buf.Bytes(), &h.wdoc); err != nil {
+	if err := json.Unmarshal(data, &h.wdoc); err != nil {
 		return agentclient.Failf(agentclient.ReasonBadJSON, "GET /v1/samples: %v", err)
 	}
 	samplepb.FromWire(&h.wdoc, &h.doc)

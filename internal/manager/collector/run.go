@@ -44,7 +44,9 @@ func (c *Collector) Run(ctx context.Context) error {
 // sync brings the pollers in line with the registry. A registry error
 // keeps the current set: the VMs did not go away because a query failed.
 func (c *Collector) sync(ctx context.Context, wg *sync.WaitGroup) {
-	qctx, cancel := context.WithTimeout(ctx, c.opt.PollInterval)
+	// A large registry may take more than an interval to read; the VMs
+	// known are polled meanwhile.
+	qctx, cancel := context.WithTimeout(ctx, max(c.opt.PollInterval, 30*time.Second))
 	targets, err := c.opt.Targets(qctx)
 	cancel()
 	if err != nil {

@@ -29,15 +29,15 @@ func TestRingWindow(t *testing.T) {
 	if len(ts) != 901 || ts[0] != t0+(20*60-1-900)*1000 || ts[900] != t0+(20*60-1)*1000 {
 		t.Errorf("ring holds %d samples from %d to %d; want the last 901 (15 min inclusive)", len(ts), ts[0], ts[len(ts)-1])
 	}
-	if c := len(g.buf); c > 901*9/8+minRingCap {
-		t.Errorf("capacity %d for 901 samples", c)
+	if c := len(g.chunks); c > 901/chunkLen+2 {
+		t.Errorf("%d chunks for 901 samples", c)
 	}
 	// The poll interval grows: the buffer shrinks with the samples.
 	for i := range int64(40) {
 		g.push(t0+20*60_000+i*30_000, &r, window)
 	}
-	if g.n != 31 || len(g.buf) > 4*minRingCap*2 {
-		t.Errorf("after 30 s polling: %d samples in a buffer of %d", g.n, len(g.buf))
+	if g.n != 31 || len(g.chunks) > 2 {
+		t.Errorf("after 30 s polling: %d samples in %d chunks", g.n, len(g.chunks))
 	}
 }
 
@@ -237,4 +237,38 @@ func BenchmarkAddParallel(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// BenchmarkFullLiveWindow fills the live window of 100,000 VMs (15 minutes
+// at one sample a second, as host agents deliver them) and reports the heap
+// it takes per VM-second: what the manager's memory goal at that size rests
+// on. One iteration is the whole fill (-benchtime 1x).
+func BenchmarkFullLiveWindow(b *testing.B) {
+	const vms, perVM = 100_000, 901
+	samples := make([]wire.CombinedSample, vms)
+	for i := range samples {
+		samples[i] = guest(fmt.Sprintf("%08d-0000-4000-8000-000000000000", i), 0, float64(i%100))
+	}
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		h := New(Options{Now: newClock(t0).Now})
+		for i := range int64(perVM) {
+			for j := range samples {
+				samples[j].TimestampMs = t0 + i*1000
+				h.Add(samples[j])
+			}
+			if i%60 == 59 {
+				for _, v := range h.vms {
+					v.mins = v.mins[:0] // as Run leaves them: minutes written are dropped
+				}
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(vms*perVM), "bytes/VM-second")
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB")
+		runtime.KeepAlive(h)
+	}
 }

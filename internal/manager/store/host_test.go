@@ -114,3 +114,35 @@ func testManyGone(t *testing.T, url string) {
 
 // uuidFor is a distinct UUID for each i.
 func uuidFor(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
+
+// testCreateVMs registers many VMs at once: taken ids are left out, a VM of
+// an unknown host stores none.
+func testCreateVMs(t *testing.T, url string) {
+	ctx := context.Background()
+	s := openStore(t, url)
+	if _, err := s.CreateHost(ctx, Host{ID: hostA, URL: "http://10.0.0.1:9091"}); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, s, VM{ID: uuidFor(3), Name: "taken"})
+	var vms []VM
+	for i := range 250 {
+		vms = append(vms, VM{ID: uuidFor(i), Name: fmt.Sprint("fc-", i), HostID: hostA, HostVMID: fmt.Sprint("fc-", i)})
+	}
+	made, err := s.CreateVMs(ctx, vms)
+	if err != nil || len(made) != 249 {
+		t.Fatalf("CreateVMs = %d VMs, %v; want 249", len(made), err)
+	}
+	if made[0].HostID != hostA || made[0].GuestPort != 8080 || made[0].CreatedMs == 0 {
+		t.Errorf("created %+v", made[0])
+	}
+	if again, err := s.CreateVMs(ctx, vms[:10]); err != nil || len(again) != 0 {
+		t.Errorf("the same VMs again: %d, %v", len(again), err)
+	}
+	bad := []VM{{ID: uuidFor(900), Name: "x", HostID: hostA, HostVMID: "x"}, {ID: uuidFor(901), Name: "y", HostID: idX, HostVMID: "y"}}
+	if _, err := s.CreateVMs(ctx, bad); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a VM of an unknown host: %v", err)
+	}
+	if _, err := s.GetVM(ctx, uuidFor(900)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the refused batch stored a VM: %v", err)
+	}
+}

@@ -57,6 +57,9 @@ func (s *sqlStore) UpsertRollups(ctx context.Context, rollups []Rollup) (err err
 	if len(rollups) == 0 {
 		return nil
 	}
+	if s.dialect.name == "postgres" && len(rollups) >= copyRollupsMin {
+		return s.upsertRollupsCopy(ctx, rollups)
+	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return s.fail("storing rollups", err)

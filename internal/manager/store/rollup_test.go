@@ -212,3 +212,34 @@ func testConcurrentWriters(t *testing.T, url string) {
 		t.Errorf("%d rollups stored, want %d", n, writers*perWriter)
 	}
 }
+
+// testLargeBatch writes a batch big enough for PostgreSQL's COPY path:
+// stored, then replaced minute by minute, and refused whole when one
+// rollup names an unknown VM.
+func testLargeBatch(t *testing.T, url string) {
+	s := openStore(t, url)
+	mustCreate(t, s, VM{ID: idA, Name: "a"})
+	batch := make([]Rollup, 3*copyRollupsMin)
+	for i := range batch {
+		batch[i] = rollup(idA, int64(i), float64(i))
+	}
+	batch[5].CPU = Stat{} // a figure without samples: NULL
+	mustUpsert(t, s, batch...)
+	for i := range batch {
+		batch[i].Samples = 7
+	}
+	mustUpsert(t, s, batch...)
+	got := mustRollups(t, s, idA, 0, int64(len(batch))*minute)
+	if !reflect.DeepEqual(got, batch) {
+		t.Fatalf("stored %d rollups; first %+v, want %+v", len(got), got[0], batch[0])
+	}
+	bad := append([]Rollup{}, batch...)
+	for i := range bad {
+		bad[i].Samples = 9
+	}
+	bad[len(bad)-1].VMID = idX
+	wantErr(t, "a large batch with a missing VM", s.UpsertRollups(context.Background(), bad), ErrNotFound)
+	if got := mustRollups(t, s, idA, 0, int64(len(batch))*minute); got[0].Samples != 7 {
+		t.Errorf("a refused large batch changed what was stored: %+v", got[0])
+	}
+}

@@ -97,6 +97,12 @@ type Store interface {
 	// A VM with the same ID gives ErrExists.
 	CreateVM(ctx context.Context, vm VM) (VM, error)
 
+	// CreateVMs stores many new VMs in one transaction, as CreateVM does
+	// each, and returns those stored: one whose ID (or host and host VM
+	// id) is taken is left out, not an error. A VM of an unknown host
+	// gives ErrNotFound and stores none.
+	CreateVMs(ctx context.Context, vms []VM) ([]VM, error)
+
 	// GetVM returns the VM with the id, or ErrNotFound.
 	GetVM(ctx context.Context, id string) (VM, error)
 

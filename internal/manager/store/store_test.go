@@ -32,6 +32,8 @@ var behaviours = []struct {
 	{"concurrent writers", testConcurrentWriters},
 	{"host agents and their VMs", testHosts},
 	{"many VMs gone at once", testManyGone},
+	{"large rollup batch", testLargeBatch},
+	{"many VMs at once", testCreateVMs},
 }
 
 func TestStore(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
 )
@@ -39,6 +40,64 @@ func (s *sqlStore) CreateVM(ctx context.Context, vm VM) (VM, error) {
 	}
 	if err != nil {
 		return VM{}, s.fail(fmt.Sprintf("creating vm %q", vm.ID), err)
+	}
+	return created, nil
+}
+
+// CreateVMs implements Store, a hundred rows per statement.
+func (s *sqlStore) CreateVMs(ctx context.Context, vms []VM) ([]VM, error) {
+	for i := range vms {
+		if vms[i].GuestPort == 0 {
+			vms[i].GuestPort = wire.DefaultGuestPort
+		}
+		if err := checkVM(vms[i]); err != nil {
+			return nil, err
+		}
+	}
+	now := s.nowMs()
+	var created []VM
+	err := s.inTx(ctx, fmt.Sprintf("creating %d vms", len(vms)), func(tx *sql.Tx) error {
+		for rest := vms; len(rest) > 0; {
+			part := rest[:min(len(rest), 100)]
+			rest = rest[len(part):]
+			var q strings.Builder
+			q.WriteString(`INSERT INTO vm (` + vmColumns + `) VALUES `)
+			args := make([]any, 0, 13*len(part))
+			for i, vm := range part {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				n := len(args)
+				fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
+					n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13)
+				args = append(args, vm.ID, vm.Name, nullString(vm.GuestIP), vm.GuestPort, nullString(vm.HostAgentURL),
+					nullInt(vm.VMMPID), nullString(vm.MetricsFIFO), nullString(vm.APISocket), now, now,
+					nullString(vm.HostID), nullString(vm.HostVMID), nullInt64(vm.GoneMs))
+			}
+			q.WriteString(` ON CONFLICT DO NOTHING RETURNING ` + vmColumns)
+			rows, err := tx.QueryContext(ctx, q.String(), args...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				vm, err := scanVM(rows)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				created = append(created, vm)
+			}
+			if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && s.dialect.isForeignKeyViolation(err) {
+		return nil, fmt.Errorf("a vm names an unknown host: %w", ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
 	}
 	return created, nil
 }

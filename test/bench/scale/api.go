@@ -60,9 +60,31 @@ func (m *manager) registerOne(ctx context.Context, i int) error {
 	return nil
 }
 
+// addHosts adds simulated host agents from..to-1 through POST /v1/hosts.
+func (m *manager) addHosts(ctx context.Context, from, to int) error {
+	for i := from; i < to; i++ {
+		body := fmt.Sprintf(`{"url":"http://%s:9091"}`, addrAt(firstHost, i))
+		req, _ := http.NewRequestWithContext(ctx, "POST", m.base+"/v1/hosts", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := m.http.Do(req)
+		if err != nil {
+			return err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			return fmt.Errorf("adding host %d: %s %s", i, resp.Status, b)
+		}
+	}
+	return nil
+}
+
 // guestIP is the address of the fleet's VM i.
-func guestIP(i int) string {
-	a := netip.MustParseAddr(firstGuest).As4()
+func guestIP(i int) string { return addrAt(firstGuest, i) }
+
+// addrAt is the IPv4 address i after first.
+func addrAt(first string, i int) string {
+	a := netip.MustParseAddr(first).As4()
 	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
 	v += uint32(i)
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}).String()
@@ -109,7 +131,7 @@ func (m *manager) ages(ctx context.Context) (ages []float64, missing int, err er
 // counters scrapes the manager's own figures from /metrics: every series of
 // the named metrics, summed per name.
 func (m *manager) counters(ctx context.Context, names ...string) (map[string]float64, error) {
-	req, _ := http.NewRequestWithContext(ctx, "GET", m.base+"/metrics", nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", m.base+"/metrics?vms=false", nil)
 	resp, err := m.http.Do(req)
 	if err != nil {
 		return nil, err

@@ -26,6 +26,7 @@ type config struct {
 	subscribers          int
 	header               bool
 	workDir              string
+	perHost              int // > 0: VMs come through simulated host agents of this many VMs each
 }
 
 func main() {
@@ -42,6 +43,7 @@ func main() {
 	flag.DurationVar(&c.warmup, "warmup", 5*time.Second, "wait after every VM has a sample before measuring")
 	flag.IntVar(&c.subscribers, "subscribers", 0, "measure the all-VM WebSocket stream with this many clients at the first size")
 	flag.BoolVar(&c.header, "header", false, "print the table header")
+	flag.IntVar(&c.perHost, "per-host", 0, "collect the VMs through simulated host agents of this many VMs each (POST /v1/hosts) instead of polling guests directly")
 	flag.DurationVar(&maxRun, "max", 5*time.Minute, "give up after this long")
 	flag.Parse()
 	for _, s := range strings.Split(sizes, ",") {
@@ -68,7 +70,7 @@ func run(ctx context.Context, c config) error {
 	defer os.RemoveAll(dir)
 	c.workDir = dir
 	n := c.sizes[len(c.sizes)-1]
-	fl, err := startFleet(ctx, c.fleetBin, n)
+	fl, err := startFleet(ctx, c.fleetBin, n, c.perHost)
 	if err != nil {
 		return err
 	}
@@ -82,13 +84,22 @@ func run(ctx context.Context, c config) error {
 		return fanout(ctx, c, m, fl)
 	}
 	if c.header {
-		fmt.Println("| database | VMs | manager CPU | manager RSS | sample age p50 / p99 | failed polls | rows written/s in the windows | latest rollup batch | fleet CPU | load 1m |")
-		fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
+		fmt.Println("| database | VMs | collected | manager CPU | manager RSS | sample age p50 / p99 | failed polls | rows written/s in the windows | latest rollup batch | fleet CPU | load 1m |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
+	}
+	how := "each guest"
+	if c.perHost > 0 {
+		how = fmt.Sprintf("%d hosts × %d", n/c.perHost, c.perHost)
 	}
 	registered := 0
 	for _, size := range c.sizes {
 		t := time.Now()
-		if err := m.register(ctx, registered, size); err != nil {
+		reg := m.register
+		if c.perHost > 0 {
+			reg = func(ctx context.Context, from, to int) error { return m.addHosts(ctx, from/c.perHost, to/c.perHost) }
+			how = fmt.Sprintf("%d host agents", size/c.perHost)
+		}
+		if err := reg(ctx, registered, size); err != nil {
 			return err
 		}
 		fmt.Fprintf(os.Stderr, "scale: %s: %d VMs registered in %s\n", c.dbLabel, size-registered, time.Since(t).Round(time.Millisecond))
@@ -97,8 +108,8 @@ func run(ctx context.Context, c config) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("| %s | %d | %.0f %% | %.0f MiB | %.2f s / %.2f s | %d of %d | %.0f | %s | %.0f %% | %.2f |\n",
-			c.dbLabel, size, r.cpu, r.rssMiB, r.ageP50, r.ageP99, r.failed, r.polls, r.rowsPerSec, r.batch, r.fleetCPU, r.load)
+		fmt.Printf("| %s | %d | %s | %.0f %% | %.0f MiB | %.2f s / %.2f s | %d of %d | %.0f | %s | %.0f %% | %.2f |\n",
+			c.dbLabel, size, how, r.cpu, r.rssMiB, r.ageP50, r.ageP99, r.failed, r.polls, r.rowsPerSec, r.batch, r.fleetCPU, r.load)
 	}
 	if warns := m.warnings(); warns != "" {
 		fmt.Fprintf(os.Stderr, "scale: manager warnings:\n%s", warns)

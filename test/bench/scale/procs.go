@@ -17,7 +17,11 @@ import (
 )
 
 // firstGuest is the fleet's first address; VM i lives at firstGuest + i.
-const firstGuest = "127.10.0.1"
+// Simulated host agent i lives at firstHost + i, port 9091.
+const (
+	firstGuest = "127.10.0.1"
+	firstHost  = "127.30.0.1"
+)
 
 // perFleet is the most VMs one fleet process serves: each costs a
 // listener and a connection, and without CAP_SYS_RESOURCE a process cannot
@@ -27,11 +31,20 @@ const perFleet = 5000
 // fleet is the running fleet processes, perFleet VMs each.
 type fleet struct{ cmds []*exec.Cmd }
 
-func startFleet(ctx context.Context, bin string, n int) (*fleet, error) {
+func startFleet(ctx context.Context, bin string, n, perHost int) (*fleet, error) {
 	if bin == "" {
 		return nil, fmt.Errorf("-fleet is required")
 	}
 	f := &fleet{}
+	if perHost > 0 { // one process serves every simulated host agent
+		cmd, err := startProcess(bin, "-first", firstHost, "-n", strconv.Itoa(n/perHost), "-per-host", strconv.Itoa(perHost),
+			"-port", "9091", "-max", "20m")
+		if err != nil {
+			return nil, err
+		}
+		f.cmds = append(f.cmds, cmd)
+		return f, nil
+	}
 	for from := 0; from < n; from += perFleet {
 		cmd, err := startFleetPart(bin, from, min(n-from, perFleet))
 		if err != nil {
@@ -44,7 +57,12 @@ func startFleet(ctx context.Context, bin string, n int) (*fleet, error) {
 }
 
 func startFleetPart(bin string, from, n int) (*exec.Cmd, error) {
-	cmd := exec.Command(bin, "-first", guestIP(from), "-n", strconv.Itoa(n), "-max", "15m")
+	return startProcess(bin, "-first", guestIP(from), "-n", strconv.Itoa(n), "-max", "15m")
+}
+
+// startProcess starts a fleet process and waits for its "ready" line.
+func startProcess(bin string, args ...string) (*exec.Cmd, error) {
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
