@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# `make run`: the whole system on this machine — a manager (SQLite under ./data),
-# a host agent, and two QEMU guests (TCG) whose guest agents register themselves
-# through the kernel command line; one runs the integration guide's stress loop.
-# Everything listens on 127.0.0.1; the guests reach nothing but the manager.
-# Ctrl-C stops everything it started, QEMU included.
+# `make run`: the whole system on this machine — a manager (SQLite under ./data)
+# collecting one host agent, and two QEMU guests (TCG), each behind a Firecracker
+# stand-in, which the host agent discovers and reads over vsock; one runs the
+# integration guide's stress loop. Everything listens on 127.0.0.1; the guests
+# reach nothing. Ctrl-C stops everything it started, QEMU included.
 #
-# First run on a fresh Debian (as root): installs qemu-system-x86, socat and
-# xz-utils and caches a Debian kernel, its modules and busybox in
+# First run on a fresh Debian (as root): installs qemu-system-x86, socat,
+# xz-utils and gcc and caches a Debian kernel, its modules and busybox in
 # ~/.cache/fcmon/vm (scripts/vm-assets.sh, about 70 MB). Later runs reuse all of it.
 # Settings: MANAGER_ADDR (127.0.0.1:8080), HOST_AGENT_ADDR (127.0.0.1:9091).
 set -euo pipefail

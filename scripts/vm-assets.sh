@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # vm-assets.sh — provide what the QEMU guest tests (internal/testsupport/vmtest, test/guestvm) need:
 #
-#   * the host tools: qemu-system-x86_64, socat (installed with apt-get when missing and root);
+#   * the host tools: qemu-system-x86_64, socat, xz, gcc and libc6-dev (installed with
+#     apt-get when missing and root);
 #   * a guest kernel, the modules the guest needs (virtio net/blk, vsock), and a static
 #     busybox, taken from Debian packages with `apt-get download` + `dpkg -x` into
 #     ${FCMON_CACHE:-$HOME/.cache/fcmon}/vm. Nothing is installed into the host's /boot.
@@ -43,6 +44,10 @@ ensure_tools() {
 	command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
 	command -v socat >/dev/null || missing+=(socat)
 	command -v xz >/dev/null || missing+=(xz-utils)
+	# The Firecracker stand-in's LD_PRELOAD shim (internal/testsupport/fcstandin)
+	# is a few lines of C built at first use.
+	command -v gcc >/dev/null || missing+=(gcc)
+	[ -f /usr/include/dlfcn.h ] || missing+=(libc6-dev)
 	[ "${#missing[@]}" = 0 ] && return 0
 	if [ "$install_tools" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 		log "installing ${missing[*]}"

@@ -46,10 +46,14 @@ func (a *Agent) stats(v *vm) wire.VMStats {
 	if v.tap != nil {
 		ts, err := v.tap.stats()
 		st.Tap = ts
-		if ts != nil && st.Network == nil {
+		needed := st.Network == nil // Firecracker's lines come first
+		if ts != nil && needed {
 			st.Network = networkFromTap(ts)
 		}
-		if err != nil {
+		// A tap that cannot be read matters only when the network
+		// figures were to come from it (a tap in another network
+		// namespace, or one QEMU's user network never made).
+		if err != nil && needed {
 			errs["tap"] = err.Error()
 		}
 	}

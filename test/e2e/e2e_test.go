@@ -19,7 +19,8 @@ import (
 // TCG guests, may add to a deadline counted in poll intervals.
 const schedulingMargin = 500 * time.Millisecond
 
-// TestSystem runs the system as make run does and checks, in order: both guests
+// TestSystem runs the original integration — guests that register their own
+// address, polled directly, a host agent as the fallback — and checks, in order: both guests
 // register themselves; samples come from their agents; memory totals are each
 // guest's own; the stressed guest is 40–90 % busy and the idle one under 20 %;
 // killing one agent falls back to its QEMU's host-side figures within two poll

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,31 +14,31 @@ import (
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/testsupport/fcstandin"
 	"github.com/fcmon/fcmon/internal/testsupport/vmtest"
 )
 
 // bootedGuest is a demo guest that is up.
 type bootedGuest struct {
 	Guest
-	id string
-	vm *vmtest.VM
+	id string // its id in the manager, once its host agent reported it
+	vm *fcstandin.QEMUVM
 }
 
-// bootGuests boots every guest of Guests at once. Each is registered with the
-// manager (id, name, host agent, QEMU's pid as the VMM) before it starts, so its
-// agent's self-registration finds the VM.
-func (d *demo) bootGuests(ctx context.Context, work string, managerPort int) ([]bootedGuest, error) {
+// bootGuests boots every guest of Guests at once, each a QEMU guest behind a
+// Firecracker stand-in in its own directory below d.fcDir, where the host
+// agent discovers it. Nothing is registered by hand.
+func (d *demo) bootGuests(ctx context.Context, work string) ([]bootedGuest, error) {
 	names := make([]string, len(Guests))
 	for i, g := range Guests {
 		names[i] = fmt.Sprintf("%s (%d vCPU, %d MiB)", g.Name, g.CPUs, g.MemoryMiB)
 	}
-	d.say("booting %s under QEMU (TCG, a few seconds each)", strings.Join(names, " and "))
-	client := NewClient("http://" + d.o.ManagerAddr)
+	d.say("booting %s under QEMU (TCG, a few seconds each), each behind a Firecracker stand-in", strings.Join(names, " and "))
 	out := make([]bootedGuest, len(Guests))
 	errs := make([]error, len(Guests))
 	var wg sync.WaitGroup
 	for i, g := range Guests {
-		wg.Go(func() { out[i], errs[i] = d.bootGuest(ctx, client, g, work, managerPort) })
+		wg.Go(func() { out[i], errs[i] = d.bootGuest(ctx, g, work) })
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -48,12 +49,8 @@ func (d *demo) bootGuests(ctx context.Context, work string, managerPort int) ([]
 	return out, nil
 }
 
-func (d *demo) bootGuest(ctx context.Context, client *Client, g Guest, work string, managerPort int) (bootedGuest, error) {
+func (d *demo) bootGuest(ctx context.Context, g Guest, work string) (bootedGuest, error) {
 	b := bootedGuest{Guest: g}
-	var err error
-	if b.id, err = d.vmID(g.Name); err != nil {
-		return b, err
-	}
 	hostPort, err := d.agentPort(g)
 	if err != nil {
 		return b, err
@@ -62,47 +59,56 @@ func (d *demo) bootGuest(ctx context.Context, client *Client, g Guest, work stri
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return b, err
 	}
-	cfg, err := g.VMConfig(filepath.Join(d.o.Bin, "guest-agent"), dir, b.id, managerPort, hostPort)
+	cfg, err := g.FirecrackerConfig(filepath.Join(d.o.Bin, "guest-agent"), dir, hostPort)
 	if err != nil {
 		return b, err
 	}
-	cfg.BeforeBoot = func(pid int) error {
-		return client.Register(ctx, VM{ID: b.id, Name: g.Name,
-			HostAgentURL: "http://" + d.o.HostAgentAddr, VMMPID: pid})
-	}
-	vm, err := vmtest.Launch(ctx, cfg, dir)
+	q, err := fcstandin.LaunchQEMU(ctx, fcstandin.QEMUOptions{ID: g.Name, Dir: filepath.Join(d.fcDir, g.Name), WorkDir: dir, Guest: cfg})
 	if err != nil {
 		return b, fmt.Errorf("%s: %w", g.Name, err)
 	}
-	b.vm = vm
+	b.vm = q
 	d.mu.Lock()
-	d.vms = append(d.vms, vm)
+	d.vms = append(d.vms, q)
 	d.mu.Unlock()
-	what := "its agent registers itself"
+	what := ""
 	if g.Stress {
-		if _, err := vm.Run(ctx, StressCommand(d.o.StressSeconds)); err != nil {
+		if _, err := q.Guest.Run(ctx, StressCommand(d.o.StressSeconds)); err != nil {
 			return b, fmt.Errorf("%s: starting the stress loop: %w", g.Name, err)
 		}
-		what += "; stress loop started"
+		what = "; stress loop started"
 	}
-	d.say("%s booted in %v (QEMU pid %d, agent at 127.0.0.1:%d); %s",
-		g.Name, vm.BootTime.Round(100*time.Millisecond), vm.PID(), hostPort, what)
+	d.say("%s booted in %v: QEMU pid %d seen as Firecracker --id %s (API %s, vsock %s); its agent also at 127.0.0.1:%d%s",
+		g.Name, q.Guest.BootTime.Round(100*time.Millisecond), q.PID(), g.Name, q.APISock, q.VsockUDS, hostPort, what)
 	return b, nil
 }
 
-// dropLegacy removes the VM an earlier make run registered for an agent on this
-// machine's /proc (its id is in demo-vm-id), which no longer runs.
-func (d *demo) dropLegacy(ctx context.Context) {
-	path := filepath.Join(d.o.DataDir, "demo-vm-id")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return
+// dropOld removes the VMs earlier make runs registered by hand (before the
+// demo's guests were found by the host agent): the VM of an agent on this
+// machine's /proc (demo-vm-id) and guests registered with their address
+// (demo-<name>.id naming a VM without a host).
+func (d *demo) dropOld(ctx context.Context) {
+	client := NewClient("http://" + d.o.ManagerAddr)
+	paths := []string{filepath.Join(d.o.DataDir, "demo-vm-id")}
+	for _, g := range Guests {
+		paths = append(paths, d.idPath(g.Name))
 	}
-	id := strings.TrimSpace(string(data))
-	err = NewClient("http://"+d.o.ManagerAddr).Do(ctx, "DELETE", "/v1/vms/"+id, nil, nil, 204)
-	if se := (*StatusError)(nil); err == nil || errors.As(err, &se) && se.Status == 404 {
-		os.Remove(path)
-		d.say("removed the VM of an earlier make run (%s)", id)
+	for _, path := range paths {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		id := strings.TrimSpace(string(data))
+		var vm wire.VM
+		err = client.Do(ctx, "GET", "/v1/vms/"+id, nil, &vm, http.StatusOK)
+		if err == nil && vm.HostID != "" {
+			continue // found by the host agent: this run's own
+		}
+		err = client.Do(ctx, "DELETE", "/v1/vms/"+id, nil, nil, 204)
+		if se := (*StatusError)(nil); err == nil || errors.As(err, &se) && se.Status == 404 {
+			os.Remove(path)
+			d.say("removed a VM an earlier make run registered by hand (%s)", id)
+		}
 	}
 }
 
@@ -122,16 +128,9 @@ func (d *demo) agentPort(g Guest) (int, error) {
 	return FreePort()
 }
 
-// vmID returns the guest's VM id, kept in the data folder so every run shows
-// the same VMs.
-func (d *demo) vmID(name string) (string, error) {
-	path := filepath.Join(d.o.DataDir, "demo-"+name+".id")
-	if data, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(data))) == 36 {
-		return strings.TrimSpace(string(data)), nil
-	}
-	id := NewUUID()
-	return id, os.WriteFile(path, []byte(id+"\n"), 0o600)
-}
+// idPath is where the demo writes a guest's id in the manager, for the docs'
+// commands.
+func (d *demo) idPath(name string) string { return filepath.Join(d.o.DataDir, "demo-"+name+".id") }
 
 // NewUUID returns a random (version 4) UUID.
 func NewUUID() string {
@@ -142,20 +141,33 @@ func NewUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
-// waitSamples waits until the manager has a sample from every guest's agent.
+// waitSamples waits until the host agent has found every guest, the manager
+// lists it, and its samples come from its guest agent over vsock; it writes
+// each guest's id to the data folder.
 func (d *demo) waitSamples(ctx context.Context, guests []bootedGuest) error {
 	client := NewClient("http://" + d.o.ManagerAddr)
-	for _, g := range guests {
+	for i := range guests {
+		g := &guests[i]
 		wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		id, err := client.WaitForName(wctx, g.Name)
+		if err != nil {
+			cancel()
+			return fmt.Errorf("%s: the host agent did not report it to the manager: %w (see host-agent.log)", g.Name, err)
+		}
+		g.id = id
+		if err := os.WriteFile(d.idPath(g.Name), []byte(id+"\n"), 0o600); err != nil {
+			cancel()
+			return err
+		}
 		s, err := client.WaitFor(wctx, g.id, func(s wire.CombinedSample) bool {
 			return s.Source == wire.SourceGuest
 		})
 		cancel()
 		if err != nil {
-			log, _ := g.vm.Run(ctx, "tail -n 20 "+vmtest.GuestAgentLog)
+			log, _ := g.vm.Guest.Run(ctx, "tail -n 20 "+vmtest.GuestAgentLog)
 			return fmt.Errorf("%s: no sample from its guest agent: %w; latest %+v; agent log:\n%s", g.Name, err, s, log)
 		}
-		d.say("%s: samples from its guest agent (source guest, memory total %d MiB)",
+		d.say("%s: found by the host agent, read over vsock (source guest, memory total %d MiB)",
 			g.Name, deref(s.MemoryTotalKB)/1024)
 	}
 	return nil
@@ -177,8 +189,10 @@ func (d *demo) banner(guests []bootedGuest) {
 		fmt.Fprintf(d.o.Out, "  %-14s curl %s/v1/vms/%s/metrics\n", g.Name, base, g.id)
 	}
 	fmt.Fprintf(d.o.Out, "  all VMs        curl %s/v1/vms\n", base)
+	fmt.Fprintf(d.o.Out, "  host agents    curl %s/v1/hosts\n", base)
 	fmt.Fprintf(d.o.Out, "  Prometheus     curl %s/metrics\n", base)
-	fmt.Fprintf(d.o.Out, "  host agent     curl http://%s/v1/vms\n", d.o.HostAgentAddr)
+	fmt.Fprintf(d.o.Out, "  host agent     curl http://%s/v1/samples\n", d.o.HostAgentAddr)
 	fmt.Fprintf(d.o.Out, "  logs           %s/manager.log, %s/host-agent.log\n", d.o.DataDir, d.o.DataDir)
+	fmt.Fprintf(d.o.Out, "The Firecracker processes are stand-ins (QEMU behind Firecracker's API and vsock): see README.\n")
 	fmt.Fprintf(d.o.Out, "Ctrl-C stops everything.\n")
 }

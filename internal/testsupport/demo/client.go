@@ -127,3 +127,24 @@ func (c *Client) WaitFor(ctx context.Context, id string, ok func(wire.CombinedSa
 		}
 	}
 }
+
+// WaitForName polls GET /v1/vms every 250 ms until a VM of that name that
+// a host agent reports (host_id set, not gone) is listed, and returns its
+// id.
+func (c *Client) WaitForName(ctx context.Context, name string) (string, error) {
+	for {
+		var vms []wire.VM
+		if err := c.Do(ctx, "GET", "/v1/vms", nil, &vms, http.StatusOK); err == nil {
+			for _, vm := range vms {
+				if vm.Name == name && vm.HostID != "" && vm.GoneMs == 0 {
+					return vm.ID, nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}

@@ -1,8 +1,9 @@
 // Package demo runs the whole system on one machine for make run: a manager on
-// SQLite, a host agent, and two QEMU guests whose guest agents register
-// themselves through the kernel command line, one of them running the
-// integration guide's stress loop. Everything listens on loopback; the guests
-// reach nothing but the manager.
+// SQLite that collects a host agent, and two QEMU guests each behind a
+// Firecracker stand-in (fcstandin: Firecracker's API and vsock, QEMU's
+// process named firecracker), which the host agent discovers by itself and
+// reads over vsock; one guest runs the integration guide's stress loop.
+// Everything listens on loopback; the guests reach nothing.
 package demo
 
 import (
@@ -17,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/testsupport/fcstandin"
 	"github.com/fcmon/fcmon/internal/testsupport/vmtest"
 )
 
@@ -36,8 +38,9 @@ type demo struct {
 	began   time.Time
 	manager *program
 	host    *program
+	fcDir   string // where the stand-ins' sockets are: the host agent's --discover-scope
 	mu      sync.Mutex
-	vms     []*vmtest.VM
+	vms     []*fcstandin.QEMUVM
 }
 
 func (d *demo) say(format string, args ...any) {
@@ -49,15 +52,13 @@ func (d *demo) say(format string, args ...any) {
 // started is stopped before it returns.
 func Run(ctx context.Context, o Options) error {
 	d := &demo{o: o, began: time.Now()}
-	managerPort, err := loopbackPort(o.ManagerAddr)
-	if err != nil {
+	if _, err := loopbackPort(o.ManagerAddr); err != nil {
 		return err
 	}
 	if _, err := loopbackPort(o.HostAgentAddr); err != nil {
 		return err
 	}
-	fwd := []vmtest.GuestForward{{Port: managerPort, HostPort: managerPort}}
-	if err := vmtest.Available(vmtest.Config{GuestForwards: fwd}); err != nil {
+	if err := vmtest.Available(vmtest.Config{}); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
@@ -69,12 +70,13 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer os.RemoveAll(work)
 	defer d.stop()
+	d.fcDir = filepath.Join(work, "fc")
 
 	if err := d.startServices(ctx); err != nil {
 		return err
 	}
-	d.dropLegacy(ctx)
-	booted, err := d.bootGuests(ctx, work, managerPort)
+	d.dropOld(ctx)
+	booted, err := d.bootGuests(ctx, work)
 	if err != nil {
 		return err
 	}
@@ -94,10 +96,10 @@ func (d *demo) startServices(ctx context.Context) error {
 	var err error
 	d.manager, err = startProgram("manager", filepath.Join(o.Bin, "manager"), logPath,
 		"--listen", o.ManagerAddr, "--data-dir", o.DataDir, "--poll-interval", "1s",
-		// The guests' agents are reached through QEMU's host forwards on
-		// loopback, and they reach the manager at vmtest.ServiceIP, which
-		// their requests name as Host.
-		"--guest-allow-cidrs", "127.0.0.0/8", "--allowed-hosts", vmtest.ServiceIP)
+		"--host-agents", "http://"+o.HostAgentAddr,
+		// VMs registered by hand on this machine (the API's examples) are
+		// reached on loopback.
+		"--guest-allow-cidrs", "127.0.0.0/8")
 	if err != nil {
 		return err
 	}
@@ -105,9 +107,9 @@ func (d *demo) startServices(ctx context.Context) error {
 		return fmt.Errorf("%w; see %s (is %s in use? set MANAGER_ADDR)", err, logPath, o.ManagerAddr)
 	}
 	logPath = filepath.Join(o.DataDir, "host-agent.log")
-	d.say("starting the host agent on http://%s (log %s)", o.HostAgentAddr, logPath)
+	d.say("starting the host agent on http://%s, discovering the Firecracker VMs below %s (log %s)", o.HostAgentAddr, d.fcDir, logPath)
 	d.host, err = startProgram("host agent", filepath.Join(o.Bin, "host-agent"), logPath,
-		"--listen", o.HostAgentAddr, "--interval", "1s")
+		"--listen", o.HostAgentAddr, "--interval", "1s", "--discover-scope", d.fcDir)
 	if err != nil {
 		return err
 	}
@@ -131,6 +133,7 @@ func (d *demo) stop() {
 			d.say("%v", err)
 		}
 	}
+	os.RemoveAll(d.fcDir)
 	for _, p := range []*program{d.host, d.manager} {
 		if p != nil {
 			p.stop(5 * time.Second)
@@ -153,8 +156,8 @@ func (d *demo) watch(ctx context.Context) error {
 	notify("the manager (see "+filepath.Join(d.o.DataDir, "manager.log")+")", d.manager.exited)
 	notify("the host agent (see "+filepath.Join(d.o.DataDir, "host-agent.log")+")", d.host.exited)
 	d.mu.Lock()
-	for i, vm := range d.vms {
-		notify("the QEMU of "+Guests[i].Name, vm.Exited())
+	for _, vm := range d.vms {
+		notify("the QEMU of "+vm.StandIn.ID(), vm.Guest.Exited())
 	}
 	d.mu.Unlock()
 	select {

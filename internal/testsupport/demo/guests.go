@@ -76,6 +76,32 @@ func (g Guest) VMConfig(agent, dir, id string, managerPort, hostPort int) (vmtes
 	return cfg, nil
 }
 
+// FirecrackerConfig is the QEMU guest for g as make run boots it behind a
+// Firecracker stand-in: an isolated network (restrict=on) with no way out,
+// the agent started by /init on its defaults (TCP and vsock port 8080), its
+// port 8080 forwarded to 127.0.0.1:hostPort for the docs' commands, and the
+// stress script when g.Stress.
+func (g Guest) FirecrackerConfig(agent, dir string, hostPort int) (vmtest.Config, error) {
+	cfg := vmtest.Config{
+		Agent:      agent,
+		StartAgent: true,
+		AgentArgs:  []string{"--interval", "1s"},
+		CPUs:       g.CPUs,
+		MemoryMiB:  g.MemoryMiB,
+		DiskMiB:    g.DiskMiB,
+		HostPort:   hostPort,
+		Restrict:   true,
+	}
+	if g.Stress {
+		script := filepath.Join(dir, "stress.sh")
+		if err := os.WriteFile(script, StressScript, 0o755); err != nil {
+			return cfg, fmt.Errorf("writing the stress script: %w", err)
+		}
+		cfg.Files = map[string]string{StressPath: script}
+	}
+	return cfg, nil
+}
+
 // StressCommand starts the stress loop in the background of a guest for seconds.
 func StressCommand(seconds int) string {
 	return fmt.Sprintf("%s %d >/dev/null 2>&1 &", StressPath, seconds)

@@ -162,6 +162,9 @@ func Start(cfg Config, o Options) (*VM, error) {
 	return v, nil
 }
 
+// ID is the VM's instance id.
+func (v *VM) ID() string { return v.cfg.ID }
+
 // Restore acts as a snapshot restore does for vsock: every connection
 // through the muxer is reset.
 func (v *VM) Restore() {
