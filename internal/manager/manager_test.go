@@ -149,8 +149,9 @@ func TestCountingStore(t *testing.T) {
 	}
 	var written int
 	cs := countingStore{st, func(n int) { written += n }}
-	r := store.Rollup{VMID: vm.ID, MinuteMs: 60000, Samples: 1, Source: wire.SourceGuest}
-	if err := cs.UpsertRollups(context.Background(), []store.Rollup{r, {VMID: vm.ID, MinuteMs: 120000, Source: wire.SourceNone}}); err != nil {
+	r := store.Rollup{VMID: vm.ID, MinuteMs: 60000, Samples: 1, Source: wire.SourceGuest, SourceSamples: 1,
+		MemorySource: wire.SourceGuest, MemorySourceSamples: 1}
+	if err := cs.UpsertRollups(context.Background(), []store.Rollup{r, {VMID: vm.ID, MinuteMs: 120000, Source: wire.SourceNone, MemorySource: wire.SourceNone}}); err != nil {
 		t.Fatal(err)
 	}
 	r.VMID = "unknown"

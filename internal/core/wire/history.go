@@ -46,9 +46,18 @@ type History struct {
 // carry no figures. Raw figures are kept in single precision in memory, so
 // they read back rounded to about seven significant digits.
 type HistoryPoint struct {
-	TimestampMs int64  `json:"timestamp_ms"`
-	Source      string `json:"source,omitempty"`
-	Samples     int    `json:"samples,omitempty"`
+	TimestampMs int64 `json:"timestamp_ms"`
+	// Source is where the CPU figures come from and MemorySource where the
+	// memory figures do: a point never averages two sources. A point over
+	// samples of several sources keeps the guest's, else those seen from
+	// the host (vcpu, balloon), else the VMM process's; SourceSamples and
+	// MemorySourceSamples count the samples behind each, Samples all of
+	// them.
+	Source              string `json:"source,omitempty"`
+	MemorySource        string `json:"memory_source,omitempty"`
+	Samples             int    `json:"samples,omitempty"`
+	SourceSamples       int    `json:"source_samples,omitempty"`
+	MemorySourceSamples int    `json:"memory_source_samples,omitempty"`
 
 	CPUUsagePercent      *float64 `json:"cpu_usage_percent,omitempty"`
 	MemoryUsagePercent   *float64 `json:"memory_usage_percent,omitempty"`

@@ -19,7 +19,7 @@ const firecrackerMaxAge = 65 * time.Second
 // CPU and memory from the guest, else from the VMM process; network and
 // disk from the host agent (Firecracker, else tap), else the guest's own.
 // Stale and GuestAgent are the caller's.
-func combine(id string, now time.Time, g *wire.GuestMetrics, p *wire.ProcessStats, st *wire.VMStats) wire.CombinedSample {
+func combine(id string, now time.Time, g *wire.GuestMetrics, p *wire.ProcessStats, st *wire.VMStats, vcpus int) wire.CombinedSample {
 	s := wire.CombinedSample{VMID: id, TimestampMs: now.UnixMilli(), Source: wire.SourceNone, MemorySource: wire.SourceNone}
 	switch {
 	case g != nil:
@@ -32,7 +32,7 @@ func combine(id string, now time.Time, g *wire.GuestMetrics, p *wire.ProcessStat
 		s.UptimeSeconds = ptr(g.UptimeSeconds)
 	case p != nil:
 		s.Source, s.MemorySource = wire.SourceHost, wire.SourceHost
-		s.CPUUsagePercent = ptr(hostCPUPercent(p))
+		s.CPUUsagePercent = ptr(hostCPUPercent(p, vcpus))
 		s.MemoryUsedKB = ptr(p.MemoryRSSKB)
 		s.UptimeSeconds = ptr(uint64(p.UptimeSeconds))
 	}
@@ -47,18 +47,18 @@ func combine(id string, now time.Time, g *wire.GuestMetrics, p *wire.ProcessStat
 	return s
 }
 
-// hostCPUPercent presents the VMM's CPU on the guest's scale where it can.
-// With fc_vcpu threads it is the vCPU threads' time over their number:
-// 0–100 % of the VM's vCPUs, like the guest's own figure (the VMM's device
-// emulation threads are left out, as the guest cannot see them either;
-// tick rounding can push it a hair over 100, hence the cap). Without them
-// the vCPU count is unknown and the process's time as a share of one core
-// is passed through unchanged, so it can exceed 100.
-func hostCPUPercent(p *wire.ProcessStats) float64 {
+// hostCPUPercent presents the VMM's CPU on the guest's scale, 0–100 % of
+// the VM's vCPUs, like the guest's own figure. With fc_vcpu threads it is
+// their time over their number (the VMM's device emulation threads are
+// left out, as the guest cannot see them either). Without them (a VMM
+// that does not name its threads) it is the whole process's time over the
+// vCPUs the guest last reported (vcpus, 1 when never). Tick rounding and
+// emulation can push either a little over 100, hence the cap.
+func hostCPUPercent(p *wire.ProcessStats, vcpus int) float64 {
 	if p.VCPUThreads > 0 {
 		return math.Min(p.VCPUUsagePercent/float64(p.VCPUThreads), 100)
 	}
-	return p.CPUUsagePercent
+	return math.Min(p.CPUUsagePercent/float64(max(vcpus, 1)), 100)
 }
 
 // hostNetwork takes the host agent's network rates when it has a rate

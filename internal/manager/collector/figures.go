@@ -33,7 +33,7 @@ func fromHost(id string, now time.Time, ivMs int64, v *samplepb.VM) (s wire.Comb
 		s.CPUUsagePercent = ptr(math.Min(v.VCPU.UsagePercent, 100))
 	case v.HasProcess:
 		cpu = wire.SourceHost
-		s.CPUUsagePercent = ptr(v.Process.CPUUsagePercent)
+		s.CPUUsagePercent = ptr(math.Min(v.Process.CPUUsagePercent, 100))
 	}
 	switch {
 	case guest:

@@ -142,24 +142,27 @@ func TestForgetAndStaleLatest(t *testing.T) {
 
 func TestCombineHost(t *testing.T) {
 	withVCPU := &wire.ProcessStats{PID: 7, CPUUsagePercent: 230, VCPUUsagePercent: 180, VCPUThreads: 2, Threads: 5, MemoryRSSKB: 4096, UptimeSeconds: 9}
-	s := combine("x", time.UnixMilli(5), nil, withVCPU, nil)
+	s := combine("x", time.UnixMilli(5), nil, withVCPU, nil, 0)
 	if s.Source != wire.SourceHost || *s.CPUUsagePercent != 90 || *s.MemoryUsedKB != 4096 || *s.UptimeSeconds != 9 || s.TimestampMs != 5 {
 		t.Errorf("host sample with vCPU threads: %s", show(s))
 	}
 	noVCPU := &wire.ProcessStats{PID: 7, CPUUsagePercent: 130, Threads: 3}
-	if s := combine("x", time.Now(), nil, noVCPU, nil); *s.CPUUsagePercent != 130 {
-		t.Errorf("without vCPU threads the process's share of one core passes through: %s", show(s))
+	if s := combine("x", time.Now(), nil, noVCPU, nil, 2); *s.CPUUsagePercent != 65 {
+		t.Errorf("without vCPU threads, the process's time over the guest's 2 vCPUs: %s", show(s))
+	}
+	if s := combine("x", time.Now(), nil, noVCPU, nil, 0); *s.CPUUsagePercent != 100 {
+		t.Errorf("without vCPU threads or a vCPU count, capped at 100: %s", show(s))
 	}
 	rate := func(v float64) *float64 { return &v }
 	st := &wire.VMStats{ID: "x", TimestampMs: 100_000,
 		Network:     &wire.VMNetwork{Source: "firecracker", RxBytesPerSec: rate(1), TxBytesPerSec: rate(2)},
 		Block:       &wire.VMBlock{ReadBytesPerSec: rate(3), WriteBytesPerSec: rate(4)},
 		Firecracker: &wire.FirecrackerStatus{LastLineMs: 100_000 - 70_000}}
-	if s := combine("x", time.Now(), nil, nil, st); s.Network != nil || s.Disk != nil || s.Source != wire.SourceNone {
+	if s := combine("x", time.Now(), nil, nil, st, 0); s.Network != nil || s.Disk != nil || s.Source != wire.SourceNone {
 		t.Errorf("rates of a Firecracker silent for 70s used: %s", show(s))
 	}
 	st.Firecracker.LastLineMs = 99_000
-	if s := combine("x", time.Now(), nil, nil, st); s.Network == nil || s.Network.RxBytesPerSec != 1 || s.Disk == nil || s.Disk.WriteBytesPerSec != 4 {
+	if s := combine("x", time.Now(), nil, nil, st, 0); s.Network == nil || s.Network.RxBytesPerSec != 1 || s.Disk == nil || s.Disk.WriteBytesPerSec != 4 {
 		t.Errorf("fresh Firecracker rates: %s", show(s))
 	}
 }

@@ -29,6 +29,7 @@ type worker struct {
 	dataAt time.Time // when the newest CPU and memory figures were fetched
 
 	guest      guestState
+	vcpus      int       // the guest's cpu_count as last reported
 	conn       guestConn // to the guest agent
 	lastAttach time.Time // latest attach attempt at the host agent
 }
@@ -90,7 +91,10 @@ func (w *worker) poll(ctx context.Context, slot time.Time) {
 		return
 	}
 	now := w.c.opt.Now()
-	s := combine(t.ID, now, g, proc, stats)
+	if g != nil && g.CPUCount > 0 {
+		w.vcpus = g.CPUCount
+	}
+	s := combine(t.ID, now, g, proc, stats, w.vcpus)
 	s.GuestAgent = w.guest.status
 	w.publish(s, g != nil || proc != nil, now)
 }

@@ -21,42 +21,82 @@ const (
 	numFigs
 )
 
-// Sources as small integers, in tie-breaking order: the guest wins ties.
+// Sources as small integers, in order of preference: a minute (or a
+// point) with any guest samples keeps the guest's figures; else those seen
+// from the host of the guest (its vCPU threads, its balloon); else the
+// VMM process's. CPU and memory are chosen apart, each from its own
+// samples, so no figure ever averages two sources.
 const (
 	srcGuest = iota
+	srcView  // vcpu for CPU, balloon for memory
 	srcHost
 	srcNone
 	numSources
 )
 
-var sourceNames = [numSources]string{wire.SourceGuest, wire.SourceHost, wire.SourceNone}
+var (
+	cpuSourceNames = [numSources]string{wire.SourceGuest, wire.SourceVCPU, wire.SourceHost, wire.SourceNone}
+	memSourceNames = [numSources]string{wire.SourceGuest, wire.SourceBalloon, wire.SourceHost, wire.SourceNone}
+)
 
 func sourceIndex(s string) uint8 {
 	switch s {
 	case wire.SourceGuest:
 		return srcGuest
-	case wire.SourceHost, wire.SourceVCPU, wire.SourceBalloon:
-		// Seen from the host, not told by the guest: kept apart from the
-		// guest's own figures.
+	case wire.SourceVCPU, wire.SourceBalloon:
+		return srcView
+	case wire.SourceHost:
 		return srcHost
 	}
 	return srcNone
 }
 
-// reading is one sample's figures: vals[i] counts only when bit i of
-// present is set.
-type reading struct {
-	vals    [numFigs]float64
-	present uint8
-	source  uint8
+// Figure groups: the CPU figure, the memory figures and the rates (which
+// name their own source and are not kept apart by it).
+const (
+	groupCPU = iota
+	groupMem
+	groupRates
+)
+
+func groupOf(fig int) int {
+	switch fig {
+	case figCPU:
+		return groupCPU
+	case figMemPct, figMemUsedKB, figMemTotalKB:
+		return groupMem
+	}
+	return groupRates
 }
 
-// readingOf extracts s's figures. A source other than guest or host counts
-// as none, and a none sample carries no figures; non-finite or negative
-// values are dropped as absent.
+// reading is one sample's figures: vals[i] counts only when bit i of
+// present is set. cpuSrc and memSrc say where its CPU and memory came from.
+type reading struct {
+	vals           [numFigs]float64
+	present        uint8
+	cpuSrc, memSrc uint8
+}
+
+// src is the source of figure fig's group.
+func (r *reading) src(fig int) uint8 {
+	switch groupOf(fig) {
+	case groupCPU:
+		return r.cpuSrc
+	case groupMem:
+		return r.memSrc
+	}
+	return srcGuest // rates: one bucket
+}
+
+// readingOf extracts s's figures. A sample without a source carries no
+// figures; non-finite or negative values are dropped as absent.
 func readingOf(s *wire.CombinedSample) reading {
-	r := reading{source: sourceIndex(s.Source)}
-	if r.source == srcNone {
+	mem := s.MemorySource
+	if mem == "" { // a sample of before memory_source: CPU's was memory's
+		mem = s.Source
+	}
+	r := reading{cpuSrc: sourceIndex(s.Source), memSrc: sourceIndex(mem)}
+	if r.cpuSrc == srcNone && r.memSrc == srcNone {
 		return r
 	}
 	set := func(i int, v float64) {
@@ -65,17 +105,19 @@ func readingOf(s *wire.CombinedSample) reading {
 			r.present |= 1 << i
 		}
 	}
-	if s.CPUUsagePercent != nil {
+	if s.CPUUsagePercent != nil && r.cpuSrc != srcNone {
 		set(figCPU, *s.CPUUsagePercent)
 	}
-	if s.MemoryUsagePercent != nil {
-		set(figMemPct, *s.MemoryUsagePercent)
-	}
-	if s.MemoryUsedKB != nil {
-		set(figMemUsedKB, float64(*s.MemoryUsedKB))
-	}
-	if s.MemoryTotalKB != nil {
-		set(figMemTotalKB, float64(*s.MemoryTotalKB))
+	if r.memSrc != srcNone {
+		if s.MemoryUsagePercent != nil {
+			set(figMemPct, *s.MemoryUsagePercent)
+		}
+		if s.MemoryUsedKB != nil {
+			set(figMemUsedKB, float64(*s.MemoryUsedKB))
+		}
+		if s.MemoryTotalKB != nil {
+			set(figMemTotalKB, float64(*s.MemoryTotalKB))
+		}
 	}
 	if s.Network != nil {
 		set(figNetRx, s.Network.RxBytesPerSec)
@@ -103,66 +145,110 @@ func (f *figAgg) add(avg, max float64, weight int) {
 	f.n += weight
 }
 
-// agg folds samples (weight 1) or rollups (weighted by their sample count)
-// into averages, maxima, a sample count and per-source counts.
+// agg folds samples (weight 1) or rollups (weighted by their sample
+// counts) into averages and maxima, each figure per source of its group,
+// and counts the samples of each group's sources.
 type agg struct {
-	figs     [numFigs]figAgg
-	samples  int
-	bySource [numSources]int
+	figs    [numFigs][numSources]figAgg
+	samples int
+	cpuN    [numSources]int
+	memN    [numSources]int
 }
 
 func (a *agg) addReading(r *reading) {
 	a.samples++
-	a.bySource[r.source]++
+	a.cpuN[r.cpuSrc]++
+	a.memN[r.memSrc]++
 	for i := range numFigs {
 		if r.present&(1<<i) != 0 {
-			a.figs[i].add(r.vals[i], r.vals[i], 1)
+			a.figs[i][r.src(i)].add(r.vals[i], r.vals[i], 1)
 		}
 	}
 }
 
-// addRollup folds a stored rollup in. Its averages are weighted by its
-// sample count: the store keeps no per-figure counts, so this is exact only
-// when every sample of the minute had the figure.
+// addRollup folds a stored rollup in. Its averages are weighted by the
+// sample count of their group's source: the store keeps no per-figure
+// counts, so this is exact only when every such sample had the figure.
 func (a *agg) addRollup(r *store.Rollup) {
 	a.samples += r.Samples
-	a.bySource[sourceIndex(r.Source)] += r.Samples
-	w := max(r.Samples, 1)
+	cpu, mem := sourceIndex(r.Source), sourceIndex(r.MemorySource)
+	a.cpuN[cpu] += r.SourceSamples
+	a.memN[mem] += r.MemorySourceSamples
+	if rest := r.Samples - r.SourceSamples; rest > 0 {
+		a.cpuN[srcNone] += rest // samples of other sources, not kept
+	}
+	if rest := r.Samples - r.MemorySourceSamples; rest > 0 {
+		a.memN[srcNone] += rest
+	}
 	for i, st := range rollupStats(r) {
-		if st.Valid {
-			a.figs[i].add(st.Avg, st.Max, w)
+		if !st.Valid {
+			continue
+		}
+		switch groupOf(i) {
+		case groupCPU:
+			a.figs[i][cpu].add(st.Avg, st.Max, max(r.SourceSamples, 1))
+		case groupMem:
+			a.figs[i][mem].add(st.Avg, st.Max, max(r.MemorySourceSamples, 1))
+		default:
+			a.figs[i][srcGuest].add(st.Avg, st.Max, max(r.Samples, 1))
 		}
 	}
 }
 
-// source is the source of most samples, the guest winning ties and host
-// winning over none.
-func (a *agg) source() string {
-	best := srcNone
-	for i := numSources - 1; i >= 0; i-- {
-		if a.bySource[i] >= a.bySource[best] {
-			best = i
+// best is the preferred source with samples, srcNone for none.
+func best(n *[numSources]int) int {
+	for i := range srcNone {
+		if n[i] > 0 {
+			return i
 		}
 	}
-	return sourceNames[best]
+	return srcNone
+}
+
+// fig is figure i as kept: from its group's chosen source.
+func (a *agg) fig(i, cpu, mem int) *figAgg {
+	switch groupOf(i) {
+	case groupCPU:
+		return &a.figs[i][cpu]
+	case groupMem:
+		return &a.figs[i][mem]
+	}
+	return &a.figs[i][srcGuest]
 }
 
 func (a *agg) rollup(vmID string, minuteMs int64) store.Rollup {
-	r := store.Rollup{VMID: vmID, MinuteMs: minuteMs, Samples: a.samples, Source: a.source()}
+	cpu, mem := best(&a.cpuN), best(&a.memN)
+	r := store.Rollup{VMID: vmID, MinuteMs: minuteMs, Samples: a.samples,
+		Source: cpuSourceNames[cpu], SourceSamples: a.cpuN[cpu],
+		MemorySource: memSourceNames[mem], MemorySourceSamples: a.memN[mem]}
+	if cpu == srcNone {
+		r.SourceSamples = 0
+	}
+	if mem == srcNone {
+		r.MemorySourceSamples = 0
+	}
 	for i, st := range rollupStats(&r) {
-		if f := &a.figs[i]; f.n > 0 {
+		if f := a.fig(i, cpu, mem); f.n > 0 {
 			*st = store.Stat{Avg: f.sum / float64(f.n), Max: f.max, Valid: true}
 		}
 	}
 	return r
 }
 
-// point is a as a HistoryPoint with averages, maxima and a sample count.
+// point is a as a HistoryPoint with averages, maxima and sample counts.
 func (a *agg) point(tsMs int64) wire.HistoryPoint {
-	p := wire.HistoryPoint{TimestampMs: tsMs, Source: a.source(), Samples: a.samples}
+	cpu, mem := best(&a.cpuN), best(&a.memN)
+	p := wire.HistoryPoint{TimestampMs: tsMs, Source: cpuSourceNames[cpu], MemorySource: memSourceNames[mem],
+		Samples: a.samples}
+	if cpu != srcNone {
+		p.SourceSamples = a.cpuN[cpu]
+	}
+	if mem != srcNone {
+		p.MemorySourceSamples = a.memN[mem]
+	}
 	avgs, maxs := pointFigs(&p)
 	for i := range numFigs {
-		if f := &a.figs[i]; f.n > 0 {
+		if f := a.fig(i, cpu, mem); f.n > 0 {
 			avg, mx := f.sum/float64(f.n), f.max
 			*avgs[i], *maxs[i] = &avg, &mx
 		}

@@ -137,7 +137,7 @@ func (h *History) queryRaw(vmID string, p plan) ([]wire.HistoryPoint, error) {
 	points := make([]wire.HistoryPoint, len(samples))
 	for i := range samples {
 		r := samples[i].r
-		pt := wire.HistoryPoint{TimestampMs: samples[i].tsMs, Source: sourceNames[r.source]}
+		pt := wire.HistoryPoint{TimestampMs: samples[i].tsMs, Source: cpuSourceNames[r.cpuSrc], MemorySource: memSourceNames[r.memSrc]}
 		avgs, _ := pointFigs(&pt)
 		for f := range numFigs {
 			if r.present&(1<<f) != 0 {
@@ -207,7 +207,8 @@ func mergeHeld(vmID string, stored []store.Rollup, mem []held) []store.Rollup {
 }
 
 func rollupPoint(r *store.Rollup) wire.HistoryPoint {
-	p := wire.HistoryPoint{TimestampMs: r.MinuteMs, Source: r.Source, Samples: r.Samples}
+	p := wire.HistoryPoint{TimestampMs: r.MinuteMs, Source: r.Source, MemorySource: r.MemorySource, Samples: r.Samples,
+		SourceSamples: r.SourceSamples, MemorySourceSamples: r.MemorySourceSamples}
 	avgs, maxs := pointFigs(&p)
 	for i, st := range rollupStats(r) {
 		if st.Valid {

@@ -163,7 +163,7 @@ func TestHistoryJSON(t *testing.T) {
 	r := readingOf(&wire.CombinedSample{Source: "host", CPUUsagePercent: f64(150)})
 	a.addReading(&r)
 	b, _ = json.Marshal(a.point(t0))
-	if got, want := string(b), `{"timestamp_ms":1741064400000,"source":"host","samples":1,"cpu_usage_percent":150,"cpu_usage_percent_max":150}`; got != want {
+	if got, want := string(b), `{"timestamp_ms":1741064400000,"source":"host","memory_source":"host","samples":1,"source_samples":1,"memory_source_samples":1,"cpu_usage_percent":150,"cpu_usage_percent_max":150}`; got != want {
 		t.Errorf("point:\n got %s\nwant %s", got, want)
 	}
 }

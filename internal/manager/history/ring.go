@@ -26,10 +26,10 @@ const (
 
 // run is the source and memory total of the samples from fromMs on.
 type run struct {
-	fromMs int64
-	source uint8
-	total  float64
-	hasTot bool
+	fromMs         int64
+	cpuSrc, memSrc uint8
+	total          float64
+	hasTot         bool
 }
 
 // f16 packs v >= 0 into 16 bits: a 5-bit exponent and 11 bits of mantissa
@@ -163,8 +163,9 @@ func (g *ring) clear() {
 func (g *ring) note(tsMs int64, r *reading) {
 	hasTot := r.present&(1<<figMemTotalKB) != 0
 	tot := r.vals[figMemTotalKB]
-	if k := len(g.runs); k == 0 || g.runs[k-1].source != r.source || g.runs[k-1].hasTot != hasTot || (hasTot && g.runs[k-1].total != tot) {
-		g.runs = append(g.runs, run{fromMs: tsMs, source: r.source, total: tot, hasTot: hasTot})
+	if k := len(g.runs); k == 0 || g.runs[k-1].cpuSrc != r.cpuSrc || g.runs[k-1].memSrc != r.memSrc ||
+		g.runs[k-1].hasTot != hasTot || (hasTot && g.runs[k-1].total != tot) {
+		g.runs = append(g.runs, run{fromMs: tsMs, cpuSrc: r.cpuSrc, memSrc: r.memSrc, total: tot, hasTot: hasTot})
 	}
 	oldest := g.tsAt(0)
 	drop := 0
@@ -219,7 +220,7 @@ func pack(r *reading, offMs uint32) liveSample {
 }
 
 func (s *liveSample) unpack(rn *run) reading {
-	r := reading{source: rn.source}
+	r := reading{cpuSrc: rn.cpuSrc, memSrc: rn.memSrc}
 	if rn.hasTot {
 		r.vals[figMemTotalKB], r.present = rn.total, 1<<figMemTotalKB
 	}

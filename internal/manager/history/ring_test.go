@@ -83,7 +83,7 @@ func TestPackRoundTrip(t *testing.T) {
 			t.Errorf("figure %d: unpacked %v, want %v within 4 digits", i, got.vals[i], r.vals[i])
 		}
 	}
-	if got.vals[figCPU] != 12.3 || got.present != r.present || got.source != r.source {
+	if got.vals[figCPU] != 12.3 || got.present != r.present || got.cpuSrc != r.cpuSrc || got.memSrc != r.memSrc {
 		t.Errorf("unpacked %+v, want %+v", got, r)
 	}
 }
@@ -152,7 +152,7 @@ func TestRingRuns(t *testing.T) {
 	if len(got) != 8 || len(g.runs) != 2 {
 		t.Fatalf("%d samples, %d runs", len(got), len(g.runs))
 	}
-	if got[0].source != srcGuest || got[0].vals[figMemTotalKB] != 1024 || got[0].vals[figMemPct] != 25 || got[3].source != srcHost ||
+	if got[0].cpuSrc != srcGuest || got[0].vals[figMemTotalKB] != 1024 || got[0].vals[figMemPct] != 25 || got[3].memSrc != srcHost ||
 		got[3].present&(1<<figMemTotalKB) != 0 || got[3].present&(1<<figMemPct) != 0 {
 		t.Errorf("readings %+v", got)
 	}

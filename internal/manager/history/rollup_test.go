@@ -16,9 +16,22 @@ func stat(avg, max float64) store.Stat { return store.Stat{Avg: avg, Max: max, V
 
 // full is the rollup of guest samples whose CPU averages cpuAvg.
 func full(minute int64, n int, cpuAvg, cpuMax float64) store.Rollup {
-	return store.Rollup{VMID: "a", MinuteMs: minute, Samples: n, Source: "guest",
+	return store.Rollup{VMID: "a", MinuteMs: minute, Samples: n, Source: "guest", SourceSamples: n,
+		MemorySource: "guest", MemorySourceSamples: n,
 		CPU: stat(cpuAvg, cpuMax), MemPct: stat(50, 50), MemUsedKB: stat(1024, 1024), MemTotalKB: stat(2048, 2048),
 		NetRx: stat(100, 100), NetTx: stat(200, 200), DiskRead: stat(300, 300), DiskWrite: stat(400, 400)}
+}
+
+// viewed is a sample seen from the host of the guest: CPU from the vCPU
+// threads, memory from the balloon when balloon is set (else the VMM's RSS).
+func viewed(vm string, ts int64, cpu float64, balloon bool) wire.CombinedSample {
+	s := wire.CombinedSample{VMID: vm, TimestampMs: ts, Source: wire.SourceVCPU, MemorySource: wire.SourceHost,
+		CPUUsagePercent: f64(cpu), MemoryUsedKB: u64(8192)}
+	if balloon {
+		s.MemorySource = wire.SourceBalloon
+		s.MemoryUsedKB, s.MemoryTotalKB, s.MemoryUsagePercent = u64(512), u64(2048), f64(25)
+	}
+	return s
 }
 
 func TestRollupMath(t *testing.T) {
@@ -40,27 +53,31 @@ func TestRollupMath(t *testing.T) {
 	}, {
 		name:    "figures no sample had stay absent",
 		samples: []wire.CombinedSample{host("a", t0, 150), host("a", t0+1000, 50)},
-		want:    []store.Rollup{{VMID: "a", MinuteMs: t0, Samples: 2, Source: "host", CPU: stat(100, 150), MemUsedKB: stat(4096, 4096)}},
+		want: []store.Rollup{{VMID: "a", MinuteMs: t0, Samples: 2, Source: "host", SourceSamples: 2,
+			MemorySource: "host", MemorySourceSamples: 2, CPU: stat(100, 150), MemUsedKB: stat(4096, 4096)}},
 	}, {
-		name:    "a figure averages over the samples that had it; guest wins a tie",
-		samples: []wire.CombinedSample{host("a", t0, 30), guest("a", t0+1000, 10)},
-		want: []store.Rollup{{VMID: "a", MinuteMs: t0, Samples: 2, Source: "guest",
-			CPU: stat(20, 30), MemPct: stat(50, 50), MemUsedKB: stat(2560, 4096), MemTotalKB: stat(2048, 2048),
-			NetRx: stat(100, 100), NetTx: stat(200, 200), DiskRead: stat(300, 300), DiskWrite: stat(400, 400)}},
+		name:    "sources are never averaged: the guest's are kept",
+		samples: []wire.CombinedSample{host("a", t0, 30), guest("a", t0+1000, 10), host("a", t0+2000, 70)},
+		want: []store.Rollup{func() store.Rollup { r := full(t0, 3, 10, 10); r.SourceSamples, r.MemorySourceSamples = 1, 1; return r }()},
 	}, {
-		name:    "dominant source",
-		samples: []wire.CombinedSample{guest("a", t0, 10), host("a", t0+1000, 10), host("a", t0+2000, 10)},
-		want: []store.Rollup{{VMID: "a", MinuteMs: t0, Samples: 3, Source: "host",
-			CPU: stat(10, 10), MemPct: stat(50, 50), MemUsedKB: stat((1024+4096+4096)/3.0, 4096), MemTotalKB: stat(2048, 2048),
-			NetRx: stat(100, 100), NetTx: stat(200, 200), DiskRead: stat(300, 300), DiskWrite: stat(400, 400)}},
+		name: "vCPU and balloon before the VMM process, each group apart",
+		samples: []wire.CombinedSample{host("a", t0, 30), viewed("a", t0+1000, 20, false), viewed("a", t0+2000, 40, true),
+			viewed("a", t0+3000, 60, true)},
+		want: []store.Rollup{{VMID: "a", MinuteMs: t0, Samples: 4, Source: "vcpu", SourceSamples: 3,
+			MemorySource: "balloon", MemorySourceSamples: 2, CPU: stat(40, 60), MemPct: stat(25, 25),
+			MemUsedKB: stat(512, 512), MemTotalKB: stat(2048, 2048)}},
 	}, {
 		name:    "none samples count but carry no figures",
 		samples: []wire.CombinedSample{none(t0), none(t0 + 1000), guest("a", t0+2000, 40)},
-		want:    []store.Rollup{func() store.Rollup { r := full(t0, 3, 40, 40); r.Source = "none"; return r }()},
+		want: []store.Rollup{func() store.Rollup {
+			r := full(t0, 3, 40, 40)
+			r.SourceSamples, r.MemorySourceSamples = 1, 1
+			return r
+		}()},
 	}, {
 		name:    "only none samples",
 		samples: []wire.CombinedSample{none(t0)},
-		want:    []store.Rollup{{VMID: "a", MinuteMs: t0, Samples: 1, Source: "none"}},
+		want:    []store.Rollup{{VMID: "a", MinuteMs: t0, Samples: 1, Source: "none", MemorySource: "none"}},
 	}, {
 		name:    "non-finite figures are absent",
 		samples: []wire.CombinedSample{nan},
@@ -144,4 +161,50 @@ func TestHeldMinutesBounded(t *testing.T) {
 	if n := h.lost.Load(); n != 5 {
 		t.Errorf("lost %d minutes, want 5", n)
 	}
+}
+
+// TestRollupPurity is the case that showed the bug: a VM that spends half
+// a minute on the VMM's figures (its resident set above the guest's total,
+// its CPU above 100) and half on the guest's. The minute's memory must be
+// the guest's alone, never above the guest's total.
+func TestRollupPurity(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dbURL string) {
+		st := openStore(t, dbURL)
+		if _, err := st.CreateVM(context.Background(), store.VM{ID: "p", Name: "p"}); err != nil {
+			t.Fatal(err)
+		}
+		h := newHistory(t, st, newClock(t0+2*60_000), 0)
+		for i := range int64(60) {
+			var s wire.CombinedSample
+			if i < 30 {
+				s = host("p", t0+i*1000, 100.5)
+				s.MemoryUsedKB = u64(235_804)
+			} else {
+				s = guest("p", t0+i*1000, 40)
+				s.MemoryUsedKB, s.MemoryTotalKB = u64(150_000), u64(208_720)
+			}
+			h.Add(s)
+		}
+		if err := h.flush(context.Background(), true); err != nil {
+			t.Fatal(err)
+		}
+		rs := rollupsOf(t, st, "p")
+		if len(rs) != 1 {
+			t.Fatalf("rollups %+v", rs)
+		}
+		r := rs[0]
+		if r.MemorySource != "guest" || r.MemorySourceSamples != 30 || r.Samples != 60 || r.MemUsedKB.Max > r.MemTotalKB.Avg ||
+			r.CPU.Max != 40 || r.Source != "guest" {
+			t.Errorf("a minute half host, half guest: %+v", r)
+		}
+		// The same from the live window, one point for the minute.
+		res, err := h.Query(context.Background(), "p", t0, t0+60_000, 60_000)
+		if err != nil || len(res.Points) != 1 {
+			t.Fatalf("query: %+v, %v", res, err)
+		}
+		p := res.Points[0]
+		if p.MemorySource != "guest" || *p.MemoryUsedKBMax > *p.MemoryTotalKB || *p.CPUUsagePercentMax != 40 {
+			t.Errorf("the point of that minute: %+v", p)
+		}
+	})
 }

@@ -80,5 +80,5 @@ func copyArgs(r *Rollup) []any {
 			row = append(row, nil, nil)
 		}
 	}
-	return row
+	return append(row, r.MemorySource, int64(r.SourceSamples), int64(r.MemorySourceSamples))
 }

@@ -163,3 +163,45 @@ func TestMigrationsAlike(t *testing.T) {
 		}
 	}
 }
+
+// testUpgradeRollupSources: a rollup written before migration 0003 (one
+// source for both figure groups) reads back with its source as memory's
+// too, over all its samples.
+func testUpgradeRollupSources(t *testing.T, url string) {
+	ctx := context.Background()
+	var raw *sqlStore
+	var err error
+	if strings.HasPrefix(url, "sqlite:") {
+		raw, err = openSQLite(ctx, sqlitePath(strings.TrimPrefix(url, "sqlite:")))
+	} else {
+		raw, err = openPostgres(ctx, url)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := loadMigrations(migrationFiles, raw.dialect.migrations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // to 0002
+		if _, err := migrateStep(ctx, raw.write, raw.dialect, ms[:2]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		`INSERT INTO vm (id, name, guest_port, created_ms, updated_ms) VALUES ('` + idA + `', 'a', 8080, 1, 1)`,
+		`INSERT INTO rollup_1m (vm_id, minute_ms, samples, source, cpu_usage_percent_avg, cpu_usage_percent_max)
+			VALUES ('` + idA + `', 60000, 42, 'host', 12.5, 20)`,
+	} {
+		if _, err := raw.write.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw.Close()
+	s := openStore(t, url)
+	got := mustRollups(t, s, idA, 0, 10*minute)
+	if len(got) != 1 || got[0].Source != "host" || got[0].MemorySource != "host" || got[0].SourceSamples != 42 ||
+		got[0].MemorySourceSamples != 42 || got[0].CPU.Avg != 12.5 {
+		t.Errorf("an old rollup after the upgrade: %+v", got)
+	}
+}

@@ -23,6 +23,7 @@ var rollupColumns = func() string {
 	for _, c := range statColumns {
 		cols = append(cols, c+"_avg", c+"_max")
 	}
+	cols = append(cols, "memory_source", "source_samples", "memory_source_samples")
 	return strings.Join(cols, ", ")
 }()
 
@@ -133,8 +134,13 @@ func checkRollup(r *Rollup) error {
 		return fmt.Errorf("rollup vm id is empty: %w", ErrInvalid)
 	case r.Samples < 0:
 		return fmt.Errorf("rollup of vm %q: samples %d is negative: %w", r.VMID, r.Samples, ErrInvalid)
-	case r.Source != wire.SourceGuest && r.Source != wire.SourceHost && r.Source != wire.SourceNone:
-		return fmt.Errorf("rollup of vm %q: source %q is not guest, host or none: %w", r.VMID, r.Source, ErrInvalid)
+	case r.Source != wire.SourceGuest && r.Source != wire.SourceVCPU && r.Source != wire.SourceHost && r.Source != wire.SourceNone:
+		return fmt.Errorf("rollup of vm %q: source %q is not guest, vcpu, host or none: %w", r.VMID, r.Source, ErrInvalid)
+	case r.MemorySource != wire.SourceGuest && r.MemorySource != wire.SourceBalloon && r.MemorySource != wire.SourceHost && r.MemorySource != wire.SourceNone:
+		return fmt.Errorf("rollup of vm %q: memory source %q is not guest, balloon, host or none: %w", r.VMID, r.MemorySource, ErrInvalid)
+	case r.SourceSamples < 0 || r.SourceSamples > r.Samples || r.MemorySourceSamples < 0 || r.MemorySourceSamples > r.Samples:
+		return fmt.Errorf("rollup of vm %q: source sample counts %d and %d are not within 0–%d: %w",
+			r.VMID, r.SourceSamples, r.MemorySourceSamples, r.Samples, ErrInvalid)
 	}
 	for i, st := range r.stats() {
 		if st.Valid && !(finite(st.Avg) && finite(st.Max)) {
@@ -154,7 +160,7 @@ func rollupArgs(r *Rollup) []any {
 			sql.NullFloat64{Float64: st.Avg, Valid: st.Valid},
 			sql.NullFloat64{Float64: st.Max, Valid: st.Valid})
 	}
-	return args
+	return append(args, r.MemorySource, r.SourceSamples, r.MemorySourceSamples)
 }
 
 // scanRollup reads one row of rollupColumns. A figure is Valid when its
@@ -167,6 +173,7 @@ func scanRollup(rows *sql.Rows) (Rollup, error) {
 	for i := range nulls {
 		dest = append(dest, &nulls[i])
 	}
+	dest = append(dest, &r.MemorySource, &r.SourceSamples, &r.MemorySourceSamples)
 	if err := rows.Scan(dest...); err != nil {
 		return Rollup{}, err
 	}

@@ -17,7 +17,8 @@ const minute = int64(60_000)
 func rollup(vmID string, m int64, v float64) Rollup {
 	st := Stat{Avg: v, Max: v * 2, Valid: true}
 	return Rollup{
-		VMID: vmID, MinuteMs: m * minute, Samples: 60, Source: wire.SourceGuest,
+		VMID: vmID, MinuteMs: m * minute, Samples: 60, Source: wire.SourceGuest, SourceSamples: 60,
+		MemorySource: wire.SourceGuest, MemorySourceSamples: 60,
 		CPU: st, MemPct: st, MemUsedKB: st, MemTotalKB: st,
 		NetRx: st, NetTx: st, DiskRead: st, DiskWrite: st,
 	}
@@ -78,6 +79,7 @@ func testUpsertOverwrites(t *testing.T, url string) {
 	mustUpsert(t, s, rollup(idA, 5, 10))
 	second := rollup(idA, 5, 20)
 	second.Samples, second.Source, second.DiskWrite = 12, wire.SourceHost, Stat{}
+	second.SourceSamples, second.MemorySource, second.MemorySourceSamples = 12, wire.SourceBalloon, 5
 	mustUpsert(t, s, second)
 	rs := mustRollups(t, s, idA, 0, 10*minute)
 	if len(rs) != 1 || !reflect.DeepEqual(rs[0], second) {
@@ -89,7 +91,7 @@ func testStatsRoundTrip(t *testing.T, url string) {
 	s := openStore(t, url)
 	mustCreate(t, s, VM{ID: idA, Name: "a"})
 	want := Rollup{
-		VMID: idA, MinuteMs: 7 * minute, Samples: 0, Source: wire.SourceNone,
+		VMID: idA, MinuteMs: 7 * minute, Samples: 0, Source: wire.SourceNone, MemorySource: wire.SourceNone,
 		CPU:        Stat{Avg: 0, Max: 0, Valid: true}, // zero but present
 		MemPct:     Stat{Avg: 12.345678901234, Max: 99.999999, Valid: true},
 		MemTotalKB: Stat{Avg: 1 << 40, Max: math.MaxUint32 * 16.0, Valid: true},
@@ -226,7 +228,7 @@ func testLargeBatch(t *testing.T, url string) {
 	batch[5].CPU = Stat{} // a figure without samples: NULL
 	mustUpsert(t, s, batch...)
 	for i := range batch {
-		batch[i].Samples = 7
+		batch[i].Samples, batch[i].SourceSamples, batch[i].MemorySourceSamples = 70, 7, 70
 	}
 	mustUpsert(t, s, batch...)
 	got := mustRollups(t, s, idA, 0, int64(len(batch))*minute)
@@ -235,11 +237,11 @@ func testLargeBatch(t *testing.T, url string) {
 	}
 	bad := append([]Rollup{}, batch...)
 	for i := range bad {
-		bad[i].Samples = 9
+		bad[i].Samples = 90
 	}
 	bad[len(bad)-1].VMID = idX
 	wantErr(t, "a large batch with a missing VM", s.UpsertRollups(context.Background(), bad), ErrNotFound)
-	if got := mustRollups(t, s, idA, 0, int64(len(batch))*minute); got[0].Samples != 7 {
+	if got := mustRollups(t, s, idA, 0, int64(len(batch))*minute); got[0].Samples != 70 {
 		t.Errorf("a refused large batch changed what was stored: %+v", got[0])
 	}
 }

@@ -76,8 +76,16 @@ type Stat struct {
 type Rollup struct {
 	VMID     string
 	MinuteMs int64
-	Samples  int    // samples folded into the minute, >= 0
-	Source   string // wire.SourceGuest, SourceHost or SourceNone
+	Samples  int // samples folded into the minute, >= 0
+	// Source is where the CPU figure came from (wire.SourceGuest,
+	// SourceVCPU, SourceHost or SourceNone) and SourceSamples how many
+	// samples of it; MemorySource and MemorySourceSamples likewise for the
+	// memory figures (SourceGuest, SourceBalloon, SourceHost, SourceNone).
+	// Samples of other sources are counted in Samples only.
+	Source              string
+	SourceSamples       int
+	MemorySource        string
+	MemorySourceSamples int
 
 	CPU        Stat // cpu_usage_percent
 	MemPct     Stat // memory_usage_percent

@@ -34,6 +34,7 @@ var behaviours = []struct {
 	{"many VMs gone at once", testManyGone},
 	{"large rollup batch", testLargeBatch},
 	{"many VMs at once", testCreateVMs},
+	{"rollups of before per-group sources", testUpgradeRollupSources},
 }
 
 func TestStore(t *testing.T) {

@@ -120,7 +120,7 @@ func testUnknown(t *testing.T, url string) {
 	_, err = s.UpdateGuestIP(ctx, idX, "10.0.0.1", 0)
 	wantErr(t, "UpdateGuestIP", err, ErrNotFound)
 	wantErr(t, "DeleteVM", s.DeleteVM(ctx, idX), ErrNotFound)
-	err = s.UpsertRollups(ctx, []Rollup{{VMID: idX, MinuteMs: 60_000, Source: wire.SourceNone}})
+	err = s.UpsertRollups(ctx, []Rollup{{VMID: idX, MinuteMs: 60_000, Source: wire.SourceNone, MemorySource: wire.SourceNone}})
 	wantErr(t, "UpsertRollups", err, ErrNotFound)
 	if rs, err := s.Rollups(ctx, idX, 0, 1<<62); err != nil || len(rs) != 0 {
 		t.Errorf("Rollups of an unknown VM = %v, %v; want none and no error", rs, err)

@@ -26,7 +26,7 @@ const DEFS = [
     source: (s) => s.source, now: (s) => percent(s.cpu_usage_percent) },
   { key: 'memory', title: 'Memory', fmt: bytes, bytes: true,
     series: [{ label: 'used', field: 'memUsed' }, { label: 'total', field: 'memTotal' }],
-    source: (s) => s.source,
+    source: (s) => s.memory_source || s.source,
     now: (s) => (s.memory_total_kb ? `${kib(s.memory_used_kb)} of ${kib(s.memory_total_kb)}`
       : s.memory_used_kb ? `${kib(s.memory_used_kb)} resident (VMM process)` : 'no data') },
   { key: 'network', title: 'Network', fmt: (v) => rate(v), bytes: true,

@@ -3,6 +3,8 @@
 
 const SOURCE = {
   guest: 'inside the guest',
+  vcpu: 'vCPU threads',
+  balloon: 'balloon',
   host: 'host fallback',
   firecracker: 'Firecracker',
   tap: 'tap',
@@ -19,7 +21,9 @@ export const sourceLabel = (source) => SOURCE[source] || 'no data';
 export function status(vm, sample) {
   const s = sample || vm || {};
   const source = s.source || 'none';
-  const kind = source === 'guest' ? 'guest' : source === 'host' ? 'host' : 'offline';
+  // vcpu: CPU from the vCPU threads (memory then from the balloon or the
+  // VMM): the host's view of the guest, a fallback like the VMM's.
+  const kind = source === 'guest' ? 'guest' : source === 'host' || source === 'vcpu' ? 'host' : 'offline';
   const label = { guest: 'guest agent', host: 'host fallback', offline: 'offline' }[kind];
   return { kind, label, reason: reason(vm, s, kind) };
 }
@@ -28,11 +32,12 @@ function reason(vm, s, kind) {
   const parts = [];
   const agent = s.guest_agent || {};
   if (kind !== 'guest') {
-    if (vm && !vm.guest_ip) parts.push('no guest IP set');
+    if (vm && !vm.guest_ip && !vm.host_id) parts.push('no guest IP set');
     else if (agent.last_error) parts.push(agent.last_error);
     else if (!agent.reachable) parts.push('guest agent not answering');
   }
-  if (kind === 'offline' && vm && !vm.host_agent_url) parts.push('no host agent');
+  if (kind === 'offline' && vm && !vm.host_agent_url && !vm.host_id) parts.push('no host agent');
+  if (vm && vm.gone_ms) parts.push('gone: its host agent no longer reports it');
   if (s.stale) parts.push('stale');
   return parts.join(' · ');
 }
