@@ -58,7 +58,7 @@ func TestRollupMath(t *testing.T) {
 	}, {
 		name:    "sources are never averaged: the guest's are kept",
 		samples: []wire.CombinedSample{host("a", t0, 30), guest("a", t0+1000, 10), host("a", t0+2000, 70)},
-		want: []store.Rollup{func() store.Rollup { r := full(t0, 3, 10, 10); r.SourceSamples, r.MemorySourceSamples = 1, 1; return r }()},
+		want:    []store.Rollup{func() store.Rollup { r := full(t0, 3, 10, 10); r.SourceSamples, r.MemorySourceSamples = 1, 1; return r }()},
 	}, {
 		name: "vCPU and balloon before the VMM process, each group apart",
 		samples: []wire.CombinedSample{host("a", t0, 30), viewed("a", t0+1000, 20, false), viewed("a", t0+2000, 40, true),
