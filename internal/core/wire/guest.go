@@ -22,6 +22,16 @@ type GuestMetrics struct {
 	Kernel       string `json:"kernel,omitempty"`
 	AgentVersion string `json:"agent_version,omitempty"`
 	CPUCount     int    `json:"cpu_count,omitempty"`
+	// ClockUnixMs is the guest's wall clock when it sampled (the same
+	// instant as TimestampMs): against the reader's clock it shows skew,
+	// as after a snapshot restore whose guest clock was not corrected.
+	ClockUnixMs int64 `json:"clock_unix_ms,omitempty"`
+	// AgentStartedMs is when this guest agent started (guest clock): a
+	// new value with the same boot_id is an agent restart.
+	AgentStartedMs int64 `json:"agent_started_ms,omitempty"`
+	// OOMKills counts the processes the guest kernel's OOM killer killed
+	// since boot (/proc/vmstat oom_kill); absent on kernels before 4.13.
+	OOMKills *uint64 `json:"oom_kills,omitempty"`
 
 	CPU         *CPUBreakdown  `json:"cpu,omitempty"`
 	Load        *Load          `json:"load,omitempty"`

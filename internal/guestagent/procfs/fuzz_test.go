@@ -304,3 +304,14 @@ func FuzzCPUList(f *testing.F) {
 		}
 	})
 }
+
+func FuzzVMStat(f *testing.F) {
+	addFixtureSeeds(f, "proc/vmstat")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := parseOOMKill(data)
+		if err != nil || !v.found {
+			return
+		}
+		roundTrip(t, parseOOMKill, v, "oom_kill "+strconv.FormatUint(v.n, 10)+"\n")
+	})
+}

@@ -18,6 +18,17 @@ func (fs FS) OSRelease() (string, error) {
 	return fs.readLine("sys/kernel/osrelease", false)
 }
 
+// Uname reads what uname(2) tells beyond the host name and release, from
+// <proc>/sys/kernel: the NIS domain name ("(none)" when unset), the
+// kernel's build version and the machine (arch, since Linux 6.1; "" on
+// older kernels).
+func (fs FS) Uname() (domainname, version, machine string) {
+	domainname, _ = fs.readLine("sys/kernel/domainname", true)
+	version, _ = fs.readLine("sys/kernel/version", true)
+	machine, _ = fs.readLine("sys/kernel/arch", true)
+	return domainname, version, machine
+}
+
 // Cmdline reads <proc>/cmdline, the kernel's boot arguments. It may be
 // empty.
 func (fs FS) Cmdline() (string, error) {

@@ -99,3 +99,26 @@ func TestProcessCountMatchesReadDir(t *testing.T) {
 	}
 	t.Error("ProcessCount disagrees with os.ReadDir three times")
 }
+
+func TestOOMKills(t *testing.T) {
+	for in, want := range map[string]struct {
+		n     uint64
+		found bool
+		err   bool
+	}{
+		"nr_free_pages 12\noom_kill 3\nnr_foo 1\n": {3, true, false},
+		"nr_free_pages 12\n":                        {0, false, false},
+		"oom_kill x\n":                              {0, false, true},
+		"oom_kill 3":                                {0, false, true}, // truncated
+		"":                                          {0, false, false},
+	} {
+		v, err := parseOOMKill([]byte(in))
+		if v.n != want.n || v.found != want.found || (err != nil) != want.err {
+			t.Errorf("parseOOMKill(%q) = %+v, %v; want %+v", in, v, err, want)
+		}
+	}
+	n, found, err := NewFS("testdata/linux-6.18/proc", "testdata/linux-6.18/sys").OOMKills()
+	if err != nil || !found || n != 0 {
+		t.Errorf("fixture: %d, %v, %v", n, found, err)
+	}
+}

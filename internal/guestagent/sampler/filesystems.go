@@ -58,7 +58,9 @@ func (f *filesystems) prom(w *promtext.Writer) {
 		w.Family(fam.name, "gauge", fam.help)
 		for i := range f.cur {
 			e := &f.cur[i]
-			w.SampleUint(fam.get(e), "device", e.mount.Device, "fstype", e.mount.FSType, "mountpoint", e.mount.MountPoint)
+			// device_error: node_exporter's label for a mount it could not
+			// stat; the agent leaves such mounts out, so it is empty.
+			w.SampleUint(fam.get(e), "device", e.mount.Device, "device_error", "", "fstype", e.mount.FSType, "mountpoint", e.mount.MountPoint)
 		}
 	}
 }

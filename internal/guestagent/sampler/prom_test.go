@@ -3,6 +3,8 @@ package sampler
 import (
 	"math"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/fcmon/fcmon/internal/guestagent/procfs"
@@ -93,4 +95,55 @@ func BenchmarkSample(b *testing.B) {
 		s.Sample()
 	}
 
+}
+
+// nodeExporterLabels are node_exporter's (v1.12) label names of the families
+// the agent exports under its names; a family not listed has none.
+var nodeExporterLabels = map[string][]string{
+	"node_cpu_seconds_total":       {"cpu", "mode"},
+	"node_cpu_guest_seconds_total": {"cpu", "mode"},
+	"node_uname_info":              {"domainname", "machine", "nodename", "release", "sysname", "version"},
+	"node_filesystem_size_bytes":   {"device", "device_error", "fstype", "mountpoint"},
+	"node_filesystem_free_bytes":   {"device", "device_error", "fstype", "mountpoint"},
+	"node_filesystem_avail_bytes":  {"device", "device_error", "fstype", "mountpoint"},
+}
+
+// TestPromNodeExporterLabels: every node_* family carries exactly
+// node_exporter's label names, so a query or dashboard written for
+// node_exporter matches the agent's series unchanged.
+func TestPromNodeExporterLabels(t *testing.T) {
+	s := New(Options{FS: procfs.NewFS("../procfs/testdata/linux-6.18/proc", "../procfs/testdata/linux-6.18/sys"), Version: "v1"})
+	s.Sample()
+	families, err := promparse.Parse(s.Sample().Prom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, fam := range families {
+		if !strings.HasPrefix(name, "node_") {
+			continue
+		}
+		want := nodeExporterLabels[name]
+		if want == nil {
+			switch {
+			case strings.HasPrefix(name, "node_network_"), strings.HasPrefix(name, "node_disk_"):
+				want = []string{"device"}
+			default:
+				want = []string{}
+			}
+		}
+		for _, m := range fam.GetMetric() {
+			got := []string{}
+			for _, l := range m.GetLabel() {
+				got = append(got, l.GetName())
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("%s has labels %v, node_exporter's are %v", name, got, want)
+				break
+			}
+		}
+	}
+	if u := families["node_uname_info"].GetMetric()[0]; label(u, "machine") == "" || label(u, "version") == "" {
+		t.Errorf("node_uname_info %v", u)
+	}
 }

@@ -43,6 +43,7 @@ type Snapshot struct {
 type Sampler struct {
 	opts    Options
 	figures []figure
+	started time.Time // when the Sampler was made: the agent's start
 	prevAt  time.Time // when the previous sample was read; zero before the first
 	bootID  string    // of the previous sample
 	latest  atomic.Pointer[Snapshot]
@@ -59,7 +60,7 @@ func New(opts Options) *Sampler {
 	if opts.StatFSTimeout <= 0 {
 		opts.StatFSTimeout = time.Second
 	}
-	s := &Sampler{opts: opts}
+	s := &Sampler{opts: opts, started: opts.Now()}
 	for _, f := range figures {
 		s.figures = append(s.figures, f(&s.opts))
 	}
@@ -82,7 +83,8 @@ func (s *Sampler) Sample() *Snapshot {
 	}
 	took := s.opts.Now().Sub(at)
 
-	m := wire.GuestMetrics{TimestampMs: at.UnixMilli(), BootID: bootID, AgentVersion: s.opts.Version}
+	m := wire.GuestMetrics{TimestampMs: at.UnixMilli(), BootID: bootID, AgentVersion: s.opts.Version,
+		ClockUnixMs: at.UnixMilli(), AgentStartedMs: s.started.UnixMilli()}
 	w := window{ok: !s.prevAt.IsZero() && bootID == s.bootID}
 	if w.ok {
 		w.d = at.Sub(s.prevAt)

@@ -6,9 +6,10 @@
 set -eu
 dir=${1:?usage: capture.sh DIR}
 mkdir -p "$dir/proc/net" "$dir/proc/sys/kernel/random" "$dir/sys/block" "$dir/sys/devices/system/cpu"
-for f in stat meminfo uptime loadavg net/dev diskstats mounts cmdline \
-	sys/kernel/random/boot_id sys/kernel/hostname sys/kernel/osrelease; do
-	cat "/proc/$f" >"$dir/proc/$f"
+for f in stat meminfo uptime loadavg vmstat net/dev diskstats mounts cmdline \
+	sys/kernel/random/boot_id sys/kernel/hostname sys/kernel/osrelease \
+	sys/kernel/domainname sys/kernel/version sys/kernel/arch; do
+	cat "/proc/$f" >"$dir/proc/$f" 2>/dev/null || rm -f "$dir/proc/$f" # arch: Linux 6.1 and later
 done
 if [ -d /proc/pressure ]; then
 	mkdir -p "$dir/proc/pressure"
