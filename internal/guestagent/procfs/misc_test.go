@@ -107,10 +107,10 @@ func TestOOMKills(t *testing.T) {
 		err   bool
 	}{
 		"nr_free_pages 12\noom_kill 3\nnr_foo 1\n": {3, true, false},
-		"nr_free_pages 12\n":                        {0, false, false},
-		"oom_kill x\n":                              {0, false, true},
-		"oom_kill 3":                                {0, false, true}, // truncated
-		"":                                          {0, false, false},
+		"nr_free_pages 12\n":                       {0, false, false},
+		"oom_kill x\n":                             {0, false, true},
+		"oom_kill 3":                               {0, false, true}, // truncated
+		"":                                         {0, false, false},
 	} {
 		v, err := parseOOMKill([]byte(in))
 		if v.n != want.n || v.found != want.found || (err != nil) != want.err {
