@@ -290,6 +290,10 @@ func (p *poller) snapshot(now time.Time) (g *wire.GuestSample, b *wire.BalloonSt
 	errs = map[string]string{}
 	if p.doc != nil {
 		g = &wire.GuestSample{GuestMetrics: *p.doc, Transport: p.transport, AgeMs: now.Sub(p.docAt).Milliseconds()}
+		if c := p.doc.ClockUnixMs; c != 0 {
+			skew := c - p.docAt.UnixMilli() // the guest's clock against this host's, when read
+			g.ClockSkewMs = &skew
+		}
 	}
 	if p.guestErr != "" {
 		errs["guest"] = p.guestErr

@@ -62,6 +62,11 @@ type Config struct {
 	MaxStreams int
 	// ShutdownTimeout bounds the wait for requests in flight on SIGTERM.
 	ShutdownTimeout time.Duration
+	// ClockSkew is how far a guest's clock may be off the host's before a
+	// clock_skew event; CrossCheckAfter how long the guest's figures and
+	// the host's view of them may disagree before a cross_check event.
+	// Zero (or less) turns either off.
+	ClockSkew, CrossCheckAfter time.Duration
 	// HostAgents lists, comma-separated, host agents to collect from
 	// (added to those registered through POST /v1/hosts).
 	HostAgents string
@@ -84,6 +89,10 @@ func (c *Config) Flags(fs *cli.FlagSet) {
 		"comma-separated networks whose host agents the manager may contact (host_agent_url must name one, or a name resolving only into them); link-local and metadata addresses never")
 	fs.String(&c.HostAgents, "host-agents", "",
 		"comma-separated host agent URLs (http://10.0.0.5:9091) to collect every VM of, one GET /v1/samples per host per --poll-interval; more through POST /v1/hosts")
+	fs.Duration(&c.ClockSkew, "clock-skew-threshold", 5*time.Second,
+		"a guest clock further than this from the host's (or the manager's) makes a clock_skew event; 0 turns the check off")
+	fs.Duration(&c.CrossCheckAfter, "cross-check-after", time.Minute,
+		"how long a guest's CPU or memory may disagree with its vCPU threads' or its balloon's before a cross_check event; 0 turns the check off")
 	fs.String(&c.HistoryRetention, "history-retention", "7d",
 		"how long 1-minute history rollups are kept: days (7d) or a duration (168h), at least 1h")
 	fs.String(&c.APIToken, "api-token", "",

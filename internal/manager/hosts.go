@@ -124,6 +124,11 @@ func (r *registry) register(ctx context.Context, h collector.HostTarget, name st
 		errs = append(errs, r.st.SetVMsGone(ctx, gone, now))
 		for _, id := range gone {
 			marks[id] = now
+			if r.onEvent != nil {
+				r.onEvent(wire.Event{VMID: id, Type: wire.EventVMMExit, TimestampMs: now,
+					Message: "its Firecracker process exited: host agent " + h.URL + " no longer reports it",
+					Detail:  map[string]string{"host_id": h.ID}})
+			}
 		}
 	}
 	if len(back) > 0 {

@@ -104,6 +104,7 @@ func (m *Manager) openStore(ctx context.Context) (store.Store, error) {
 
 // parts are the manager's components, built by build.
 type parts struct {
+	events  *events
 	reg     *registry
 	coll    *collector.Collector
 	hist    *history.History
@@ -123,6 +124,8 @@ func (m *Manager) build(st store.Store) *parts {
 	})
 	p.hist = history.New(history.Options{Store: countingStore{st, p.metrics.RollupsWritten},
 		Retention: m.set.retention, Logger: m.log.With("part", "history")})
+	p.events = newEvents(st, m.log.With("part", "events"), m.set.retention, p.metrics.Event, p.hub.PublishEvent)
+	p.reg.onEvent = p.events.add
 	hosts := agentclient.NewHostAgents(agentclient.Options{Allow: m.set.hostAllow, Token: m.set.hostToken, TLS: m.hostAgent})
 	p.coll = collector.New(collector.Options{
 		Targets:         p.reg.targets,
@@ -136,9 +139,12 @@ func (m *Manager) build(st store.Store) *parts {
 			p.hub.Publish(s)
 			p.metrics.SampleProduced()
 		},
-		OnPoll:   p.metrics.ObservePoll,
-		Hosts:    p.reg.hosts,
-		Register: p.reg.register,
+		OnPoll:          p.metrics.ObservePoll,
+		OnEvent:         p.events.add,
+		ClockSkew:       offWhenZero(m.cfg.ClockSkew),
+		CrossCheckAfter: offWhenZero(m.cfg.CrossCheckAfter),
+		Hosts:           p.reg.hosts,
+		Register:        p.reg.register,
 	})
 	p.reg.samples = p.coll
 	p.handler = api.New(api.Options{
@@ -162,6 +168,14 @@ func (m *Manager) build(st store.Store) *parts {
 		Logger:         m.log.With("part", "api"),
 	}).Handler()
 	return p
+}
+
+// offWhenZero maps a flag's 0 ("off") to the collector's negative.
+func offWhenZero(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
 
 // originAllowed reports whether a web origin's host matches
@@ -190,6 +204,7 @@ func (m *Manager) Serve(ctx context.Context, st store.Store, ln net.Listener) er
 	collCtx, stopColl := context.WithCancel(ctx)
 	var histWG, collWG sync.WaitGroup
 	histWG.Go(func() { m.logRunError("history", p.hist.Run(histCtx)) })
+	histWG.Go(func() { p.events.run(histCtx) })
 	collWG.Go(func() { m.logRunError("collector", p.coll.Run(collCtx)) })
 	if m.tls != nil {
 		collWG.Go(func() { m.tls.ReloadOnHangup(collCtx, m.log) })

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/collector"
 	"github.com/fcmon/fcmon/internal/manager/export"
 	"github.com/fcmon/fcmon/internal/manager/store"
@@ -45,6 +46,9 @@ type registry struct {
 	hostsReadAt time.Time
 
 	hostVMs hostVMs
+	// onEvent receives the events the registry makes (a host's VM gone:
+	// vmm_exit); nil drops them.
+	onEvent func(wire.Event)
 }
 
 // targets returns the VMs for the collector, reading them afresh when a

@@ -177,6 +177,20 @@ func (d *Decoder) guest(data []byte, g *Guest) error {
 		case guestDisk:
 			g.HasDisk = true
 			return d.sub(t, b, func() error { return d.rates(b, &g.Disk) })
+		case guestOOMKills:
+			var u uint64
+			if err := asUint(t, x, &u); err != nil {
+				return err
+			}
+			g.OOMKills = &u
+		case guestAgentStarted:
+			return asInt(t, x, &g.AgentStartedMs)
+		case guestClockSkew:
+			var i int64
+			if err := asInt(t, x, &i); err != nil {
+				return err
+			}
+			g.ClockSkewMs = &i
 		}
 		return nil
 	})

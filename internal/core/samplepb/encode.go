@@ -82,6 +82,12 @@ func appendGuest(b []byte, g *Guest) []byte {
 	if g.HasDisk {
 		b = appendMessage(b, guestDisk, func(b []byte) []byte { return appendRates(b, &g.Disk) })
 	}
+	b = appendOptUint(b, guestOOMKills, g.OOMKills)
+	b = appendInt(b, guestAgentStarted, g.AgentStartedMs)
+	if g.ClockSkewMs != nil {
+		b = protowire.AppendTag(b, guestClockSkew, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(*g.ClockSkewMs))
+	}
 	return b
 }
 

@@ -11,6 +11,7 @@ const (
 	guestCPU, guestMemPct, guestMemUsed, guestMemTotal, guestMemAvail, guestUptime protowire.Number = 1, 2, 3, 4, 5, 6
 	guestTimestampMs, guestAgeMs, guestTransport, guestBootID, guestAgentVersion   protowire.Number = 7, 8, 9, 10, 11
 	guestNetwork, guestDisk                                                        protowire.Number = 12, 13
+	guestOOMKills, guestAgentStarted, guestClockSkew                               protowire.Number = 14, 15, 16
 
 	vcpuCount, vcpuUsage protowire.Number = 1, 2
 
@@ -31,7 +32,8 @@ var schema = map[string]map[string]protowire.Number{
 	"Guest": {"cpu_usage_percent": guestCPU, "memory_usage_percent": guestMemPct, "memory_used_kb": guestMemUsed,
 		"memory_total_kb": guestMemTotal, "memory_available_kb": guestMemAvail, "uptime_seconds": guestUptime,
 		"timestamp_ms": guestTimestampMs, "age_ms": guestAgeMs, "transport": guestTransport, "boot_id": guestBootID,
-		"agent_version": guestAgentVersion, "network": guestNetwork, "disk": guestDisk},
+		"agent_version": guestAgentVersion, "network": guestNetwork, "disk": guestDisk,
+		"oom_kills": guestOOMKills, "agent_started_ms": guestAgentStarted, "clock_skew_ms": guestClockSkew},
 	"VCPU":    {"count": vcpuCount, "usage_percent": vcpuUsage},
 	"Balloon": {"total_kb": balloonTotal, "available_kb": balloonAvail, "free_kb": balloonFree, "age_ms": balloonAgeMs, "oom_kills": balloonOOMKills},
 	"Process": {"pid": procPID, "cpu_usage_percent": procCPU, "vcpu_usage_percent": procVCPU, "vcpu_threads": procVCPUThreads,

@@ -23,7 +23,8 @@ func fromVM(s *wire.VMSample, nowMs int64) VM {
 		v.Guest = Guest{CPUUsagePercent: g.CPUUsagePercent, MemoryUsagePercent: &pct,
 			MemoryUsedKB: g.MemoryUsedKB, MemoryTotalKB: g.MemoryTotalKB, MemoryAvailableKB: g.MemoryAvailableKB,
 			UptimeSeconds: g.UptimeSeconds, TimestampMs: g.TimestampMs, AgeMs: g.AgeMs, Transport: g.Transport,
-			BootID: g.BootID, AgentVersion: g.AgentVersion}
+			BootID: g.BootID, AgentVersion: g.AgentVersion, OOMKills: g.OOMKills, AgentStartedMs: g.AgentStartedMs,
+			ClockSkewMs: g.ClockSkewMs}
 		if len(g.Network) > 0 {
 			v.Guest.HasNetwork = true
 			v.Guest.Network.Source = wire.RatesGuest

@@ -57,6 +57,9 @@ type Guest struct {
 	Network            Rates // the guest's interfaces summed
 	HasDisk            bool
 	Disk               Rates // the guest's whole disks summed
+	OOMKills           *uint64
+	AgentStartedMs     int64
+	ClockSkewMs        *int64 // guest clock minus the host agent's when read
 }
 
 // VCPU is the fc_vcpu threads' CPU as a share of Count vCPUs.

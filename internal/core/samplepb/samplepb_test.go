@@ -32,6 +32,7 @@ func captured(t testing.TB) *wire.HostSamples {
 }
 
 func u(v uint64) *uint64   { return &v }
+func i64(v int64) *int64   { return &v }
 func f(v float64) *float64 { return &v }
 
 // full has every field set to something other than its zero value.
@@ -42,7 +43,8 @@ func full() HostSamples {
 			MemoryTotalKB: 24684096, MemoryAvailableKB: 24232992, UptimeSeconds: 7167, TimestampMs: 1796058081125,
 			AgeMs: 474, Transport: "vsock", BootID: "f51b3595-4412-4062-89c5-0942ecdeff85", AgentVersion: "v0.2.0",
 			HasNetwork: true, Network: Rates{Source: "guest", RxBytesPerSec: 1.5, TxBytesPerSec: 2.5},
-			HasDisk: true, Disk: Rates{Source: "guest", RxBytesPerSec: 4096, TxBytesPerSec: 8192}},
+			HasDisk: true, Disk: Rates{Source: "guest", RxBytesPerSec: 4096, TxBytesPerSec: 8192},
+			OOMKills: u(3), AgentStartedMs: 1796058000000, ClockSkewMs: i64(-420)},
 		HasVCPU: true, VCPU: VCPU{Count: 2, UsagePercent: 19.5},
 		HasBalloon: true, Balloon: Balloon{TotalKB: u(509440), AvailableKB: u(0), FreeKB: u(344064), AgeMs: 3471, OOMKills: u(2)},
 		HasProcess: true, Process: Process{PID: 23259, CPUUsagePercent: 40, VCPUUsagePercent: 39, VCPUThreads: 2, MemoryRSSKB: 8856, UptimeSeconds: 4},

@@ -218,6 +218,10 @@ type GuestSample struct {
 	GuestMetrics
 	Transport string `json:"transport"` // TransportVsock or TransportTCP
 	AgeMs     int64  `json:"age_ms"`    // since it was read
+	// ClockSkewMs is the guest's clock_unix_ms minus the host's clock when
+	// the document was read: negative up to the guest's interval (the
+	// sample's age) when the clocks agree.
+	ClockSkewMs *int64 `json:"clock_skew_ms,omitempty"`
 }
 
 // VCPUStats is the CPU of a VM's vCPU threads.

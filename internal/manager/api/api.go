@@ -126,6 +126,7 @@ func New(opt Options) *API {
 //	GET    /v1/vms/{id}/metrics/history      samples over ?since=&until=&step= (Unix ms)
 //	GET    /v1/vms/{id}/metrics/ws           WebSocket: that VM's samples
 //	GET    /v1/metrics/ws                    WebSocket: every VM's samples
+//	GET    /v1/events · /v1/vms/{id}/events  events, newest first: ?vm_id=&type=&since=&until=&limit=
 //	GET    /v1/hosts · POST /v1/hosts        host agents: list · add one (201)
 //	GET    /v1/hosts/{id} · DELETE           one host agent · stop collecting it (204)
 //
@@ -147,6 +148,8 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("/v1/vms/{id}/metrics/history", auth(a.serve(methods{"GET": a.history})))
 	mux.Handle("/v1/vms/{id}/metrics/ws", wsAuth(a.serveStream(methods{"GET": a.streamVM})))
 	mux.Handle("/v1/metrics/ws", wsAuth(a.serveStream(methods{"GET": a.streamAll})))
+	mux.Handle("/v1/events", auth(a.serve(methods{"GET": a.listEvents})))
+	mux.Handle("/v1/vms/{id}/events", auth(a.serve(methods{"GET": a.vmEvents})))
 	mux.Handle("/v1/hosts", auth(a.serve(methods{"GET": a.listHosts, "POST": a.createHost})))
 	mux.Handle("/v1/hosts/{id}", auth(a.serve(methods{"GET": a.getHost, "DELETE": a.deleteHost})))
 	mux.Handle("/v1/", auth(a.serve(notFoundMethods)))

@@ -105,6 +105,18 @@ type Options struct {
 	// host agent's stats are asked side by side).
 	OnPoll func(PollResult)
 
+	// OnEvent receives each event a VM's figures make (a reboot, a
+	// restore, an OOM kill, a change of source, ...), from the goroutine
+	// that polled the VM; it must not block.
+	OnEvent func(wire.Event)
+	// ClockSkew is how far a guest's clock may be off the reader's before
+	// a clock_skew event; default DefaultClockSkew, negative: never.
+	ClockSkew time.Duration
+	// CrossCheckAfter is how long the guest's figures and the host's view
+	// of them may disagree before a cross_check event; default
+	// DefaultCrossCheckAfter, negative: never.
+	CrossCheckAfter time.Duration
+
 	// Hosts returns the host agents to collect from, each with one GET
 	// /v1/samples per interval; called once per interval like Targets,
 	// keeping the previous set on error. Nil: none.
@@ -153,6 +165,12 @@ func New(opt Options) *Collector {
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
+	}
+	if opt.ClockSkew == 0 {
+		opt.ClockSkew = DefaultClockSkew
+	}
+	if opt.CrossCheckAfter == 0 {
+		opt.CrossCheckAfter = DefaultCrossCheckAfter
 	}
 	if opt.GuestAllow.Empty() {
 		opt.GuestAllow = netpolicy.MustParseList("--guest-allow-cidrs", netpolicy.PrivateRanges)
@@ -206,6 +224,16 @@ func (c *Collector) Forget(vmID string) {
 	c.mu.Unlock()
 	if ok {
 		w.stop()
+	}
+}
+
+// emit hands events to OnEvent.
+func (c *Collector) emit(events []wire.Event) {
+	if c.opt.OnEvent == nil {
+		return
+	}
+	for _, e := range events {
+		c.opt.OnEvent(e)
 	}
 }
 

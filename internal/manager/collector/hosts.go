@@ -60,6 +60,7 @@ type hostWorker struct {
 // hostVM is the latest sample of one VM collected through its host agent.
 type hostVM struct {
 	id     string
+	watch  watch // the goroutine's alone
 	mu     sync.Mutex
 	sample wire.CombinedSample
 	has    bool
@@ -154,14 +155,41 @@ func (h *hostWorker) poll(ctx context.Context) {
 		}
 		hv := h.vms[id]
 		if hv == nil {
-			hv = &hostVM{id: id}
+			hv = &hostVM{id: id, watch: newWatch(&h.c.opt)}
 			h.vms[id] = hv
 			h.c.addHostVM(hv)
 		}
 		s, fresh := fromHost(id, now, h.doc.IntervalMs, v)
 		h.c.publishHost(hv, s, fresh, now)
+		h.c.emit(hv.watch.observe(id, hostFacts(now, &s, v)))
 	}
 	h.report(res)
+}
+
+// hostFacts are what a host agent's document tells of a VM for its events.
+func hostFacts(now time.Time, s *wire.CombinedSample, v *samplepb.VM) facts {
+	f := facts{at: now, source: s.Source, memSource: s.MemorySource, guest: s.GuestAgent.Reachable}
+	if f.guest {
+		g := &v.Guest
+		f.bootID, f.uptime, f.oomKills, f.started, f.guestCPU = g.BootID, g.UptimeSeconds, g.OOMKills, g.AgentStartedMs, g.CPUUsagePercent
+		if g.ClockSkewMs != nil {
+			f.skewMs, f.hasSkew = *g.ClockSkewMs, true
+		}
+		if g.MemoryTotalKB > 0 {
+			f.guestUsed = float64(g.MemoryUsedKB) / float64(g.MemoryTotalKB)
+		}
+	}
+	if v.HasVCPU {
+		f.hasVCPU, f.vcpuCPU = true, v.VCPU.UsagePercent
+	}
+	if b := &v.Balloon; v.HasBalloon {
+		f.balloonOOM = b.OOMKills
+		if b.TotalKB != nil && *b.TotalKB > 0 && b.AvailableKB != nil && v.Errors["balloon"] == "" {
+			f.hasBalloon = true
+			f.balloonUsed = float64(*b.TotalKB-min(*b.AvailableKB, *b.TotalKB)) / float64(*b.TotalKB)
+		}
+	}
+	return f
 }
 
 func encodingName(dense bool) string {

@@ -29,13 +29,14 @@ type worker struct {
 	dataAt time.Time // when the newest CPU and memory figures were fetched
 
 	guest      guestState
+	watch      watch     // events
 	vcpus      int       // the guest's cpu_count as last reported
 	conn       guestConn // to the guest agent
 	lastAttach time.Time // latest attach attempt at the host agent
 }
 
 func newWorker(c *Collector, t Target, cancel context.CancelFunc) *worker {
-	return &worker{c: c, id: t.ID, phase: Phase(t.ID, c.opt.PollInterval), cancel: cancel, target: t}
+	return &worker{c: c, id: t.ID, phase: Phase(t.ID, c.opt.PollInterval), cancel: cancel, target: t, watch: newWatch(&c.opt)}
 }
 
 func (w *worker) setTarget(t Target) {
@@ -97,6 +98,14 @@ func (w *worker) poll(ctx context.Context, slot time.Time) {
 	s := combine(t.ID, now, g, proc, stats, w.vcpus)
 	s.GuestAgent = w.guest.status
 	w.publish(s, g != nil || proc != nil, now)
+	f := facts{at: now, source: s.Source, memSource: s.MemorySource, guest: g != nil}
+	if g != nil {
+		f.bootID, f.uptime, f.oomKills, f.started, f.guestCPU = g.BootID, g.UptimeSeconds, g.OOMKills, g.AgentStartedMs, g.CPUUsagePercent
+		if g.ClockUnixMs != 0 {
+			f.skewMs, f.hasSkew = g.ClockUnixMs-now.UnixMilli(), true
+		}
+	}
+	w.c.emit(w.watch.observe(t.ID, f))
 }
 
 // publish stores s as the latest sample and hands it to OnSample. fresh

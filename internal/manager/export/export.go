@@ -31,6 +31,7 @@ type Metrics struct {
 	pollFailures *prometheus.CounterVec
 	samples      prometheus.Counter
 	rollups      prometheus.Counter
+	events       *prometheus.CounterVec
 }
 
 // pollKinds and pollReasons are the label values known in advance; their
@@ -71,6 +72,13 @@ func NewRegistry(latest func() []Labeled, hubStats func() (subscribers int, drop
 			Name: "fcmon_rollups_written_total",
 			Help: "One-minute rollups written to the database.",
 		}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fcmon_events_total",
+			Help: "Events seen since the manager started, by type (restore, reboot, oom_kill, vmm_exit, source_change, agent_restart, clock_skew, cross_check).",
+		}, []string{"type"}),
+	}
+	for _, t := range wire.EventTypes {
+		m.events.WithLabelValues(t)
 	}
 	for _, k := range pollKinds {
 		m.pollDuration.WithLabelValues(k)
@@ -81,7 +89,7 @@ func NewRegistry(latest func() []Labeled, hubStats func() (subscribers int, drop
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
-		m.pollDuration, m.pollFailures, m.samples, m.rollups,
+		m.pollDuration, m.pollFailures, m.samples, m.rollups, m.events,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "fcmon_build_info", Help: "Version of the manager.",
 			ConstLabels: prometheus.Labels{"version": version.Version},
@@ -121,6 +129,9 @@ func (m *Metrics) ObservePoll(r collector.PollResult) {
 		m.pollFailures.WithLabelValues(r.Kind, r.Reason).Inc()
 	}
 }
+
+// Event counts one event of type typ.
+func (m *Metrics) Event(typ string) { m.events.WithLabelValues(typ).Inc() }
 
 // SampleProduced counts one combined sample; call it from
 // collector.Options.OnSample.

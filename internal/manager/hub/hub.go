@@ -122,6 +122,27 @@ func (h *Hub) Publish(s wire.CombinedSample) {
 	}
 }
 
+// PublishEvent sends e, with Kind "event", to the clients of its VM's
+// stream and of the all-VM stream, among the samples.
+func (h *Hub) PublishEvent(e wire.Event) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.closed || (len(h.byVM[e.VMID]) == 0 && len(h.all) == 0) {
+		return
+	}
+	e.Kind = "event"
+	msg, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	for c := range h.byVM[e.VMID] {
+		h.offer(c, msg)
+	}
+	for c := range h.all {
+		h.offer(c, msg)
+	}
+}
+
 // offer queues msg for c, or drops c when its queue is full. It runs under
 // h.mu's read lock, so it only signals; c's own goroutine unregisters it.
 func (h *Hub) offer(c *client, msg []byte) {

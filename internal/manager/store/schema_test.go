@@ -23,7 +23,7 @@ func TestSchemasAlike(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			s := openStore(t, b.newURL(t))
 			var cols []string
-			for _, table := range []string{"vm", "rollup_1m", "host", "schema_migrations"} {
+			for _, table := range []string{"vm", "rollup_1m", "host", "event", "schema_migrations"} {
 				cols = append(cols, tableColumns(t, s, table)...)
 			}
 			schemas[b.name] = cols

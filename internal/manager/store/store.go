@@ -7,6 +7,8 @@ package store
 import (
 	"context"
 	"errors"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
 // Sentinel errors callers test with errors.Is.
@@ -163,6 +165,16 @@ type Store interface {
 	// PruneRollups deletes every rollup with MinuteMs < olderThanMs and
 	// returns how many it deleted.
 	PruneRollups(ctx context.Context, olderThanMs int64) (int64, error)
+
+	// AddEvents stores events in one transaction and returns them with
+	// their ids; an event of a VM that no longer exists is left out.
+	AddEvents(ctx context.Context, events []wire.Event) ([]wire.Event, error)
+
+	// Events returns the events q selects, newest first.
+	Events(ctx context.Context, q EventQuery) ([]wire.Event, error)
+
+	// PruneEvents deletes the events before olderThanMs.
+	PruneEvents(ctx context.Context, olderThanMs int64) (int64, error)
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

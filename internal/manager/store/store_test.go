@@ -35,6 +35,7 @@ var behaviours = []struct {
 	{"large rollup batch", testLargeBatch},
 	{"many VMs at once", testCreateVMs},
 	{"rollups of before per-group sources", testUpgradeRollupSources},
+	{"events", testEvents},
 }
 
 func TestStore(t *testing.T) {

@@ -64,10 +64,11 @@ async function decode(res) {
 
 /**
  * stream keeps a WebSocket to path open, reconnecting with a growing pause,
- * and calls onSample with every parsed message and onState with "live",
- * "reconnecting" or "closed". It returns { close }.
+ * and calls onSample with every sample, onEvent with every event (a
+ * message of kind "event") and onState with "live", "reconnecting" or
+ * "closed". It returns { close }.
  */
-export function stream(path, onSample, onState = () => {}) {
+export function stream(path, onSample, onState = () => {}, onEvent = () => {}) {
   let ws = null;
   let closed = false;
   let pause = 500;
@@ -85,7 +86,9 @@ export function stream(path, onSample, onState = () => {}) {
     ws.onmessage = (ev) => {
       let sample;
       try { sample = JSON.parse(ev.data); } catch { return; }
-      onSample(sample);
+      // Events come on the same stream, marked kind "event".
+      if (sample.kind === 'event') onEvent(sample);
+      else onSample(sample);
     };
     ws.onclose = () => {
       if (closed) return;

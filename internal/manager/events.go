@@ -1,0 +1,90 @@
+package manager
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/store"
+)
+
+// events takes the events the collector and the registry make, counts
+// them, streams them at once, and stores them a batch at a time, so a
+// burst (a host restarting its VMs) costs one transaction, not one each.
+type events struct {
+	st        store.Store
+	log       *slog.Logger
+	count     func(typ string)
+	publish   func(wire.Event)
+	retention time.Duration
+	queue     chan wire.Event
+}
+
+// eventQueue bounds the events waiting to be stored; past it they are
+// dropped with a warning (the database is down, or far too slow).
+const eventQueue = 10_000
+
+func newEvents(st store.Store, log *slog.Logger, retention time.Duration, count func(string), publish func(wire.Event)) *events {
+	return &events{st: st, log: log, count: count, publish: publish, retention: retention, queue: make(chan wire.Event, eventQueue)}
+}
+
+// add records e; it never blocks.
+func (ev *events) add(e wire.Event) {
+	ev.count(e.Type)
+	ev.publish(e)
+	select {
+	case ev.queue <- e:
+	default:
+		ev.log.Warn("event dropped: too many waiting to be stored", "vm_id", e.VMID, "type", e.Type)
+	}
+}
+
+// run stores the queued events until ctx ends, then what is left; it
+// prunes those older than the retention every ten minutes.
+func (ev *events) run(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	prune := time.NewTicker(10 * time.Minute)
+	defer prune.Stop()
+	var batch []wire.Event
+	for {
+		select {
+		case e := <-ev.queue:
+			batch = append(batch, e)
+			if len(batch) < 500 {
+				continue
+			}
+		case <-tick.C:
+		case <-prune.C:
+			pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			if n, err := ev.st.PruneEvents(pctx, time.Now().Add(-ev.retention).UnixMilli()); err != nil {
+				ev.log.Warn("pruning events failed", "err", err)
+			} else if n > 0 {
+				ev.log.Debug("events pruned", "rows", n)
+			}
+			cancel()
+		case <-ctx.Done():
+			for len(ev.queue) > 0 {
+				batch = append(batch, <-ev.queue)
+			}
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			ev.store(fctx, batch)
+			cancel()
+			return
+		}
+		if len(batch) > 0 {
+			ev.store(ctx, batch)
+			batch = batch[:0]
+		}
+	}
+}
+
+func (ev *events) store(ctx context.Context, batch []wire.Event) {
+	if len(batch) == 0 {
+		return
+	}
+	if _, err := ev.st.AddEvents(ctx, batch); err != nil {
+		ev.log.Warn("storing events failed; they are lost", "events", len(batch), "err", err)
+	}
+}

@@ -1,0 +1,14 @@
+-- What happened to VMs: restores, reboots, OOM kills, VMM exits, source
+-- changes, agent restarts, clock skew, failed cross-checks. Keep the
+-- logical schema equal to migrations/sqlite/0004_events.sql.
+CREATE TABLE event (
+	id       BIGSERIAL NOT NULL PRIMARY KEY,
+	vm_id    TEXT      NOT NULL REFERENCES vm (id) ON DELETE CASCADE,
+	type     TEXT      NOT NULL CHECK (type <> ''),
+	ts_ms    BIGINT    NOT NULL,
+	message  TEXT      NOT NULL,
+	detail   TEXT      NOT NULL DEFAULT '{}'
+);
+
+CREATE INDEX event_vm ON event (vm_id, ts_ms);
+CREATE INDEX event_ts ON event (ts_ms);
