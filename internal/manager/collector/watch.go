@@ -41,7 +41,7 @@ type facts struct {
 	guestUsed float64 // share of total, 0–1
 	// The host's view of the guest, when current: the vCPU threads' CPU
 	// and the balloon's memory use.
-	hasVCPU, hasBalloon bool
+	hasVCPU, hasBalloon  bool
 	vcpuCPU, balloonUsed float64
 	balloonOOM           *uint64
 }
