@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -37,9 +38,12 @@ type hostHarness struct {
 	register [][]HostVM
 }
 
-func newHostHarness(t *testing.T, interval time.Duration) *hostHarness {
+func newHostHarness(t *testing.T, interval time.Duration, tune ...func(*Options)) *hostHarness {
 	hh := &hostHarness{}
 	hh.harness = newHarness(t, interval, func(o *Options) {
+		for _, f := range tune {
+			f(o)
+		}
 		o.HostAgents = agentclient.NewHostAgents(agentclient.Options{Allow: netpolicy.MustParseList("a", "127.0.0.0/8")})
 		o.Hosts = func(context.Context) ([]HostTarget, error) {
 			hh.mu.Lock()
@@ -148,4 +152,71 @@ func mustFixture(t *testing.T, which string) string {
 		return proc
 	}
 	return sys
+}
+
+// TestHostCollectionEvents: events made of what a real host agent reads
+// from a real guest agent (over a Firecracker stand-in) whose /proc is a
+// fixture the test changes: an OOM kill, a restore (uptime back, the same
+// boot_id), a reboot (a new boot_id); and the source changes when the
+// guest agent stops.
+func TestHostCollectionEvents(t *testing.T) {
+	const iv = 300 * time.Millisecond
+	scope := t.TempDir()
+	proc, sys := fixture(t)
+	guest := startAgent(t, guestAgentBin, guestServing, "--listen", "127.0.0.1:0", "--procfs", proc, "--sysfs", sys, "--interval", "200ms")
+	firecrackerStandIn(t, filepath.Join(scope, "a"), "vm-e", guest.addr)
+	host := startAgent(t, hostAgentBin, hostServing, "--listen", "127.0.0.1:0", "--interval", iv.String(), "--discover-scope", scope,
+		"--guest-allow-cidrs", "127.0.0.0/8")
+	var mu sync.Mutex
+	var events []wire.Event
+	hh := newHostHarness(t, iv, func(o *Options) {
+		o.OnEvent = func(e wire.Event) {
+			mu.Lock()
+			events = append(events, e)
+			mu.Unlock()
+		}
+	})
+	hh.mu.Lock()
+	hh.hosts = []HostTarget{{ID: "host-1", URL: "http://" + host.addr}}
+	hh.mu.Unlock()
+	hh.waitSample(t, "vm-e", time.Now(), 10*time.Second, "guest figures", func(s wire.CombinedSample) bool { return s.Source == wire.SourceGuest })
+	waitEvent := func(typ string, ok ...func(wire.Event) bool) wire.Event {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			mu.Lock()
+			for _, e := range events {
+				if e.Type == typ && (len(ok) == 0 || ok[0](e)) {
+					mu.Unlock()
+					return e
+				}
+			}
+			mu.Unlock()
+			if time.Now().After(deadline) {
+				mu.Lock()
+				defer mu.Unlock()
+				t.Fatalf("no %s event within 5s; events %+v", typ, events)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(proc, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vmstat, _ := os.ReadFile(filepath.Join(proc, "vmstat"))
+	write("vmstat", strings.Replace(string(vmstat), "oom_kill 0\n", "oom_kill 3\n", 1))
+	if e := waitEvent(wire.EventOOMKill); e.Detail["new"] != "3" || e.VMID != "vm-e" {
+		t.Errorf("oom_kill event %+v", e)
+	}
+	write("uptime", "5.00 8.00\n")
+	waitEvent(wire.EventRestore)
+	write("sys/kernel/random/boot_id", "0f0e0d0c-0b0a-4908-8706-050403020100\n")
+	waitEvent(wire.EventReboot)
+	guest.stop(syscall.SIGKILL)
+	waitEvent(wire.EventSourceChange, func(e wire.Event) bool {
+		return e.Detail["cpu_from"] == wire.SourceGuest && e.Detail["cpu_to"] == wire.SourceVCPU && e.Detail["memory_to"] == wire.SourceBalloon
+	})
 }

@@ -1,0 +1,148 @@
+package guestvm
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/testsupport/fcstandin"
+	"github.com/fcmon/fcmon/internal/testsupport/testbuild"
+	"github.com/fcmon/fcmon/internal/testsupport/testprog"
+	"github.com/fcmon/fcmon/internal/testsupport/vmtest"
+)
+
+// TestEventsFromARealGuest: a QEMU guest behind a Firecracker stand-in,
+// found by a host agent that a manager collects. Inside the guest: a
+// memory hog the kernel's OOM killer kills gives an oom_kill event; the
+// guest's clock set 60 s ahead gives clock_skew; the VM paused for 10 s
+// (QEMU stop, cont) gives no negative or spiked figure and no restore;
+// its VMM killed with SIGKILL gives vmm_exit.
+func TestEventsFromARealGuest(t *testing.T) {
+	vmtest.Require(t, vmtest.DefaultAssets())
+	dir, err := os.MkdirTemp("", "fcev-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	q, err := fcstandin.LaunchQEMU(ctx, fcstandin.QEMUOptions{ID: "vm-ev", Dir: filepath.Join(dir, "q"), WorkDir: t.TempDir(),
+		Guest: vmtest.Config{Agent: vmtest.GuestAgent(t), StartAgent: true, CPUs: 1, MemoryMiB: 192}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Stop() })
+	if err := q.Guest.WaitAgent(ctx); err != nil {
+		t.Fatal(err)
+	}
+	progs, err := testbuild.Programs(t.TempDir(), "host-agent", "manager")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := testprog.Start(t, progs[0], t.TempDir(), nil, testprog.HostServing, "--listen", "127.0.0.1:0", "--interval", "1s",
+		"--discover-scope", dir)
+	mgr := testprog.Start(t, progs[1], t.TempDir(), nil, testprog.ManagerServing, "--listen", "127.0.0.1:0",
+		"--poll-interval", "1s", "--host-agents", "http://"+host.Addr)
+	base := "http://" + mgr.Addr
+	var id string
+	waitFor(t, 30*time.Second, "the VM with its guest's figures", func() bool {
+		var vms []wire.VM
+		getJSON(t, base+"/v1/vms", &vms)
+		if len(vms) == 1 && vms[0].Source == wire.SourceGuest {
+			id = vms[0].ID
+			return true
+		}
+		return false
+	})
+	run := func(cmd string) {
+		t.Helper()
+		if out, err := q.Guest.Run(ctx, cmd); err != nil {
+			t.Fatalf("%s: %v\n%s", cmd, err, out)
+		}
+	}
+	event := func(typ string, within time.Duration) wire.Event {
+		t.Helper()
+		var found wire.Event
+		waitFor(t, within, "a "+typ+" event", func() bool {
+			var evs []wire.Event
+			getJSON(t, base+"/v1/vms/"+id+"/events?type="+typ, &evs)
+			if len(evs) > 0 {
+				found = evs[0]
+				return true
+			}
+			return false
+		})
+		t.Logf("%s: %s %v", typ, found.Message, found.Detail)
+		return found
+	}
+
+	// Processes asking together for more than the guest has: busybox dd
+	// touches its whole buffer (each one alone passes the kernel's
+	// overcommit check), and the OOM killer ends one.
+	run("for i in 1 2 3; do dd if=/dev/zero of=/dev/null bs=90M count=1 2>/dev/null & done; wait; grep oom_kill /proc/vmstat")
+	if e := event(wire.EventOOMKill, 15*time.Second); e.Detail["from"] != "guest" || e.Detail["new"] == "" {
+		t.Errorf("oom_kill event %+v", e)
+	}
+
+	run("date -s @$(( $(date +%s) + 60 )) >/dev/null")
+	if e := event(wire.EventClockSkew, 15*time.Second); e.Detail["skew_ms"] == "" {
+		t.Errorf("clock_skew event %+v", e)
+	}
+	run("date -s @$(( $(date +%s) - 60 )) >/dev/null")
+
+	// Paused for 10 s: no figure goes negative or spikes, and it is not
+	// taken for a restore.
+	var before wire.CombinedSample
+	getJSON(t, base+"/v1/vms/"+id+"/metrics", &before)
+	if err := q.QMP().Stop(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Second)
+	if err := q.QMP().Cont(); err != nil {
+		t.Fatal(err)
+	}
+	resumed := time.Now()
+	for time.Since(resumed) < 8*time.Second {
+		var s wire.CombinedSample
+		getJSON(t, base+"/v1/vms/"+id+"/metrics", &s)
+		if c := s.CPUUsagePercent; c != nil && (*c < 0 || *c > 100) {
+			t.Errorf("CPU %v after the pause", *c)
+		}
+		if n := s.Network; n != nil && (n.RxBytesPerSec < 0 || n.TxBytesPerSec < 0 || n.RxBytesPerSec > 50e6 || n.TxBytesPerSec > 50e6) {
+			t.Errorf("network %+v after the pause", n)
+		}
+		if d := s.Disk; d != nil && (d.ReadBytesPerSec < 0 || d.WriteBytesPerSec < 0) {
+			t.Errorf("disk %+v after the pause", d)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	var restores []wire.Event
+	getJSON(t, base+"/v1/vms/"+id+"/events?type=restore", &restores)
+	if len(restores) != 0 {
+		t.Errorf("a pause taken for a restore: %+v", restores)
+	}
+
+	killed := time.Now()
+	if err := syscall.Kill(q.PID(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	e := event(wire.EventVMMExit, 15*time.Second)
+	t.Logf("vmm_exit %v after the kill", time.Since(killed).Round(10*time.Millisecond))
+	var vm wire.VM
+	getJSON(t, base+"/v1/vms/"+id, &vm)
+	if vm.GoneMs == 0 || e.VMID != id {
+		t.Errorf("after the VMM's exit: %+v, event %+v", vm, e)
+	}
+	var all []wire.Event
+	getJSON(t, base+"/v1/events?vm_id="+id+"&limit=1000", &all)
+	seen := map[string]int{}
+	for _, e := range all {
+		seen[e.Type]++
+	}
+	t.Logf("events of the VM: %v", fmt.Sprint(seen))
+}
