@@ -31,3 +31,20 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# Prometheus and promtool (Debian's prometheus package, 2.42 on Debian 12) for
+# the alert-rule tests and the tests against a real Prometheus server. The
+# package is unpacked into the cache rather than installed, so no service
+# starts and nothing listens: the tests start their own server on loopback.
+prom_dir="${FCMON_CACHE:-$HOME/.cache/fcmon}/prometheus"
+if ! command -v promtool >/dev/null 2>&1 && [ ! -x "$prom_dir/usr/bin/promtool" ]; then
+	echo "install-deps: unpacking Debian's prometheus package into $prom_dir"
+	tmp=$(mktemp -d)
+	trap 'rm -rf "$tmp"' EXIT
+	(cd "$tmp" && apt-get download -qq prometheus >/dev/null 2>&1) || {
+		apt-get update -qq
+		(cd "$tmp" && apt-get download -qq prometheus >/dev/null)
+	}
+	mkdir -p "$prom_dir"
+	dpkg -x "$tmp"/prometheus_*.deb "$prom_dir"
+fi
