@@ -76,6 +76,16 @@ describe('metrics tab', { skip }, () => {
     await badge('Memory').filter({ hasText: 'inside the guest' }).waitFor();
   });
 
+  test('lists the VM\'s events: the source changes of the stop and the return', async () => {
+    const { page } = b;
+    await page.getByRole('tab', { name: 'Events' }).click();
+    const panel = page.getByRole('tabpanel', { name: 'Events' });
+    await panel.locator('li.event-source_change', { hasText: 'CPU now from host (was guest)' }).waitFor({ timeout: WAIT });
+    await panel.locator('li.event-source_change', { hasText: 'CPU now from guest (was host)' }).waitFor({ timeout: WAIT });
+    await shot(page, 'events-tab');
+    await page.getByRole('tab', { name: 'Metrics' }).click();
+  });
+
   test('the guest-IP form shows the API\'s error for 169.254.169.254', async () => {
     const form = b.page.getByRole('form', { name: 'Guest agent address' });
     const input = form.getByLabel('Guest IP');

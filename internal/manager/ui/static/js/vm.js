@@ -5,6 +5,7 @@ import { call, stream, vmPath } from './api.js';
 import { h, setText } from './dom.js';
 import { ago, duration, time } from './format.js';
 import { clearErrors, field, placeError, values } from './forms.js';
+import { EventsTab } from './events.js';
 import { MetricsTab } from './metrics.js';
 import { status } from './status.js';
 
@@ -19,6 +20,7 @@ export async function showVM(main, id, setConnection) {
   const uptime = h('dd', {});
   const stale = h('p', { class: 'warn', role: 'status', hidden: true });
   const metrics = new MetricsTab(id);
+  const events = new EventsTab(id);
   const details = h('dl', { class: 'details' });
 
   const render = () => {
@@ -45,6 +47,7 @@ export async function showVM(main, id, setConnection) {
       guestForm(vm, (updated) => { vm = updated; render(); })),
     tabs([
       { key: 'metrics', label: 'Metrics', panel: metrics.el },
+      { key: 'events', label: 'Events', panel: events.el },
       { key: 'details', label: 'Details', panel: details },
     ]),
   );
@@ -55,7 +58,8 @@ export async function showVM(main, id, setConnection) {
     sample = s;
     render();
     metrics.live(s);
-  }, setConnection);
+  }, setConnection, (e) => events.add(e));
+  events.start();
   await metrics.start();
   call('GET', `${vmPath(id)}/metrics`).then((s) => {
     if (!sample) { sample = s; render(); metrics.live(s); }
@@ -126,6 +130,10 @@ function fillDetails(dl, vm) {
     ['Metrics FIFO', vm.metrics_fifo || 'none'], ['API socket', vm.api_socket || 'none'],
     ['Registered', time(vm.created_ms)], ['Updated', time(vm.updated_ms)],
   ];
+  if (vm.host_id) {
+    rows.splice(3, 0, ['Found by host agent', vm.host_id], ['Firecracker id', vm.host_vm_id]);
+    if (vm.gone_ms) rows.push(['Gone', time(vm.gone_ms)]);
+  }
   const text = rows.map((r) => r.join('=')).join('\n');
   if (dl.shown === text) return;
   dl.shown = text;
