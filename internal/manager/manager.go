@@ -110,7 +110,35 @@ type parts struct {
 	hist    *history.History
 	hub     *hub.Hub
 	metrics *export.Metrics
+	api     *api.API
 	handler http.Handler
+}
+
+// fleetEvery is how often the fleet stream's clients get a summary (the
+// poll interval when that is longer).
+const fleetEvery = 2 * time.Second
+
+// publishFleet sends the fleet summary to the fleet stream's clients
+// every fleetEvery while there are any, until ctx ends.
+func (p *parts) publishFleet(ctx context.Context, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(max(fleetEvery, every))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if p.hub.FleetClients() == 0 {
+			continue
+		}
+		f, err := p.api.Fleet(ctx)
+		if err != nil {
+			log.Warn("fleet summary for the stream", "err", err)
+			continue
+		}
+		p.hub.PublishFleet(f)
+	}
 }
 
 // build wires the components over st.
@@ -147,7 +175,7 @@ func (m *Manager) build(st store.Store) *parts {
 		Register:        p.reg.register,
 	})
 	p.reg.samples = p.coll
-	p.handler = api.New(api.Options{
+	p.api = api.New(api.Options{
 		Store: notifyingStore{st, p.reg.changed, p.reg.hostsChanged}, Cache: p.reg, Samples: p.coll, History: historyQuery{p.hist},
 		Streams: p.hub, Metrics: promHandler,
 		Forget: func(id string) {
@@ -166,7 +194,8 @@ func (m *Manager) build(st store.Store) *parts {
 		Hosts:          m.set.hosts,
 		AllowedOrigin:  m.originAllowed,
 		Logger:         m.log.With("part", "api"),
-	}).Handler()
+	})
+	p.handler = p.api.Handler()
 	return p
 }
 
@@ -206,6 +235,7 @@ func (m *Manager) Serve(ctx context.Context, st store.Store, ln net.Listener) er
 	histWG.Go(func() { m.logRunError("history", p.hist.Run(histCtx)) })
 	histWG.Go(func() { p.events.run(histCtx) })
 	collWG.Go(func() { m.logRunError("collector", p.coll.Run(collCtx)) })
+	collWG.Go(func() { p.publishFleet(collCtx, m.cfg.PollInterval, m.log.With("part", "fleet")) })
 	if m.tls != nil {
 		collWG.Go(func() { m.tls.ReloadOnHangup(collCtx, m.log) })
 	}

@@ -143,6 +143,23 @@ func (r *registry) CachedVMs() []store.VM {
 	return slices.Clone(r.vms)
 }
 
+// CurrentVMs implements api.Cache: the VMs, read again first when a write
+// went through the API since the last read. The slice is shared.
+func (r *registry) CurrentVMs(ctx context.Context) ([]store.VM, error) {
+	r.mu.RLock()
+	never := r.readAt.IsZero()
+	r.mu.RUnlock()
+	if never || r.stale.Load() {
+		// On error the cache stands, as the collector keeps polling it.
+		if _, err := r.targets(ctx); err != nil && never {
+			return nil, err
+		}
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.vms, nil
+}
+
 // changed marks the cache stale after a write to the VM registry.
 func (r *registry) changed() { r.stale.Store(true) }
 

@@ -38,6 +38,9 @@ type History interface {
 type Streams interface {
 	ServeVM(w http.ResponseWriter, r *http.Request, vmID string)
 	ServeAll(w http.ResponseWriter, r *http.Request)
+	// ServeFleet is the fleet stream: summaries, events, and the samples
+	// of the VMs the client asks for.
+	ServeFleet(w http.ResponseWriter, r *http.Request)
 }
 
 // Cache is the manager's in-memory copy of the registry. While the
@@ -48,6 +51,10 @@ type Cache interface {
 	CachedVM(id string) (store.VM, bool)
 	// CachedVMs returns every VM as last read, sorted by name then id.
 	CachedVMs() []store.VM
+	// CurrentVMs is CachedVMs read again first when a write went through
+	// this manager since (the cache itself when the database does not
+	// answer). The slice is shared: callers must not modify it.
+	CurrentVMs(ctx context.Context) ([]store.VM, error)
 }
 
 // Options configures the API. Store is required; a nil History, Streams or
@@ -126,6 +133,9 @@ func New(opt Options) *API {
 //	GET    /v1/vms/{id}/metrics/history      samples over ?since=&until=&step= (Unix ms)
 //	GET    /v1/vms/{id}/metrics/ws           WebSocket: that VM's samples
 //	GET    /v1/metrics/ws                    WebSocket: every VM's samples
+//	GET    /v1/vms?q=&source=&state=&host=&sort=&order=&limit=&offset=  one page of the matching VMs
+//	GET    /v1/fleet                         counts by state and source, top VMs, host agents
+//	GET    /v1/fleet/ws                      WebSocket: fleet summaries, events, the watched VMs' samples
 //	GET    /v1/events · /v1/vms/{id}/events  events, newest first: ?vm_id=&type=&since=&until=&limit=
 //	GET    /v1/hosts · POST /v1/hosts        host agents: list · add one (201)
 //	GET    /v1/hosts/{id} · DELETE           one host agent · stop collecting it (204)
@@ -148,6 +158,8 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("/v1/vms/{id}/metrics/history", auth(a.serve(methods{"GET": a.history})))
 	mux.Handle("/v1/vms/{id}/metrics/ws", wsAuth(a.serveStream(methods{"GET": a.streamVM})))
 	mux.Handle("/v1/metrics/ws", wsAuth(a.serveStream(methods{"GET": a.streamAll})))
+	mux.Handle("/v1/fleet", auth(a.serve(methods{"GET": a.fleet})))
+	mux.Handle("/v1/fleet/ws", wsAuth(a.serveStream(methods{"GET": a.streamFleet})))
 	mux.Handle("/v1/events", auth(a.serve(methods{"GET": a.listEvents})))
 	mux.Handle("/v1/vms/{id}/events", auth(a.serve(methods{"GET": a.vmEvents})))
 	mux.Handle("/v1/hosts", auth(a.serve(methods{"GET": a.listHosts, "POST": a.createHost})))

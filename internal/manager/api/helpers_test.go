@@ -92,6 +92,10 @@ func (fakeStreams) ServeAll(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, "all query="+r.URL.RawQuery+" proto="+r.Header.Get("Sec-WebSocket-Protocol"))
 }
 
+func (fakeStreams) ServeFleet(w http.ResponseWriter, r *http.Request) {
+	io.WriteString(w, "fleet query="+r.URL.RawQuery+" proto="+r.Header.Get("Sec-WebSocket-Protocol"))
+}
+
 func newEnv(t testing.TB, tune func(*Options)) *env {
 	t.Helper()
 	st, err := store.Open(context.Background(), "sqlite:"+filepath.Join(t.TempDir(), "fcmon.db"))
@@ -150,7 +154,7 @@ func (e *env) do(t testing.TB, rq request) *httptest.ResponseRecorder {
 }
 
 // create registers a VM and returns it, failing the test otherwise.
-func (e *env) create(t *testing.T, body string) wire.VM {
+func (e *env) create(t testing.TB, body string) wire.VM {
 	t.Helper()
 	w := e.do(t, request{method: "POST", path: "/v1/vms", body: body})
 	if w.Code != http.StatusCreated {

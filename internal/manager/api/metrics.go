@@ -132,6 +132,16 @@ func (a *API) streamAll(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// streamFleet upgrades to the fleet WebSocket: fleet summaries, every
+// event, and the samples of the VMs the client watches.
+func (a *API) streamFleet(w http.ResponseWriter, r *http.Request) error {
+	if a.opt.Streams == nil {
+		return unavailable("streaming")
+	}
+	a.opt.Streams.ServeFleet(w, r)
+	return nil
+}
+
 // metrics serves the Prometheus export.
 func (a *API) metrics(w http.ResponseWriter, r *http.Request) error {
 	if a.opt.Metrics == nil {

@@ -76,6 +76,9 @@ func (c fakeCache) CachedVM(id string) (store.VM, bool) {
 	return store.VM{}, false
 }
 func (c fakeCache) CachedVMs() []store.VM { return c.vms }
+func (c fakeCache) CurrentVMs(context.Context) ([]store.VM, error) {
+	return c.vms, nil
+}
 
 // TestDatabaseDown: while the database does not answer, writes get a 503
 // naming it, and what is in memory — the registry's cached VMs and their

@@ -88,6 +88,9 @@ func (a *API) checkCreate(ctx context.Context, req *wire.CreateVMRequest) (store
 // listVMs answers every VM with its latest status, sorted by name; from the
 // cache while the database does not answer.
 func (a *API) listVMs(w http.ResponseWriter, r *http.Request) error {
+	if r.URL.RawQuery != "" {
+		return a.listPage(w, r)
+	}
 	vms, err := a.opt.Store.ListVMs(r.Context())
 	if errors.Is(err, store.ErrUnavailable) && a.opt.Cache != nil {
 		a.log.Warn("the database does not answer; listing VMs from memory", "err", err)
@@ -202,15 +205,22 @@ func (a *API) lookupID(ctx context.Context, raw string) (store.VM, error) {
 
 // view is vm with its latest status.
 func (a *API) view(vm store.VM) wire.VM {
+	var s wire.CombinedSample
+	has := false
+	if a.opt.Samples != nil {
+		s, has = a.opt.Samples.Latest(vm.ID)
+	}
+	return a.viewWith(vm, s, has)
+}
+
+// viewWith is view with the VM's latest sample at hand (has: there is one).
+func (a *API) viewWith(vm store.VM, s wire.CombinedSample, has bool) wire.VM {
 	v := wire.VM{ID: vm.ID, Name: vm.Name, GuestIP: vm.GuestIP, GuestPort: vm.GuestPort,
 		HostAgentURL: vm.HostAgentURL, VMMPID: vm.VMMPID, MetricsFIFO: vm.MetricsFIFO,
 		APISocket: vm.APISocket, CreatedMs: vm.CreatedMs, UpdatedMs: vm.UpdatedMs,
 		HostID: vm.HostID, HostVMID: vm.HostVMID, GoneMs: vm.GoneMs,
 		Source: wire.SourceNone, MemorySource: wire.SourceNone, Stale: true}
-	if a.opt.Samples == nil {
-		return v
-	}
-	if s, ok := a.opt.Samples.Latest(vm.ID); ok {
+	if has {
 		v.Source, v.MemorySource, v.LastSampleMs, v.Stale, v.GuestAgent = s.Source, s.MemorySource, s.TimestampMs, s.Stale, s.GuestAgent
 	}
 	return v

@@ -1,14 +1,18 @@
 package hub
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
 // ServeVM upgrades the request to a WebSocket and streams every sample of
@@ -25,11 +29,22 @@ func (h *Hub) ServeAll(w http.ResponseWriter, r *http.Request) {
 	h.serve(w, r, &client{all: true, kind: "all-vm"})
 }
 
+// ServeFleet upgrades the request to the fleet stream: every fleet
+// summary (PublishFleet) and event, and the samples of the VMs the client
+// watches. The client chooses those by sending wire.WatchRequest messages,
+// {"watch": [id, ...]} with at most wire.MaxWatch ids, each replacing the
+// set before; a message that is not one is answered with
+// {"kind":"error","error":"..."} and changes nothing.
+func (h *Hub) ServeFleet(w http.ResponseWriter, r *http.Request) {
+	h.serve(w, r, &client{fleet: true, kind: "fleet"})
+}
+
 // client is one connection's state shared with Publish and Close.
 type client struct {
-	vmID   string // "" for all-VM clients
+	vmID   string // "" for all-VM and fleet clients
 	all    bool
-	kind   string // "vm" or "all-vm", for logs and close reasons
+	fleet  bool
+	kind   string // "vm", "all-vm" or "fleet", for logs and close reasons
 	remote string
 	queue  chan []byte
 
@@ -37,6 +52,8 @@ type client struct {
 	kicked chan struct{} // closed by kick; code and reason are set before
 	code   websocket.StatusCode
 	reason string
+
+	watching map[string]struct{} // fleet clients: the VMs watched, under Hub.mu
 }
 
 // kick asks c's goroutine to close the connection with code and reason;
@@ -74,18 +91,27 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, c *client) {
 	if c.all {
 		c.queue = make(chan []byte, h.opt.AllBuffer)
 	}
+	if c.fleet { // up to wire.MaxWatch samples an interval, with events
+		c.queue = make(chan []byte, 2*h.opt.AllBuffer)
+	}
 	// Cancelling cut cuts the connection without a handshake: CloseRead's
 	// reader, reading under this context, closes it. The peer sends nothing
 	// but control frames; reading them in the background answers pings and
 	// notices a close or a lost connection (peerGone is then done).
 	cut, cancelCut := context.WithCancel(context.Background())
 	defer cancelCut()
-	peerGone := conn.CloseRead(cut)
 	if !h.add(c) {
+		_ = conn.CloseRead(cut)
 		h.closeConn(conn, cancelCut, websocket.StatusGoingAway, "server shutting down")
 		return
 	}
 	defer h.remove(c)
+	var peerGone context.Context
+	if c.fleet {
+		peerGone = h.readWatches(cut, conn, c)
+	} else {
+		peerGone = conn.CloseRead(cut)
+	}
 	h.log.Debug("websocket client connected", "remote", c.remote, "stream", c.kind, "vm_id", c.vmID)
 	err = h.stream(conn, bw.conn, c, peerGone, cancelCut)
 	h.log.Debug("websocket client gone", "remote", c.remote, "stream", c.kind, "vm_id", c.vmID, "why", err)
@@ -174,4 +200,55 @@ func (h *Hub) closeConn(conn *websocket.Conn, cut context.CancelFunc, code webso
 	t := time.AfterFunc(h.opt.CloseGrace, cut)
 	defer t.Stop()
 	_ = conn.Close(code, reason)
+}
+
+// maxWatchMessage bounds a message from a fleet client: wire.MaxWatch ids
+// of up to 64 bytes, quoted, with commas.
+const maxWatchMessage = wire.MaxWatch*68 + 64
+
+// readWatches reads a fleet client's watch requests until the connection
+// ends; the context it returns is done then. Control frames are answered
+// as CloseRead's reader would.
+func (h *Hub) readWatches(cut context.Context, conn *websocket.Conn, c *client) context.Context {
+	conn.SetReadLimit(maxWatchMessage)
+	ctx, cancel := context.WithCancel(cut)
+	go func() {
+		defer cancel()
+		for {
+			typ, data, err := conn.Read(ctx)
+			if err != nil {
+				return
+			}
+			ids, problem := parseWatch(typ, data)
+			if problem != "" {
+				msg, _ := json.Marshal(map[string]string{"kind": "error", "error": problem})
+				h.offer(c, msg)
+				continue
+			}
+			h.watch(c, ids)
+		}
+	}()
+	return ctx
+}
+
+// parseWatch checks a watch request; problem says what is wrong with it.
+func parseWatch(typ websocket.MessageType, data []byte) (ids []string, problem string) {
+	if typ != websocket.MessageText {
+		return nil, `expected a text message {"watch": ["vm id", ...]}`
+	}
+	var req wire.WatchRequest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil || dec.More() {
+		return nil, `expected {"watch": ["vm id", ...]}: the message is not that JSON object`
+	}
+	if len(req.Watch) > wire.MaxWatch {
+		return nil, fmt.Sprintf("watch lists %d VMs; at most %d", len(req.Watch), wire.MaxWatch)
+	}
+	for _, id := range req.Watch {
+		if id == "" || len(id) > 64 {
+			return nil, "watch holds an id that is empty or longer than 64 bytes"
+		}
+	}
+	return req.Watch, ""
 }

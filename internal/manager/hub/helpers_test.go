@@ -37,6 +37,7 @@ func newEnv(t *testing.T, opt Options, config ...func(*http.Server)) *env {
 		h.ServeVM(w, r, r.PathValue("id"))
 	})
 	mux.HandleFunc("GET /all", h.ServeAll)
+	mux.HandleFunc("GET /fleet", h.ServeFleet)
 	srv := httptest.NewUnstartedServer(mux)
 	for _, f := range config {
 		f(srv.Config)

@@ -66,6 +66,8 @@ type Hub struct {
 	serving int // streams between begin and done, under mu
 	byVM    map[string]map[*client]struct{}
 	all     map[*client]struct{}
+	fleet   map[*client]struct{}            // fleet-stream clients
+	watched map[string]map[*client]struct{} // VM id → fleet clients watching it
 	wg      sync.WaitGroup // one per ServeVM/ServeAll past the closed check
 
 	subscribers atomic.Int64
@@ -96,7 +98,7 @@ func New(opt Options) *Hub {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Hub{opt: opt, log: opt.Logger, byVM: map[string]map[*client]struct{}{},
-		all: map[*client]struct{}{}}
+		all: map[*client]struct{}{}, fleet: map[*client]struct{}{}, watched: map[string]map[*client]struct{}{}}
 }
 
 // Publish queues s for every client of s.VMID and every all-VM client. It
@@ -106,7 +108,7 @@ func New(opt Options) *Hub {
 func (h *Hub) Publish(s wire.CombinedSample) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	if h.closed || (len(h.byVM[s.VMID]) == 0 && len(h.all) == 0) {
+	if h.closed || (len(h.byVM[s.VMID]) == 0 && len(h.all) == 0 && len(h.watched[s.VMID]) == 0) {
 		return
 	}
 	msg, err := json.Marshal(s)
@@ -120,6 +122,63 @@ func (h *Hub) Publish(s wire.CombinedSample) {
 	for c := range h.all {
 		h.offer(c, msg)
 	}
+	for c := range h.watched[s.VMID] {
+		h.offer(c, msg)
+	}
+}
+
+// PublishFleet sends the fleet summary f, with Kind "fleet", to every
+// fleet-stream client.
+func (h *Hub) PublishFleet(f wire.Fleet) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.closed || len(h.fleet) == 0 {
+		return
+	}
+	f.Kind = "fleet"
+	msg, err := json.Marshal(f)
+	if err != nil {
+		return
+	}
+	for c := range h.fleet {
+		h.offer(c, msg)
+	}
+}
+
+// FleetClients returns how many fleet-stream clients are connected: the
+// manager computes fleet summaries only when there is one.
+func (h *Hub) FleetClients() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.fleet)
+}
+
+// watch makes c, a fleet client, receive the samples of ids (and no
+// others).
+func (h *Hub) watch(c *client, ids []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id := range c.watching {
+		if set := h.watched[id]; set != nil {
+			delete(set, c)
+			if len(set) == 0 {
+				delete(h.watched, id)
+			}
+		}
+	}
+	c.watching = make(map[string]struct{}, len(ids))
+	if _, in := h.fleet[c]; !in { // gone already
+		return
+	}
+	for _, id := range ids {
+		c.watching[id] = struct{}{}
+		set := h.watched[id]
+		if set == nil {
+			set = map[*client]struct{}{}
+			h.watched[id] = set
+		}
+		set[c] = struct{}{}
+	}
 }
 
 // PublishEvent sends e, with Kind "event", to the clients of its VM's
@@ -127,7 +186,7 @@ func (h *Hub) Publish(s wire.CombinedSample) {
 func (h *Hub) PublishEvent(e wire.Event) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	if h.closed || (len(h.byVM[e.VMID]) == 0 && len(h.all) == 0) {
+	if h.closed || (len(h.byVM[e.VMID]) == 0 && len(h.all) == 0 && len(h.fleet) == 0) {
 		return
 	}
 	e.Kind = "event"
@@ -139,6 +198,9 @@ func (h *Hub) PublishEvent(e wire.Event) {
 		h.offer(c, msg)
 	}
 	for c := range h.all {
+		h.offer(c, msg)
+	}
+	for c := range h.fleet {
 		h.offer(c, msg)
 	}
 }
@@ -176,6 +238,9 @@ func (h *Hub) Close() {
 	if !h.closed {
 		h.closed = true
 		for c := range h.all {
+			clients = append(clients, c)
+		}
+		for c := range h.fleet {
 			clients = append(clients, c)
 		}
 		for _, set := range h.byVM {
@@ -221,9 +286,12 @@ func (h *Hub) add(c *client) bool {
 	if h.closed {
 		return false
 	}
-	if c.all {
+	switch {
+	case c.fleet:
+		h.fleet[c] = struct{}{}
+	case c.all:
 		h.all[c] = struct{}{}
-	} else {
+	default:
 		set := h.byVM[c.vmID]
 		if set == nil {
 			set = map[*client]struct{}{}
@@ -239,9 +307,24 @@ func (h *Hub) add(c *client) bool {
 func (h *Hub) remove(c *client) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if c.all {
+	switch {
+	case c.fleet:
+		delete(h.fleet, c)
+		for id := range c.watching {
+			if set := h.watched[id]; set != nil {
+				delete(set, c)
+				if len(set) == 0 {
+					delete(h.watched, id)
+				}
+			}
+		}
+	case c.all:
 		delete(h.all, c)
-	} else if set := h.byVM[c.vmID]; set != nil {
+	default:
+		set := h.byVM[c.vmID]
+		if set == nil {
+			break
+		}
 		delete(set, c)
 		if len(set) == 0 {
 			delete(h.byVM, c.vmID)

@@ -1,0 +1,449 @@
+package api
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/store"
+)
+
+// Paging of GET /v1/vms.
+const (
+	defaultVMLimit = 100
+	maxVMLimit     = 1000
+	maxSearchBytes = 256
+)
+
+// Sort keys of GET /v1/vms?sort=, with their default order.
+var vmSorts = map[string]string{
+	"name": "asc", "cpu": "desc", "memory": "desc", "net": "desc", "disk": "desc", "age": "asc",
+}
+
+var vmListParams = []string{"q", "source", "state", "host", "sort", "order", "limit", "offset"}
+
+// vmQuery is a checked GET /v1/vms query.
+type vmQuery struct {
+	q, source, state, host, sort string
+	desc                         bool
+	limit, offset                int
+}
+
+// parseVMQuery checks the parameters of a paged VM list.
+func parseVMQuery(q url.Values) (vmQuery, error) {
+	vq := vmQuery{sort: "name", limit: defaultVMLimit}
+	for name, vals := range q {
+		if !slices.Contains(vmListParams, name) {
+			return vq, badRequest("unknown parameter %q; expected %s", clip(name), strings.Join(vmListParams, ", "))
+		}
+		if len(vals) != 1 {
+			return vq, badRequest("%s is given %d times; expected it at most once", name, len(vals))
+		}
+	}
+	vq.q = strings.ToLower(strings.TrimSpace(q.Get("q")))
+	if len(vq.q) > maxSearchBytes {
+		return vq, badRequest("q is %d bytes long; at most %d", len(vq.q), maxSearchBytes)
+	}
+	if s := q.Get("source"); s != "" {
+		if !slices.Contains(wire.CPUSources, s) && !slices.Contains(wire.MemorySources, s) {
+			return vq, badRequest("source %q is not a source; expected one of guest, vcpu, balloon, host, none", clip(s))
+		}
+		vq.source = s
+	}
+	if s := q.Get("state"); s != "" {
+		if !slices.Contains(wire.States, s) {
+			return vq, badRequest("state %q is not a state; expected one of %s", clip(s), strings.Join(wire.States, ", "))
+		}
+		vq.state = s
+	}
+	if h := q.Get("host"); h != "" {
+		id, err := checkID("host", h)
+		if err != nil {
+			return vq, err
+		}
+		vq.host = id
+	}
+	order := ""
+	if s := q.Get("sort"); s != "" {
+		def, ok := vmSorts[s]
+		if !ok {
+			return vq, badRequest("sort %q is not a column; expected one of name, cpu, memory, net, disk, age", clip(s))
+		}
+		vq.sort, order = s, def
+	} else {
+		order = vmSorts["name"]
+	}
+	switch o := q.Get("order"); o {
+	case "":
+	case "asc", "desc":
+		order = o
+	default:
+		return vq, badRequest("order %q is neither asc nor desc", clip(o))
+	}
+	vq.desc = order == "desc"
+	var err error
+	if vq.limit, err = intParam(q, "limit", 1, maxVMLimit, defaultVMLimit); err != nil {
+		return vq, err
+	}
+	if vq.offset, err = intParam(q, "offset", 0, 1<<30, 0); err != nil {
+		return vq, err
+	}
+	return vq, nil
+}
+
+// intParam reads an integer parameter in [lo, hi], def when absent.
+func intParam(q url.Values, name string, lo, hi, def int) (int, error) {
+	raw := q.Get(name)
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < lo || n > hi {
+		return 0, badRequest("%s %q is not a whole number from %d to %d", name, clip(raw), lo, hi)
+	}
+	return n, nil
+}
+
+// fleetRow is a VM with its latest sample, as lists and counts need it.
+type fleetRow struct {
+	vm    store.VM
+	s     wire.CombinedSample
+	has   bool
+	state string
+}
+
+// rows returns every VM with its latest sample and state: from the
+// registry's cache (fresh after any write through this manager), so a
+// page of 100,000 VMs costs no database read.
+func (a *API) rows(ctx context.Context) ([]fleetRow, error) {
+	var vms []store.VM
+	var err error
+	if a.opt.Cache != nil {
+		vms, err = a.opt.Cache.CurrentVMs(ctx)
+	} else {
+		vms, err = a.opt.Store.ListVMs(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]fleetRow, len(vms))
+	for i, vm := range vms {
+		r := fleetRow{vm: vm}
+		if a.opt.Samples != nil {
+			r.s, r.has = a.opt.Samples.Latest(vm.ID)
+		}
+		r.state = vmState(vm, r.s, r.has)
+		rows[i] = r
+	}
+	return rows, nil
+}
+
+func vmState(vm store.VM, s wire.CombinedSample, has bool) string {
+	switch {
+	case vm.GoneMs != 0:
+		return wire.StateGone
+	case !has:
+		return wire.StatePending
+	case s.Stale:
+		return wire.StateStale
+	}
+	return wire.StateLive
+}
+
+// listPage answers GET /v1/vms with parameters: the matching VMs, sorted
+// and paged, each with its state and latest sample.
+func (a *API) listPage(w http.ResponseWriter, r *http.Request) error {
+	vq, err := parseVMQuery(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	rows, err := a.rows(r.Context())
+	if err != nil {
+		return err
+	}
+	match := rows[:0]
+	for _, row := range rows {
+		if vq.matches(&row) {
+			match = append(match, row)
+		}
+	}
+	vq.sortRows(match)
+	page := wire.VMPage{VMs: []wire.VMRow{}, Total: len(match), Offset: vq.offset, Limit: vq.limit}
+	if vq.offset < len(match) {
+		for _, row := range match[vq.offset:min(len(match), vq.offset+vq.limit)] {
+			v := wire.VMRow{VM: a.viewWith(row.vm, row.s, row.has), State: row.state}
+			if row.has {
+				s := row.s
+				v.Latest = &s
+			}
+			page.VMs = append(page.VMs, v)
+		}
+	}
+	return writeJSON(w, http.StatusOK, page)
+}
+
+func (vq *vmQuery) matches(r *fleetRow) bool {
+	if vq.state != "" && r.state != vq.state {
+		return false
+	}
+	if vq.host != "" && r.vm.HostID != vq.host {
+		return false
+	}
+	if vq.source != "" {
+		cpu, mem := wire.SourceNone, wire.SourceNone
+		if r.has && r.vm.GoneMs == 0 {
+			cpu, mem = r.s.Source, r.s.MemorySource
+		}
+		if cpu != vq.source && mem != vq.source {
+			return false
+		}
+	}
+	if vq.q != "" {
+		return containsFold(r.vm.Name, vq.q) || containsFold(r.vm.ID, vq.q) ||
+			containsFold(r.vm.GuestIP, vq.q) || containsFold(r.vm.HostVMID, vq.q)
+	}
+	return true
+}
+
+// containsFold reports whether s contains sub, which is lower case,
+// ignoring ASCII case without allocating for the common ASCII names.
+func containsFold(s, sub string) bool {
+	if len(sub) > len(s) {
+		return false
+	}
+	for i := 0; i+len(sub) <= len(s); i++ {
+		j := 0
+		for ; j < len(sub); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != sub[j] {
+				break
+			}
+		}
+		if j == len(sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// sortRows orders rows by the query's column. VMs without the figure come
+// last in either order; ties go by name, then id.
+func (vq *vmQuery) sortRows(rows []fleetRow) {
+	key := figure(vq.sort)
+	slices.SortFunc(rows, func(x, y fleetRow) int {
+		c := 0
+		switch {
+		case key != nil:
+			vx, okx := key(&x)
+			vy, oky := key(&y)
+			if okx != oky { // the VM without the figure last, either order
+				if okx {
+					return -1
+				}
+				return 1
+			}
+			c = cmp.Compare(vx, vy)
+		case vq.sort == "age": // youngest first
+			c = cmp.Compare(y.vm.CreatedMs, x.vm.CreatedMs)
+		default:
+			c = byName(x.vm, y.vm)
+		}
+		if vq.desc {
+			c = -c
+		}
+		// Ties keep name order whichever way the figure goes.
+		return cmp.Or(c, byName(x.vm, y.vm))
+	})
+}
+
+func byName(x, y store.VM) int {
+	return cmp.Or(strings.Compare(x.Name, y.Name), strings.Compare(x.ID, y.ID))
+}
+
+// figure returns how to read a sort column's figure from a row (false:
+// the VM has none, as before its first sample or once gone); nil for
+// name and age.
+func figure(sort string) func(*fleetRow) (float64, bool) {
+	live := func(r *fleetRow) bool { return r.has && r.vm.GoneMs == 0 }
+	switch sort {
+	case "cpu":
+		return func(r *fleetRow) (float64, bool) {
+			if !live(r) || r.s.CPUUsagePercent == nil {
+				return 0, false
+			}
+			return *r.s.CPUUsagePercent, true
+		}
+	case "memory":
+		return func(r *fleetRow) (float64, bool) {
+			if !live(r) || r.s.MemoryUsagePercent == nil {
+				return 0, false
+			}
+			return *r.s.MemoryUsagePercent, true
+		}
+	case "net":
+		return func(r *fleetRow) (float64, bool) {
+			if !live(r) || r.s.Network == nil {
+				return 0, false
+			}
+			return r.s.Network.RxBytesPerSec + r.s.Network.TxBytesPerSec, true
+		}
+	case "disk":
+		return func(r *fleetRow) (float64, bool) {
+			if !live(r) || r.s.Disk == nil {
+				return 0, false
+			}
+			return r.s.Disk.ReadBytesPerSec + r.s.Disk.WriteBytesPerSec, true
+		}
+	}
+	return nil
+}
+
+// fleet answers GET /v1/fleet.
+func (a *API) fleet(w http.ResponseWriter, r *http.Request) error {
+	if len(r.URL.Query()) > 0 {
+		return badRequest("GET /v1/fleet takes no parameters")
+	}
+	f, err := a.Fleet(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, f)
+}
+
+// Fleet summarises every VM: counts by state and source, the top VMs by
+// each figure, and the host agents with their VMs. The manager also sends
+// it on the fleet stream every few seconds.
+func (a *API) Fleet(ctx context.Context) (wire.Fleet, error) {
+	rows, err := a.rows(ctx)
+	if err != nil {
+		return wire.Fleet{}, err
+	}
+	f := wire.Fleet{GeneratedMs: a.opt.Now().UnixMilli(), VMs: len(rows),
+		ByState: map[string]int{}, BySource: map[string]int{}, ByMemorySource: map[string]int{}}
+	for _, s := range wire.States {
+		f.ByState[s] = 0
+	}
+	for _, s := range wire.CPUSources {
+		f.BySource[s] = 0
+	}
+	for _, s := range wire.MemorySources {
+		f.ByMemorySource[s] = 0
+	}
+	tops := [4]topN{}
+	keys := [4]func(*fleetRow) (float64, bool){figure("cpu"), figure("memory"), figure("net"), figure("disk")}
+	perHost := map[string]*wire.FleetHost{}
+	for i := range rows {
+		row := &rows[i]
+		f.ByState[row.state]++
+		cpu, mem := wire.SourceNone, wire.SourceNone
+		if row.has && row.state != wire.StateGone {
+			cpu, mem = row.s.Source, row.s.MemorySource
+		}
+		f.BySource[cpu]++
+		f.ByMemorySource[mem]++
+		if row.vm.HostID == "" {
+			f.Direct++
+		} else if row.state != wire.StateGone {
+			h := perHost[row.vm.HostID]
+			if h == nil {
+				h = &wire.FleetHost{ID: row.vm.HostID}
+				perHost[row.vm.HostID] = h
+			}
+			h.VMs++
+			if row.state == wire.StateLive {
+				h.Live++
+			}
+		}
+		if row.state != wire.StateLive {
+			continue
+		}
+		for k, key := range keys {
+			if v, ok := key(row); ok {
+				tops[k].offer(row, v)
+			}
+		}
+	}
+	f.Top = wire.FleetTop{CPU: tops[0].list(cpuSource), Memory: tops[1].list(memSource),
+		Network: tops[2].list(netSource), Disk: tops[3].list(diskSource)}
+	f.Hosts, f.HostsTotal, err = a.fleetHosts(ctx, perHost)
+	return f, err
+}
+
+// fleetHosts lists the host agents for the fleet view: those not
+// answering first, then by VM count.
+func (a *API) fleetHosts(ctx context.Context, perHost map[string]*wire.FleetHost) ([]wire.FleetHost, int, error) {
+	hs, err := a.opt.Store.ListHosts(ctx)
+	if errors.Is(err, store.ErrUnavailable) {
+		return []wire.FleetHost{}, 0, nil // the VM figures still stand
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]wire.FleetHost, 0, len(hs))
+	for _, h := range hs {
+		v := a.hostView(h)
+		fh := wire.FleetHost{ID: h.ID, Name: v.Name, URL: h.URL, Reachable: v.Reachable, LastError: v.LastError}
+		if c := perHost[h.ID]; c != nil {
+			fh.VMs, fh.Live = c.VMs, c.Live
+		}
+		out = append(out, fh)
+	}
+	slices.SortFunc(out, func(x, y wire.FleetHost) int {
+		if x.Reachable != y.Reachable {
+			if !x.Reachable {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(y.VMs, x.VMs), strings.Compare(x.URL, y.URL))
+	})
+	return out[:min(len(out), wire.FleetHosts)], len(out), nil
+}
+
+func cpuSource(r *fleetRow) string { return r.s.Source }
+func memSource(r *fleetRow) string { return r.s.MemorySource }
+func netSource(r *fleetRow) string { return r.s.Network.Source }
+func diskSource(r *fleetRow) string {
+	return r.s.Disk.Source
+}
+
+// topN keeps the wire.FleetTopN rows with the highest values, in a small
+// sorted slice: one comparison for most rows.
+type topN struct {
+	rows []*fleetRow
+	vals []float64
+}
+
+func (t *topN) offer(r *fleetRow, v float64) {
+	n := len(t.vals)
+	if n == wire.FleetTopN && v <= t.vals[n-1] {
+		return
+	}
+	i, _ := slices.BinarySearchFunc(t.vals, v, func(e, target float64) int { return cmp.Compare(target, e) })
+	// Equal values keep the earlier (name order) row first.
+	for i < n && t.vals[i] == v {
+		i++
+	}
+	t.vals = slices.Insert(t.vals, i, v)
+	t.rows = slices.Insert(t.rows, i, r)
+	if len(t.vals) > wire.FleetTopN {
+		t.vals, t.rows = t.vals[:wire.FleetTopN], t.rows[:wire.FleetTopN]
+	}
+}
+
+func (t *topN) list(source func(*fleetRow) string) []wire.FleetVM {
+	out := make([]wire.FleetVM, len(t.rows))
+	for i, r := range t.rows {
+		out[i] = wire.FleetVM{ID: r.vm.ID, Name: r.vm.Name, HostID: r.vm.HostID, Value: t.vals[i], Source: source(r)}
+	}
+	return out
+}

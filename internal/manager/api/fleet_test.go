@@ -1,0 +1,229 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/store"
+)
+
+// fleetEnv registers 30 VMs by hand, vm-00 … vm-29, and two a host agent
+// reports, fc-a (live) and fc-b (gone). vm-i has CPU 3·i %, memory
+// 100-3·i %; even ones have network rates; every fifth is stale; vm-25 to
+// vm-29 have no sample yet; vm-07 and vm-08 are on the host fallback for
+// CPU, vm-09 on the balloon for memory.
+const hostID = "6f1c2b6e-7a1d-4c4e-9a51-2b1e0c8d9f01"
+
+func fleetEnv(t testing.TB) (*env, map[string]string) {
+	t.Helper()
+	e := newEnv(t, nil)
+	ids := map[string]string{}
+	for i := range 30 {
+		name := fmt.Sprintf("vm-%02d", i)
+		vm := e.create(t, fmt.Sprintf(`{"name":%q,"guest_ip":"10.1.0.%d"}`, name, i+1))
+		ids[name] = vm.ID
+		if i >= 25 {
+			continue
+		}
+		cpu, mem := float64(3*i), float64(100-3*i)
+		s := wire.CombinedSample{VMID: vm.ID, TimestampMs: testNow.UnixMilli(), Source: wire.SourceGuest,
+			MemorySource: wire.SourceGuest, CPUUsagePercent: &cpu, MemoryUsagePercent: &mem, Stale: i%5 == 0}
+		if i%2 == 0 {
+			s.Network = &wire.NetworkRates{RxBytesPerSec: float64(1000 * i), TxBytesPerSec: 1, Source: wire.RatesGuest}
+		}
+		switch i {
+		case 7, 8:
+			s.Source = wire.SourceHost
+		case 9:
+			s.MemorySource = wire.SourceBalloon
+		}
+		e.samples.m[vm.ID] = s
+	}
+	ctx := context.Background()
+	h, err := e.st.CreateHost(ctx, store.Host{ID: hostID, URL: "http://10.0.0.9:9091"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	made, err := e.st.CreateVMs(ctx, []store.VM{
+		{ID: "fc-a-id", Name: "fc-a", HostID: h.ID, HostVMID: "fc-a"},
+		{ID: "fc-b-id", Name: "fc-b", HostID: h.ID, HostVMID: "fc-b"},
+	})
+	if err != nil || len(made) != 2 {
+		t.Fatal(made, err)
+	}
+	if err := e.st.SetVMsGone(ctx, []string{"fc-b-id"}, testNow.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	cpu := 99.0
+	e.samples.m["fc-a-id"] = wire.CombinedSample{VMID: "fc-a-id", TimestampMs: testNow.UnixMilli(),
+		Source: wire.SourceVCPU, MemorySource: wire.SourceBalloon, CPUUsagePercent: &cpu}
+	ids["fc-a"], ids["fc-b"] = "fc-a-id", "fc-b-id"
+	return e, ids
+}
+
+func (e *env) page(t *testing.T, query string) wire.VMPage {
+	t.Helper()
+	w := e.do(t, request{method: "GET", path: "/v1/vms?" + query})
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET /v1/vms?%s: %d %s", query, w.Code, w.Body)
+	}
+	var p wire.VMPage
+	decode(t, w, &p)
+	return p
+}
+
+func names(p wire.VMPage) []string {
+	out := make([]string, len(p.VMs))
+	for i, v := range p.VMs {
+		out[i] = v.Name
+	}
+	return out
+}
+
+func TestVMPageSearchFilterSortPage(t *testing.T) {
+	e, ids := fleetEnv(t)
+	cases := []struct {
+		query string
+		total int
+		want  []string
+	}{
+		{"limit=3", 32, []string{"fc-a", "fc-b", "vm-00"}},
+		{"limit=3&offset=30", 32, []string{"vm-28", "vm-29"}},
+		{"offset=40", 32, []string{}},
+		{"sort=name&order=desc&limit=2", 32, []string{"vm-29", "vm-28"}},
+		// CPU: highest first, VMs without a figure (no sample, gone) last.
+		{"sort=cpu&limit=4", 32, []string{"fc-a", "vm-24", "vm-23", "vm-22"}},
+		{"sort=cpu&order=asc&limit=2", 32, []string{"vm-00", "vm-01"}},
+		{"sort=cpu&order=asc&offset=25", 32, []string{"fc-a", "fc-b", "vm-25", "vm-26", "vm-27", "vm-28", "vm-29"}},
+		{"sort=memory&limit=2", 32, []string{"vm-00", "vm-01"}},
+		{"sort=net&limit=2", 32, []string{"vm-24", "vm-22"}},
+		{"q=VM-1", 10, []string{"vm-10", "vm-11", "vm-12", "vm-13", "vm-14", "vm-15", "vm-16", "vm-17", "vm-18", "vm-19"}},
+		{"q=10.1.0.25", 1, []string{"vm-24"}},
+		{"q=" + ids["vm-03"][:12], 1, []string{"vm-03"}},
+		{"state=stale", 5, []string{"vm-00", "vm-05", "vm-10", "vm-15", "vm-20"}},
+		{"state=pending", 5, []string{"vm-25", "vm-26", "vm-27", "vm-28", "vm-29"}},
+		{"state=gone", 1, []string{"fc-b"}},
+		{"source=host", 2, []string{"vm-07", "vm-08"}},
+		{"source=balloon", 2, []string{"fc-a", "vm-09"}},
+		{"source=vcpu&state=live", 1, []string{"fc-a"}},
+		{"host=" + hostID, 2, []string{"fc-a", "fc-b"}},
+		{"q=vm-2&state=live&sort=cpu", 4, []string{"vm-24", "vm-23", "vm-22", "vm-21"}},
+	}
+	for _, c := range cases {
+		p := e.page(t, c.query)
+		if p.Total != c.total || !slices.Equal(names(p), c.want) {
+			t.Errorf("?%s: total %d %v, want %d %v", c.query, p.Total, names(p), c.total, c.want)
+		}
+	}
+	p := e.page(t, "q=vm-24")
+	if len(p.VMs) != 1 || p.VMs[0].State != wire.StateLive || p.VMs[0].Latest == nil ||
+		*p.VMs[0].Latest.CPUUsagePercent != 72 || p.VMs[0].Source != wire.SourceGuest || p.Limit != 100 {
+		t.Errorf("a row: %+v (limit %d), want vm-24 live with its latest sample", p.VMs, p.Limit)
+	}
+	if p := e.page(t, "q=vm-25"); p.VMs[0].State != wire.StatePending || p.VMs[0].Latest != nil {
+		t.Errorf("a VM without samples: %+v", p.VMs[0])
+	}
+	// Without parameters, the answer is still the whole list, as before.
+	w := e.do(t, request{method: "GET", path: "/v1/vms"})
+	var all []wire.VM
+	if decode(t, w, &all); len(all) != 32 {
+		t.Errorf("GET /v1/vms: %d VMs, want all 32", len(all))
+	}
+}
+
+func TestVMPageRefusesBadQueries(t *testing.T) {
+	e, _ := fleetEnv(t)
+	for query, want := range map[string]string{
+		"sort=colour":                   "sort \"colour\" is not a column",
+		"order=up":                      "order \"up\" is neither asc nor desc",
+		"limit=0":                       "limit \"0\" is not a whole number from 1 to 1000",
+		"limit=1001":                    "from 1 to 1000",
+		"offset=-1":                     "offset \"-1\" is not a whole number",
+		"state=dead":                    "state \"dead\" is not a state",
+		"source=cloud":                  "source \"cloud\" is not a source",
+		"size=3":                        "unknown parameter \"size\"",
+		"q=a&q=b":                       "q is given 2 times",
+		"host=" + "x%00y":               "host",
+		"q=" + strings.Repeat("a", 300): "q is 300 bytes long",
+	} {
+		w := e.do(t, request{method: "GET", path: "/v1/vms?" + query})
+		if msg := errorOf(t, w); w.Code != http.StatusBadRequest || !strings.Contains(msg, want) {
+			t.Errorf("?%s: %d %q, want 400 saying %q", query, w.Code, msg, want)
+		}
+	}
+}
+
+func TestFleet(t *testing.T) {
+	e, ids := fleetEnv(t)
+	w := e.do(t, request{method: "GET", path: "/v1/fleet"})
+	var f wire.Fleet
+	if decode(t, w, &f); w.Code != http.StatusOK {
+		t.Fatalf("GET /v1/fleet: %d %s", w.Code, w.Body)
+	}
+	wantState := map[string]int{"live": 21, "stale": 5, "pending": 5, "gone": 1}
+	wantSource := map[string]int{"guest": 23, "vcpu": 1, "host": 2, "none": 6}
+	wantMemory := map[string]int{"guest": 24, "balloon": 2, "host": 0, "none": 6}
+	if f.VMs != 32 || !mapsEqual(f.ByState, wantState) || !mapsEqual(f.BySource, wantSource) || !mapsEqual(f.ByMemorySource, wantMemory) {
+		t.Errorf("counts: %d %v %v %v", f.VMs, f.ByState, f.BySource, f.ByMemorySource)
+	}
+	if f.Direct != 30 || f.HostsTotal != 1 || len(f.Hosts) != 1 || f.Hosts[0].VMs != 1 || f.Hosts[0].Live != 1 {
+		t.Errorf("hosts: direct %d, %d %+v", f.Direct, f.HostsTotal, f.Hosts)
+	}
+	// Top lists hold live VMs only (the stale vm-20 is not among them).
+	top := func(l []wire.FleetVM) []string {
+		var out []string
+		for _, v := range l {
+			out = append(out, v.Name)
+		}
+		return out
+	}
+	if got := top(f.Top.CPU); len(got) != wire.FleetTopN || !slices.Equal(got[:4], []string{"fc-a", "vm-24", "vm-23", "vm-22"}) ||
+		f.Top.CPU[0].Value != 99 || f.Top.CPU[0].Source != wire.SourceVCPU || f.Top.CPU[0].ID != ids["fc-a"] {
+		t.Errorf("top CPU %v %+v", got, f.Top.CPU[0])
+	}
+	if got := top(f.Top.Network); !slices.Equal(got[:3], []string{"vm-24", "vm-22", "vm-18"}) || f.Top.Network[0].Value != 24001 {
+		t.Errorf("top network %v %+v", got, f.Top.Network)
+	}
+	if got := top(f.Top.Memory); got[0] != "vm-01" || len(f.Top.Disk) != 0 {
+		t.Errorf("top memory %v, disk %v", got, f.Top.Disk)
+	}
+	if w := e.do(t, request{method: "GET", path: "/v1/fleet?x=1"}); w.Code != http.StatusBadRequest {
+		t.Errorf("GET /v1/fleet?x=1: %d", w.Code)
+	}
+}
+
+func mapsEqual(a, b map[string]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzVMPageQuery: any query string gets a 200 or a 400.
+func FuzzVMPageQuery(f *testing.F) {
+	for _, s := range []string{"sort=cpu&order=asc", "q=%ff", "limit=1&offset=99999999999", "state=live&source=none&host=h"} {
+		f.Add(s)
+	}
+	e, _ := fleetEnv(f)
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		w := e.do(t, request{method: "GET", path: "/v1/vms?" + q.Encode()})
+		if w.Code != http.StatusOK && w.Code != http.StatusBadRequest {
+			t.Fatalf("?%s: %d %s", raw, w.Code, w.Body)
+		}
+	})
+}
