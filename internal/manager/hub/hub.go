@@ -68,7 +68,7 @@ type Hub struct {
 	all     map[*client]struct{}
 	fleet   map[*client]struct{}            // fleet-stream clients
 	watched map[string]map[*client]struct{} // VM id → fleet clients watching it
-	wg      sync.WaitGroup // one per ServeVM/ServeAll past the closed check
+	wg      sync.WaitGroup                  // one per ServeVM/ServeAll past the closed check
 
 	subscribers atomic.Int64
 	dropped     atomic.Uint64
