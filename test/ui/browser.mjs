@@ -18,6 +18,7 @@ export const env = {
   artifacts: process.env.FCMON_UI_ARTIFACTS,
   screenshot: process.env.FCMON_UI_SCREENSHOT,
   profiles: process.env.FCMON_UI_PROFILE_DIR,
+  docs: process.env.FCMON_UI_DOCS,
 };
 
 /** skip is why these tests cannot run on their own, or false. */

@@ -47,10 +47,10 @@ func splitAddr(t *testing.T, addr string) (string, int) {
 	return host, port
 }
 
-// artifactsDir is test-artifacts/ui at the repository root (gitignored),
-// emptied first.
-func artifactsDir(t *testing.T) string {
-	dir, err := filepath.Abs("../../test-artifacts/ui")
+// artifactsDir is test-artifacts/<name> at the repository root
+// (gitignored), emptied first.
+func artifactsDir(t *testing.T, name string) string {
+	dir, err := filepath.Abs("../../test-artifacts/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +59,19 @@ func artifactsDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// docsDir is docs/ with -update, else "" (screenshots then stay
+// artifacts).
+func docsDir(t *testing.T) string {
+	if !*update {
+		return ""
+	}
+	p, err := filepath.Abs("../../docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // screenshotPath is docs/ui-metrics-tab.png with -update, else "" (the

@@ -9,7 +9,7 @@ describe('VM list', { skip }, () => {
   let b;
   before(async () => {
     b = await launch();
-    await b.page.goto(env.url);
+    await b.page.goto(`${env.url}#/vms`);
   });
   after(async () => {
     await shot(b.page, 'list-final');

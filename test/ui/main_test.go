@@ -63,6 +63,7 @@ func missing() string {
 	for _, need := range []struct{ path, what string }{
 		{chromiumPath, "Debian's Chromium is missing (apt-get install chromium, or make ui-test-deps)"},
 		{"../../web/node_modules/playwright-core/package.json", "playwright-core is not installed in web/node_modules (make ui-test-deps runs npm ci)"},
+		{"../../web/node_modules/axe-core/axe.min.js", "axe-core is not installed in web/node_modules (make ui-test-deps runs npm ci)"},
 		{"../../internal/manager/ui/npm/uPlot.iife.min.js", "uPlot is not copied into internal/manager/ui/npm (make ui-assets)"},
 	} {
 		if _, err := os.Stat(need.path); err != nil {

@@ -18,7 +18,7 @@ describe('metrics tab', { skip }, () => {
 
   before(async () => {
     b = await launch();
-    await b.page.goto(env.url);
+    await b.page.goto(`${env.url}#/vms`);
     await b.page.getByRole('link', { name: 'web-1', exact: true }).click();
     await b.page.getByRole('heading', { level: 1, name: 'web-1' }).waitFor();
   });

@@ -10,7 +10,7 @@ describe('token prompt', { skip }, () => {
   let b;
   before(async () => {
     b = await launch('dark');
-    await b.page.goto(env.tokenUrl);
+    await b.page.goto(`${env.tokenUrl}#/vms`);
   });
   after(async () => {
     await shot(b.page, 'token-final');

@@ -57,7 +57,21 @@ func (h simHost) fill(v *samplepb.VM, n int, now time.Time) {
 			VCPUThreads: uint32(1 + n%4), MemoryRSSKB: total + 20_000, UptimeSeconds: up},
 		HasNetwork: true, Network: samplepb.Rates{Source: wire.RatesFirecracker, RxBytesPerSec: rx, TxBytesPerSec: rx / 3, AgeMs: int64(x % 1000)},
 		HasBlock: true, Block: samplepb.Rates{Source: wire.RatesFirecracker, RxBytesPerSec: 4096, TxBytesPerSec: 8192, AgeMs: int64(x % 1000)}}
+	if !mixSources {
+		return
+	}
+	switch {
+	case n%50 == 7: // neither the guest agent nor vCPU figures: the VMM's
+		v.HasGuest, v.HasVCPU = false, false
+	case n%10 == 3: // no guest agent: vCPU threads and the balloon
+		v.HasGuest = false
+		free := avail / 2
+		v.HasBalloon, v.Balloon = true, samplepb.Balloon{TotalKB: &total, AvailableKB: &avail, FreeKB: &free}
+	}
 }
+
+// mixSources (-mix) gives some VMs fallback sources, for the UI's tests.
+var mixSources bool
 
 // serveHosts binds n consecutive loopback addresses from first on port,
 // one simulated host agent each.

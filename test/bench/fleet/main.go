@@ -29,6 +29,7 @@ func main() {
 	port := flag.Int("port", 8080, "port on every address")
 	maxRun := flag.Duration("max", 15*time.Minute, "exit after this long in any case")
 	perHost := flag.Int("per-host", 0, "simulate -n host agents with this many VMs each (GET /v1/samples) instead of -n guest agents")
+	flag.BoolVar(&mixSources, "mix", false, "with -per-host: every 10th VM without its guest agent (vCPU and balloon figures), every 50th without vCPU figures either (the VMM process's)")
 	flag.Parse()
 	if err := run(*first, *n, *port, *perHost, *maxRun); err != nil {
 		fmt.Fprintln(os.Stderr, "fleet:", err)
@@ -65,6 +66,8 @@ func run(first string, n, port, perHost int, maxRun time.Duration) error {
 			return err
 		}
 		fmt.Printf("ready %d hosts of %d VMs\n", n, perHost)
+		fmt.Fprintf(os.Stderr, "ready %d hosts of %d VMs\n", n, perHost) // for tests that read the log
+
 		<-ctx.Done()
 		return nil
 	}

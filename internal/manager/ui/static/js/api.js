@@ -69,6 +69,33 @@ async function decode(res) {
  * "closed". It returns { close }.
  */
 export function stream(path, onSample, onState = () => {}, onEvent = () => {}) {
+  return connect(path, { sample: onSample, event: onEvent }, onState);
+}
+
+/**
+ * fleetStream is the fleet stream: handlers.fleet gets every fleet
+ * summary, handlers.event every event, handlers.sample the samples of the
+ * VMs last passed to watch(ids) (sent again after a reconnect). It returns
+ * { watch(ids), close() }.
+ */
+export function fleetStream(handlers, onState = () => {}) {
+  let ids = [];
+  const conn = connect('/v1/fleet/ws', handlers, onState, () => conn.send({ watch: ids }));
+  return {
+    watch(next) {
+      ids = next.slice(0, 1000);
+      conn.send({ watch: ids });
+    },
+    close: () => conn.close(),
+  };
+}
+
+/**
+ * connect opens path as a WebSocket, reconnecting with a growing pause;
+ * each message goes to handlers[kind] (kind "sample" when it has none).
+ * onOpen runs after every (re)connect. It returns { send(obj), close() }.
+ */
+function connect(path, handlers, onState, onOpen = () => {}) {
   let ws = null;
   let closed = false;
   let pause = 500;
@@ -82,13 +109,11 @@ export function stream(path, onSample, onState = () => {}, onEvent = () => {}) {
       // A token with characters a subprotocol cannot carry goes as ?token=.
       ws = new WebSocket(`${url}?token=${encodeURIComponent(token)}`, ['fcmon.v1']);
     }
-    ws.onopen = () => { pause = 500; onState('live'); };
+    ws.onopen = () => { pause = 500; onState('live'); onOpen(); };
     ws.onmessage = (ev) => {
-      let sample;
-      try { sample = JSON.parse(ev.data); } catch { return; }
-      // Events come on the same stream, marked kind "event".
-      if (sample.kind === 'event') onEvent(sample);
-      else onSample(sample);
+      let msg;
+      try { msg = JSON.parse(ev.data); } catch { return; }
+      handlers[msg.kind || 'sample']?.(msg);
     };
     ws.onclose = () => {
       if (closed) return;
@@ -99,6 +124,9 @@ export function stream(path, onSample, onState = () => {}, onEvent = () => {}) {
   };
   open();
   return {
+    send(obj) {
+      if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify(obj));
+    },
     close() {
       closed = true;
       clearTimeout(timer);

@@ -23,6 +23,7 @@ export class Chart {
     this.UPlot = UPlot;
     this.xRange = xRange;
     this.data = [[], ...def.series.map(() => [])];
+    this.marks = []; // events: { t: Unix s, label }
     this.badge = h('span', { class: 'source', dataset: { source: 'none' }, text: sourceLabel('none') });
     this.now = h('p', { class: 'now', 'aria-live': 'off' });
     this.plot = h('div', { class: 'plot', dataset: { points: '0', lastTs: '0', drawn: 'false' } });
@@ -84,6 +85,25 @@ export class Chart {
   }
 
   drawn(u) {
+    // Events on the timeline: a dashed line at each, across the plot.
+    const { left, top, width, height } = u.bbox;
+    let shown = 0;
+    for (const m of this.marks) {
+      const x = Math.round(u.valToPos(m.t, 'x', true));
+      if (x < left || x > left + width) continue;
+      const ctx = u.ctx;
+      ctx.save();
+      ctx.strokeStyle = colors().event;
+      ctx.lineWidth = 1.5;
+      ctx.setLineDash([4, 3]);
+      ctx.beginPath();
+      ctx.moveTo(x, top);
+      ctx.lineTo(x, top + height);
+      ctx.stroke();
+      ctx.restore();
+      shown++;
+    }
+    this.plot.dataset.events = String(shown);
     const xs = u.data[0];
     this.plot.dataset.points = String(xs.length);
     this.plot.dataset.lastTs = String(xs.length ? Math.round(xs[xs.length - 1] * 1000) : 0);
@@ -99,6 +119,12 @@ export class Chart {
       this.plot.dataset.points = String(rows.length);
       this.plot.dataset.lastTs = String(rows.length ? Math.round(rows[rows.length - 1].t * 1000) : 0);
     }
+  }
+
+  /** setMarks shows events ({ t: Unix s }) on the timeline. */
+  setMarks(marks) {
+    this.marks = marks;
+    this.u?.redraw(false, false);
   }
 
   /** showSample updates the badge and the current value from a live sample. */

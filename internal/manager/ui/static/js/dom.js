@@ -32,3 +32,12 @@ function append(el, children) {
 export function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;
 }
+
+/**
+ * rendered counts a view's renders on #main (data-renders), across views:
+ * the browser tests wait on it, and a person debugging can watch it.
+ */
+export function rendered() {
+  const main = document.getElementById('main');
+  if (main) main.dataset.renders = String(Number(main.dataset.renders || 0) + 1);
+}

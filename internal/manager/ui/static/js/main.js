@@ -1,9 +1,11 @@
-// The UI's entry point: a hash router between the VM list (#/) and a VM's
-// page (#/vms/<id>), the token prompt on a 401, and the connection status.
+// The UI's entry point: a hash router between the fleet overview (#/),
+// the VM list (#/vms?<view>) and a VM's page (#/vms/<id>), the token
+// prompt on a 401, and the connection status.
 
 import { onTokenNeeded } from './api.js';
 import { h } from './dom.js';
-import { showList } from './list.js';
+import { parseList, showList } from './list.js';
+import { showOverview } from './overview.js';
 import { askToken } from './token.js';
 import { showVM } from './vm.js';
 
@@ -20,6 +22,13 @@ function setConnection(state) {
 }
 
 async function route() {
+  const list = location.hash.match(/^#\/vms(?:\?(.*))?$/);
+  markNav(list ? 'vms' : /^#\/vms\//.test(location.hash) ? '' : 'overview');
+  // Another view of the list: the list stays, only its rows change.
+  if (list && current?.navigate) {
+    current.navigate(parseList(list[1] || '')).catch(() => {});
+    return;
+  }
   const mine = ++generation;
   current?.close();
   current = null;
@@ -28,7 +37,9 @@ async function route() {
   main.setAttribute('aria-busy', 'true');
   const m = location.hash.match(/^#\/vms\/([^/?#]+)/);
   try {
-    const view = m ? await showVM(page, decodeURIComponent(m[1]), setConnection) : await showList(page, setConnection);
+    const view = m ? await showVM(page, decodeURIComponent(m[1]), setConnection)
+      : list ? await showList(page, setConnection, parseList(list[1] || ''))
+        : await showOverview(page, setConnection);
     if (mine !== generation) view.close(); // the user navigated while it loaded
     else current = view;
   } catch (err) {
@@ -37,15 +48,28 @@ async function route() {
       h('div', { class: 'card notice', role: 'alert' },
         h('h1', { text: err.status === 404 ? 'Not found' : 'Something went wrong' }),
         h('p', { text: err.message || String(err) }),
-        h('p', {}, h('a', { href: '#/', text: 'Back to all VMs' }))));
+        h('p', {}, h('a', { href: '#/vms', text: 'Back to all VMs' }))));
   } finally {
     if (mine === generation) main.removeAttribute('aria-busy');
   }
 }
 
+/** markNav marks the current section's link in the header. */
+function markNav(which) {
+  for (const a of document.querySelectorAll('header nav a')) {
+    if (a.dataset.nav === which) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
 onTokenNeeded(askToken);
+let lastPage = location.hash.split('?')[0];
 window.addEventListener('hashchange', () => {
+  const page = location.hash.split('?')[0];
   route();
-  main.focus({ preventScroll: true });
+  // Focus moves to the new page, not when the list only changed its view
+  // (the search box keeps it while typing).
+  if (page !== lastPage) main.focus({ preventScroll: true });
+  lastPage = page;
 });
 route();

@@ -97,11 +97,18 @@ export class MetricsTab {
     this.charts = DEFS.map((d) => new Chart(d, UPlot, () => this.window));
     this.grid.replaceChildren(...this.charts.map((c) => c.el));
     for (const c of this.charts) c.mount();
+    if (this.marks) this.mark(this.marks.map((m) => ({ timestamp_ms: m.t * 1000 })));
     this.scheme = matchMedia('(prefers-color-scheme: dark)');
     this.onScheme = () => this.charts.forEach((c) => c.build());
     this.scheme.addEventListener('change', this.onScheme);
     this.timer = setInterval(() => this.range.step !== 0 && this.load(), REFRESH_MS);
     await this.load();
+  }
+
+  /** mark shows events on every chart's timeline. */
+  mark(events) {
+    this.marks = events.map((e) => ({ t: e.timestamp_ms / 1000 }));
+    for (const c of this.charts || []) c.setMarks(this.marks);
   }
 
   async setRange(r) {

@@ -7,6 +7,7 @@ import { ago, duration, time } from './format.js';
 import { clearErrors, field, placeError, values } from './forms.js';
 import { EventsTab } from './events.js';
 import { MetricsTab } from './metrics.js';
+import { listHash } from './list.js';
 import { status } from './status.js';
 
 /** showVM renders VM id into main; it returns { close }. */
@@ -20,7 +21,7 @@ export async function showVM(main, id, setConnection) {
   const uptime = h('dd', {});
   const stale = h('p', { class: 'warn', role: 'status', hidden: true });
   const metrics = new MetricsTab(id);
-  const events = new EventsTab(id);
+  const events = new EventsTab(id, (list) => metrics.mark(list));
   const details = h('dl', { class: 'details' });
 
   const render = () => {
@@ -38,9 +39,11 @@ export async function showVM(main, id, setConnection) {
   };
 
   main.append(
-    h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/', text: '← All VMs' })),
+    h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/', text: 'Fleet' }), ' › ', h('a', { href: '#/vms', text: 'All VMs' })),
     h('div', { class: 'page-head' }, title, pill, reason),
-    h('p', { class: 'vm-id' }, 'ID ', h('code', { text: vm.id })),
+    h('p', { class: 'vm-id' }, 'ID ', h('code', { text: vm.id }),
+      vm.host_id ? [' · on host agent ', h('a', { href: listHash({ host: vm.host_id }), class: 'host-link', text: vm.host_id }),
+        ' as ', h('code', { text: vm.host_vm_id })] : null),
     stale,
     h('div', { class: 'summary' },
       h('dl', { class: 'facts' }, h('dt', { text: 'Last sample' }), lastSample, h('dt', { text: 'Uptime' }), uptime),
@@ -64,7 +67,7 @@ export async function showVM(main, id, setConnection) {
   call('GET', `${vmPath(id)}/metrics`).then((s) => {
     if (!sample) { sample = s; render(); metrics.live(s); }
   }).catch(() => {});
-  return { close() { live.close(); clearInterval(ticker); metrics.close(); } };
+  return { close() { live.close(); clearInterval(ticker); metrics.close(); events.close(); } };
 }
 
 /** guestForm sets the guest agent's address (POST /v1/vms/{id}/guest-ip). */
