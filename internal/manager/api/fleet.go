@@ -112,10 +112,13 @@ func intParam(q url.Values, name string, lo, hi, def int) (int, error) {
 
 // fleetRow is a VM with its latest sample, as lists and counts need it.
 type fleetRow struct {
-	vm    store.VM
+	vm    *store.VM // shared with the registry's cache: read only
 	s     wire.CombinedSample
 	has   bool
 	state string
+	// The sort column's figure, computed once before sorting.
+	key    float64
+	hasKey bool
 }
 
 // rows returns every VM with its latest sample and state: from the
@@ -133,18 +136,18 @@ func (a *API) rows(ctx context.Context) ([]fleetRow, error) {
 		return nil, err
 	}
 	rows := make([]fleetRow, len(vms))
-	for i, vm := range vms {
-		r := fleetRow{vm: vm}
+	for i := range vms {
+		r := &rows[i]
+		r.vm = &vms[i]
 		if a.opt.Samples != nil {
-			r.s, r.has = a.opt.Samples.Latest(vm.ID)
+			r.s, r.has = a.opt.Samples.Latest(r.vm.ID)
 		}
-		r.state = vmState(vm, r.s, r.has)
-		rows[i] = r
+		r.state = vmState(r.vm, r.s, r.has)
 	}
 	return rows, nil
 }
 
-func vmState(vm store.VM, s wire.CombinedSample, has bool) string {
+func vmState(vm *store.VM, s wire.CombinedSample, has bool) string {
 	switch {
 	case vm.GoneMs != 0:
 		return wire.StateGone
@@ -167,17 +170,17 @@ func (a *API) listPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	match := rows[:0]
-	for _, row := range rows {
-		if vq.matches(&row) {
-			match = append(match, row)
+	var match []*fleetRow
+	for i := range rows {
+		if vq.matches(&rows[i]) {
+			match = append(match, &rows[i])
 		}
 	}
 	vq.sortRows(match)
 	page := wire.VMPage{VMs: []wire.VMRow{}, Total: len(match), Offset: vq.offset, Limit: vq.limit}
 	if vq.offset < len(match) {
 		for _, row := range match[vq.offset:min(len(match), vq.offset+vq.limit)] {
-			v := wire.VMRow{VM: a.viewWith(row.vm, row.s, row.has), State: row.state}
+			v := wire.VMRow{VM: a.viewWith(*row.vm, row.s, row.has), State: row.state}
 			if row.has {
 				s := row.s
 				v.Latest = &s
@@ -237,21 +240,27 @@ func containsFold(s, sub string) bool {
 
 // sortRows orders rows by the query's column. VMs without the figure come
 // last in either order; ties go by name, then id.
-func (vq *vmQuery) sortRows(rows []fleetRow) {
-	key := figure(vq.sort)
-	slices.SortFunc(rows, func(x, y fleetRow) int {
+func (vq *vmQuery) sortRows(rows []*fleetRow) {
+	if key := figure(vq.sort); key != nil {
+		for _, r := range rows {
+			r.key, r.hasKey = key(r)
+		}
+	}
+	byFigure := figure(vq.sort) != nil
+	if vq.sort == "name" && !vq.desc && slices.IsSortedFunc(rows, func(x, y *fleetRow) int { return byName(x.vm, y.vm) }) {
+		return // the registry's order already (one pass instead of a sort)
+	}
+	slices.SortFunc(rows, func(x, y *fleetRow) int {
 		c := 0
 		switch {
-		case key != nil:
-			vx, okx := key(&x)
-			vy, oky := key(&y)
-			if okx != oky { // the VM without the figure last, either order
-				if okx {
+		case byFigure:
+			if x.hasKey != y.hasKey { // the VM without the figure last, either order
+				if x.hasKey {
 					return -1
 				}
 				return 1
 			}
-			c = cmp.Compare(vx, vy)
+			c = cmp.Compare(x.key, y.key)
 		case vq.sort == "age": // youngest first
 			c = cmp.Compare(y.vm.CreatedMs, x.vm.CreatedMs)
 		default:
@@ -260,12 +269,14 @@ func (vq *vmQuery) sortRows(rows []fleetRow) {
 		if vq.desc {
 			c = -c
 		}
-		// Ties keep name order whichever way the figure goes.
-		return cmp.Or(c, byName(x.vm, y.vm))
+		if c == 0 { // ties keep name order whichever way the figure goes
+			c = byName(x.vm, y.vm)
+		}
+		return c
 	})
 }
 
-func byName(x, y store.VM) int {
+func byName(x, y *store.VM) int {
 	return cmp.Or(strings.Compare(x.Name, y.Name), strings.Compare(x.ID, y.ID))
 }
 

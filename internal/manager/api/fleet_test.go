@@ -227,3 +227,35 @@ func FuzzVMPageQuery(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkVMPage100k: one page of GET /v1/vms and GET /v1/fleet over
+// 100,000 VMs with samples (the registry from the cache, as the manager
+// serves them).
+func BenchmarkVMPage100k(b *testing.B) {
+	const n = 100_000
+	vms := make([]store.VM, n)
+	samples := &fakeSamples{m: make(map[string]wire.CombinedSample, n)}
+	for i := range vms {
+		id := fmt.Sprintf("00000000-0000-4000-8000-%012d", i)
+		vms[i] = store.VM{ID: id, Name: fmt.Sprintf("vm-%d", i), HostID: hostID, HostVMID: fmt.Sprintf("vm-%d", i)}
+		cpu, mem := float64(i%10000)/100, float64(i%97)
+		src := wire.SourceGuest
+		if i%10 == 3 {
+			src = wire.SourceVCPU
+		}
+		samples.m[id] = wire.CombinedSample{VMID: id, TimestampMs: 1, Source: src, MemorySource: wire.SourceGuest,
+			CPUUsagePercent: &cpu, MemoryUsagePercent: &mem, Network: &wire.NetworkRates{RxBytesPerSec: cpu * 1000}}
+	}
+	// In the registry's order, as the cache keeps it.
+	slices.SortFunc(vms, func(x, y store.VM) int { return byName(&x, &y) })
+	e := newEnv(b, func(o *Options) { o.Cache = fakeCache{vms}; o.Samples = samples })
+	for _, q := range []string{"/v1/vms?limit=50", "/v1/vms?source=vcpu&sort=cpu&offset=50&limit=50", "/v1/vms?q=vm-123&limit=50", "/v1/fleet"} {
+		b.Run(strings.TrimPrefix(q, "/v1/"), func(b *testing.B) {
+			for b.Loop() {
+				if w := e.do(b, request{method: "GET", path: q}); w.Code != http.StatusOK {
+					b.Fatal(w.Code, w.Body)
+				}
+			}
+		})
+	}
+}

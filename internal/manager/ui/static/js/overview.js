@@ -23,7 +23,9 @@ const TOPS = [
 
 /** showOverview renders the fleet overview into main; it returns { close }. */
 export async function showOverview(main, setConnection) {
-  const [fleet, events] = await Promise.all([call('GET', '/v1/fleet'), call('GET', `/v1/events?limit=${EVENTS}`)]);
+  // The events come when they come: the counts are what paints first.
+  const events = call('GET', `/v1/events?limit=${EVENTS}`);
+  const fleet = await call('GET', '/v1/fleet');
   const summary = h('p', { class: 'count' });
   const states = countCard('By state', 'state');
   const cpu = countCard('CPU figures from', 'source');
@@ -153,6 +155,10 @@ function eventsCard(initial) {
       while (list.children.length > EVENTS) list.lastElementChild.remove();
     },
   };
-  for (const e of [...initial].reverse()) card.add(e);
+  setText(empty, 'Loading events…');
+  initial.then((list) => {
+    for (const e of [...list].reverse()) card.add(e);
+    setText(empty, 'No events yet.');
+  }, () => setText(empty, 'Events could not be loaded.'));
   return card;
 }
