@@ -34,7 +34,7 @@ type vmCollector struct {
 	a                                         *Agent
 	info, attached                            *prometheus.Desc
 	cpu, vcpu, cpuPct, vcpuPct                *prometheus.Desc
-	rss, threads, uptime, up                  *prometheus.Desc
+	rss, threads, uptime, up, vcpus           *prometheus.Desc
 	netRx, netTx, netRxPkts, netTxPkts        *prometheus.Desc
 	blkRead, blkWrite, blkReads, blkWrites    *prometheus.Desc
 	lines, badLines, missed, lastLine         *prometheus.Desc
@@ -54,6 +54,7 @@ func newVMCollector(a *Agent) *vmCollector {
 		vcpuPct:    desc("vcpu_usage_percent", "vCPU threads' CPU over the latest window, percent of one core."),
 		rss:        desc("memory_rss_bytes", "Resident memory of the VMM process."),
 		threads:    desc("threads", "Threads of the VMM process."),
+		vcpus:      desc("vcpus", "vCPUs of the VM: Firecracker's vcpu_count, else its live fc_vcpu threads (divides the vCPU seconds into a share)."),
 		uptime:     desc("uptime_seconds", "Age of the VMM process."),
 		netRx:      desc("network_receive_bytes_total", "Bytes into the guest per Firecracker (virtio headers included), since attach.", "interface"),
 		netTx:      desc("network_transmit_bytes_total", "Bytes out of the guest per Firecracker (virtio headers included), since attach.", "interface"),
@@ -79,7 +80,7 @@ func newVMCollector(a *Agent) *vmCollector {
 
 // Describe sends every descriptor, so the registry checks them.
 func (c *vmCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.info, c.attached, c.up, c.cpu, c.vcpu, c.cpuPct, c.vcpuPct,
+	for _, d := range []*prometheus.Desc{c.info, c.attached, c.up, c.cpu, c.vcpu, c.cpuPct, c.vcpuPct, c.vcpus,
 		c.rss, c.threads, c.uptime, c.netRx, c.netTx, c.netRxPkts, c.netTxPkts, c.blkRead, c.blkWrite,
 		c.blkReads, c.blkWrites, c.lines, c.badLines, c.missed, c.lastLine, c.flushes, c.flushFails,
 		c.tapRx, c.tapTx, c.tapRxPkts, c.tapTxPkts, c.tapDr} {
@@ -97,6 +98,9 @@ func (c *vmCollector) Collect(ch chan<- prometheus.Metric) {
 		e := emitter{ch: ch, id: v.cfg.ID}
 		if v.cfg.PID > 0 {
 			c.collectProcess(e, st)
+		}
+		if n := c.a.vcpuCount(v, st.Process); n > 0 {
+			e.gauge(c.vcpus, float64(n))
 		}
 		c.collectFirecracker(e, st)
 		if t := st.Tap; t != nil {

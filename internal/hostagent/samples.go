@@ -60,12 +60,25 @@ func (a *Agent) hostSamples(now time.Time) wire.HostSamples {
 	return out
 }
 
+// vcpuCount is the VM's vCPUs: Firecracker's vcpu_count when its API told
+// it, else the live fc_vcpu threads of p (nil: none known, 0).
+func (a *Agent) vcpuCount(v *vm, p *wire.ProcessStats) int {
+	if v.poll != nil {
+		if info := v.poll.firecrackerInfo(); info != nil && info.VCPUs > 0 {
+			return info.VCPUs
+		}
+	}
+	if p != nil {
+		return p.VCPUThreads
+	}
+	return 0
+}
+
 // vmSample is one VM's part of GET /v1/samples.
 func (a *Agent) vmSample(v *vm, now time.Time) wire.VMSample {
 	st := a.stats(v)
 	s := wire.VMSample{ID: v.cfg.ID, Discovered: v.found != nil, Process: st.Process, Network: st.Network,
 		Block: st.Block, Firecracker: st.Firecracker, Errors: st.Errors}
-	var vcpus int
 	if v.poll != nil {
 		g, b, errs, _ := v.poll.snapshot(now)
 		s.Guest, s.Balloon = g, b
@@ -75,14 +88,9 @@ func (a *Agent) vmSample(v *vm, now time.Time) wire.VMSample {
 			}
 			s.Errors[k] = e
 		}
-		if info := v.poll.firecrackerInfo(); info != nil {
-			vcpus = info.VCPUs
-		}
 	}
 	if p := st.Process; p != nil && p.VCPUThreads > 0 {
-		if vcpus == 0 {
-			vcpus = p.VCPUThreads
-		}
+		vcpus := a.vcpuCount(v, p)
 		s.VCPU = &wire.VCPUStats{Count: vcpus, WindowMs: p.WindowMs,
 			UsagePercent: math.Round(math.Min(p.VCPUUsagePercent/float64(vcpus), 100)*100) / 100}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/fcmon/fcmon/internal/core/logging"
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/tsdb"
 )
 
 // Config is the manager's configuration as flags and environment give it.
@@ -70,6 +71,13 @@ type Config struct {
 	// HostAgents lists, comma-separated, host agents to collect from
 	// (added to those registered through POST /v1/hosts).
 	HostAgents string
+	// AdvertiseURL is where the other managers sharing the database, and
+	// people reading GET /v1/cluster, reach this one; default
+	// http://<listen>.
+	AdvertiseURL string
+	// HistoryURL is a Prometheus-compatible query API that answers the
+	// history beyond the live window; empty: the embedded rollups.
+	HistoryURL string
 	// LogLevel and LogFormat shape the log on stderr.
 	LogLevel, LogFormat string
 }
@@ -95,6 +103,10 @@ func (c *Config) Flags(fs *cli.FlagSet) {
 		"how long a guest's CPU or memory may disagree with its vCPU threads' or its balloon's before a cross_check event; 0 turns the check off")
 	fs.String(&c.HistoryRetention, "history-retention", "7d",
 		"how long 1-minute history rollups are kept: days (7d) or a duration (168h), at least 1h")
+	fs.String(&c.AdvertiseURL, "advertise-url", "",
+		"the URL other managers sharing the database reach this one at (shown in GET /v1/cluster; the API of a VM collected here is proxied to it); default http://<--listen>")
+	fs.String(&c.HistoryURL, "history-url", "",
+		"a Prometheus-compatible query API (Prometheus, VictoriaMetrics, Mimir, Thanos) scraping the targets of GET /v1/prometheus/sd: history beyond the live window is read from it with PromQL; it must lie in --host-agent-allow-cidrs")
 	fs.String(&c.APIToken, "api-token", "",
 		"bearer token every /v1 call and /metrics then require (prefer MANAGER_API_TOKEN or --api-token-file: flags show in ps)")
 	fs.String(&c.APITokenFile, "api-token-file", "", "file holding the API token, instead of --api-token")
@@ -131,7 +143,9 @@ type settings struct {
 	apiToken    string
 	hostToken   string
 	guestToken  string
-	hostAgents  []string // canonical URLs of --host-agents
+	hostAgents  []string     // canonical URLs of --host-agents
+	tsdb        *tsdb.Client // --history-url; nil: the rollups
+	advertise   string       // --advertise-url, canonical
 }
 
 // validate checks c and reads its token files. Errors are one line and
@@ -162,6 +176,20 @@ func (c *Config) validate() (settings, error) {
 	}
 	if s.hostAgents, err = parseHostAgents(c.HostAgents, s.hostAllow); err != nil {
 		return s, err
+	}
+	s.advertise = "http://" + c.Listen
+	if c.TLSCert != "" {
+		s.advertise = "https://" + c.Listen
+	}
+	if c.AdvertiseURL != "" {
+		if s.advertise, err = netpolicy.ParseAgentURL("--advertise-url", c.AdvertiseURL); err != nil {
+			return s, err
+		}
+	}
+	if c.HistoryURL != "" {
+		if s.tsdb, err = tsdb.New(c.HistoryURL, s.hostAllow); err != nil {
+			return s, err
+		}
 	}
 	s.origins = netpolicy.SplitList(c.AllowedOrigins)
 	for _, o := range s.origins {

@@ -241,6 +241,23 @@ func (r *registry) ensureLoaded(ctx context.Context) error {
 // hosts implements collector.Options.Hosts, reading the store when a
 // write went through the API or rereadEvery passed.
 func (r *registry) hosts(ctx context.Context) ([]collector.HostTarget, error) {
+	all, err := r.allHosts(ctx)
+	if err != nil || r.holds == nil {
+		return all, err
+	}
+	// Sharing the database with other managers: only the hosts this one
+	// holds a lease on.
+	mine := make([]collector.HostTarget, 0, len(all))
+	for _, h := range all {
+		if r.holds(h.ID) {
+			mine = append(mine, h)
+		}
+	}
+	return mine, nil
+}
+
+// allHosts is every host agent registered, cached like the VMs.
+func (r *registry) allHosts(ctx context.Context) ([]collector.HostTarget, error) {
 	r.mu.RLock()
 	list, readAt := r.hostList, r.hostsReadAt
 	r.mu.RUnlock()

@@ -110,6 +110,7 @@ type parts struct {
 	hist    *history.History
 	hub     *hub.Hub
 	metrics *export.Metrics
+	cluster *cluster
 	api     *api.API
 	handler http.Handler
 }
@@ -151,9 +152,11 @@ func (m *Manager) build(st store.Store) *parts {
 		return p.hub.Subscribers(), p.hub.Dropped()
 	})
 	p.hist = history.New(history.Options{Store: countingStore{st, p.metrics.RollupsWritten},
-		Retention: m.set.retention, Logger: m.log.With("part", "history")})
+		Retention: m.set.retention, Logger: m.log.With("part", "history"), Remote: p.reg.remoteHistory(m.set.tsdb)})
 	p.events = newEvents(st, m.log.With("part", "events"), m.set.retention, p.metrics.Event, p.hub.PublishEvent)
 	p.reg.onEvent = p.events.add
+	p.cluster = newCluster(st, m.cfg.Listen, m.set.advertise, m.log.With("part", "cluster"), p.reg.hostsChanged)
+	p.reg.holds = p.cluster.holds
 	hosts := agentclient.NewHostAgents(agentclient.Options{Allow: m.set.hostAllow, Token: m.set.hostToken, TLS: m.hostAgent})
 	p.coll = collector.New(collector.Options{
 		Targets:         p.reg.targets,
@@ -188,6 +191,8 @@ func (m *Manager) build(st store.Store) *parts {
 			st, ok := p.coll.HostStatus(h.ID)
 			return hostView(h, st, ok)
 		},
+		Cluster:        p.cluster.view,
+		Peer:           newPeers(p.cluster, m.set.hostAllow, m.set.apiToken).latest,
 		Token:          m.set.apiToken,
 		GuestAllow:     m.set.guestAllow,
 		HostAgentAllow: m.set.hostAllow,
@@ -227,6 +232,13 @@ func (m *Manager) Serve(ctx context.Context, st store.Store, ln net.Listener) er
 		return err
 	}
 	p := m.build(st)
+	if m.cfg.AdvertiseURL == "" { // the address actually bound (--listen may say port 0)
+		scheme := "http://"
+		if m.tls != nil {
+			scheme = "https://"
+		}
+		p.cluster.self.URL = scheme + ln.Addr().String()
+	}
 	// The history outlives the collector so that it records the last
 	// samples; both end before the store closes.
 	histCtx, stopHist := context.WithCancel(context.WithoutCancel(ctx))
@@ -234,6 +246,13 @@ func (m *Manager) Serve(ctx context.Context, st store.Store, ln net.Listener) er
 	var histWG, collWG sync.WaitGroup
 	histWG.Go(func() { m.logRunError("history", p.hist.Run(histCtx)) })
 	histWG.Go(func() { p.events.run(histCtx) })
+	collWG.Go(func() { p.cluster.run(collCtx) })
+	// The first round decides which host agents are this manager's.
+	select {
+	case <-p.cluster.first:
+	case <-time.After(clusterTTL):
+	case <-ctx.Done():
+	}
 	collWG.Go(func() { m.logRunError("collector", p.coll.Run(collCtx)) })
 	collWG.Go(func() { p.publishFleet(collCtx, m.cfg.PollInterval, m.log.With("part", "fleet")) })
 	if m.tls != nil {
@@ -278,6 +297,9 @@ func (q historyQuery) Query(ctx context.Context, vmID string, sinceMs, untilMs, 
 	res, err := q.h.Query(ctx, vmID, sinceMs, untilMs, stepMs)
 	if errors.Is(err, history.ErrBadRange) {
 		return res, httpapi.BadRequest("%v", err)
+	}
+	if errors.Is(err, history.ErrRemote) {
+		return res, httpapi.Errorf(http.StatusBadGateway, "%v", err)
 	}
 	return res, err
 }

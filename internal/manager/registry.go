@@ -11,7 +11,9 @@ import (
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/collector"
 	"github.com/fcmon/fcmon/internal/manager/export"
+	"github.com/fcmon/fcmon/internal/manager/history"
 	"github.com/fcmon/fcmon/internal/manager/store"
+	"github.com/fcmon/fcmon/internal/manager/tsdb"
 )
 
 // rereadEvery is how often the registry reads the VM list from the store
@@ -46,6 +48,9 @@ type registry struct {
 	hostsReadAt time.Time
 
 	hostVMs hostVMs
+	// holds reports whether this manager collects a host agent (the
+	// cluster's leases); nil: every one.
+	holds func(hostID string) bool
 	// onEvent receives the events the registry makes (a host's VM gone:
 	// vmm_exit); nil drops them.
 	onEvent func(wire.Event)
@@ -158,6 +163,22 @@ func (r *registry) CurrentVMs(ctx context.Context) ([]store.VM, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.vms, nil
+}
+
+// remoteHistory reads a VM's history from the TSDB of --history-url (nil:
+// none), naming its series as the service discovery labels them.
+func (r *registry) remoteHistory(c *tsdb.Client) history.Remote {
+	if c == nil {
+		return nil
+	}
+	return func(ctx context.Context, vmID string, since, until, step int64) ([]wire.HistoryPoint, error) {
+		vm, ok := r.CachedVM(vmID)
+		s := tsdb.Series{VMID: vmID}
+		if ok && vm.HostID != "" {
+			s = tsdb.Series{Host: vm.HostID, VMID: vm.HostVMID}
+		}
+		return c.Query(ctx, s, since, until, step)
+	}
 }
 
 // changed marks the cache stale after a write to the VM registry.

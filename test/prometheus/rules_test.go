@@ -10,13 +10,17 @@ import (
 	"github.com/fcmon/fcmon/internal/testsupport/promtool"
 )
 
-// TestAlertRules checks docs/prometheus/fcmon-alerts.yml with promtool
-// check rules and runs its unit tests with promtool test rules.
+// TestAlertRules checks the alerting and recording rules of
+// docs/prometheus with promtool check rules and runs their unit tests with
+// promtool test rules, and checks the scrape configuration.
 func TestAlertRules(t *testing.T) {
 	bin := promtool.Bin(t, "promtool")
 	for _, args := range [][]string{
 		{"check", "rules", "fcmon-alerts.yml"},
 		{"test", "rules", "fcmon-alerts.test.yml"},
+		{"check", "rules", "fcmon-rules.yml"},
+		{"test", "rules", "fcmon-rules.test.yml"},
+		{"check", "config", "--syntax-only", "prometheus.yml"},
 	} {
 		cmd := exec.Command(bin, args...)
 		cmd.Dir = "../../docs/prometheus"

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fcmon/fcmon/internal/testsupport/procfixture"
 )
 
 // pollInterval is the managers' --poll-interval here: the charts move
@@ -42,8 +44,8 @@ func TestBrowser(t *testing.T) {
 	host := startHostAgent(t)
 	fifo := filepath.Join(t.TempDir(), "metrics.fifo")
 	feedFIFO(t, fifo)
-	ctl := &control{t: t, proc: copyFixture(t)}
-	animateProc(t, ctl.proc)
+	ctl := &control{t: t, proc: procfixture.Copy(t)}
+	procfixture.Animate(t, ctl.proc)
 	ctl.guest = startGuestAgent(t, ctl.proc)
 	ip, port := splitAddr(t, ctl.guest.Addr)
 	register(t, open.Addr, "", map[string]any{"name": "web-1", "guest_ip": ip, "guest_port": port,
@@ -53,7 +55,7 @@ func TestBrowser(t *testing.T) {
 	register(t, open.Addr, "", map[string]any{"name": "spare-3"})
 
 	secured := startManager(t, "--api-token", testToken)
-	ip, port = splitAddr(t, startGuestAgent(t, copyFixture(t)).Addr)
+	ip, port = splitAddr(t, startGuestAgent(t, procfixture.Copy(t)).Addr)
 	register(t, secured.Addr, testToken, map[string]any{"name": "secure-1", "guest_ip": ip, "guest_port": port})
 
 	srv := httptest.NewServer(ctl)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/testsupport/procfixture"
 	"github.com/fcmon/fcmon/internal/testsupport/testbuild"
 	"github.com/fcmon/fcmon/internal/testsupport/testprog"
 )
@@ -54,8 +55,8 @@ func TestBrowserFleet(t *testing.T) {
 	}
 	m := startManager(t, "--poll-interval", "1s", "--host-agents", strings.Join(urls, ","))
 
-	ctl := &control{t: t, proc: copyFixture(t)}
-	animateProc(t, ctl.proc)
+	ctl := &control{t: t, proc: procfixture.Copy(t)}
+	procfixture.Animate(t, ctl.proc)
 	ctl.guest = startGuestAgent(t, ctl.proc)
 	ip, gport := splitAddr(t, ctl.guest.Addr)
 	register(t, m.Addr, "", map[string]any{"name": "real-1", "guest_ip": ip, "guest_port": gport})

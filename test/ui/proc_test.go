@@ -31,7 +31,7 @@ func startVMM(t *testing.T) int {
 	return cmd.Process.Pid
 }
 
-// startGuestAgent runs a guest agent over procRoot (see animateProc).
+// startGuestAgent runs a guest agent over procRoot (see procfixture.Animate).
 func startGuestAgent(t *testing.T, procRoot string) *proc {
 	t.Helper()
 	return testprog.Start(t, guestAgentBin, procRoot, nil, guestServing, "--listen", "127.0.0.1:0",
@@ -51,15 +51,4 @@ func startManager(t *testing.T, extra ...string) *proc {
 		"--guest-allow-cidrs", "127.0.0.0/8"}, extra...)
 	db := "DATABASE_URL=sqlite:" + filepath.Join(t.TempDir(), "fcmon.db")
 	return testprog.Start(t, managerBin, t.TempDir(), []string{db}, managerServing, args...)
-}
-
-// copyFixture copies the captured Linux 6.18 /proc and /sys into a new
-// directory and returns it.
-func copyFixture(t *testing.T) string {
-	t.Helper()
-	root := t.TempDir()
-	if err := os.CopyFS(root, os.DirFS("../../internal/guestagent/procfs/testdata/linux-6.18")); err != nil {
-		t.Fatal(err)
-	}
-	return root
 }

@@ -103,3 +103,28 @@ type WatchRequest struct {
 
 // MaxWatch bounds a WatchRequest.
 const MaxWatch = 1000
+
+// SDTargetGroup is one entry of GET /v1/prometheus/sd, Prometheus's HTTP
+// service discovery format.
+type SDTargetGroup struct {
+	Targets []string          `json:"targets"`
+	Labels  map[string]string `json:"labels"`
+}
+
+// Cluster is GET /v1/cluster: the managers sharing this database, each
+// with the host agents it collects (holds a live lease on). Self is the
+// answering manager's id.
+type Cluster struct {
+	Self    string          `json:"self"`
+	Members []ClusterMember `json:"members"`
+}
+
+// ClusterMember is one manager of a Cluster.
+type ClusterMember struct {
+	ID          string   `json:"id"`
+	Name        string   `json:"name"`
+	URL         string   `json:"url,omitempty"`
+	StartedMs   int64    `json:"started_ms"`
+	HeartbeatMs int64    `json:"heartbeat_ms"`
+	Hosts       []string `json:"hosts"`
+}

@@ -8,6 +8,10 @@ const (
 	// Resolution1m: the points are 1-minute rollups (or step-sized buckets
 	// of them), from the database plus the minutes not yet written to it.
 	Resolution1m = "1m"
+	// ResolutionTSDB: the points come from the Prometheus-compatible TSDB
+	// of the manager's --history-url, one per step, each figure averaged
+	// over the step (at least a minute) by PromQL's rate or avg_over_time.
+	ResolutionTSDB = "tsdb"
 )
 
 // History is the body of GET /v1/vms/{id}/metrics/history?since=&until=&step=:
@@ -27,7 +31,7 @@ type History struct {
 	SinceMs    int64          `json:"since_ms"`
 	UntilMs    int64          `json:"until_ms"`
 	StepMs     int64          `json:"step_ms"`
-	Resolution string         `json:"resolution"` // ResolutionRaw or Resolution1m
+	Resolution string         `json:"resolution"` // ResolutionRaw, Resolution1m or ResolutionTSDB
 	Points     []HistoryPoint `json:"points"`     // ascending by TimestampMs, never null
 }
 

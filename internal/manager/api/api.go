@@ -76,6 +76,11 @@ type Options struct {
 	// HostView shows a host agent with how collecting it goes; nil shows
 	// what is stored only.
 	HostView func(store.Host) wire.Host
+	// Cluster shows the managers sharing the database; nil answers 503.
+	Cluster func() wire.Cluster
+	// Peer asks the manager collecting hostID (another one sharing the
+	// database) for the VM's latest sample; nil: none is asked.
+	Peer func(ctx context.Context, vmID, hostID string) (wire.CombinedSample, bool)
 	// Token, when set, is the bearer token every /v1 call and /metrics
 	// require.
 	Token string
@@ -135,6 +140,8 @@ func New(opt Options) *API {
 //	GET    /v1/metrics/ws                    WebSocket: every VM's samples
 //	GET    /v1/vms?q=&source=&state=&host=&sort=&order=&limit=&offset=  one page of the matching VMs
 //	GET    /v1/fleet                         counts by state and source, top VMs, host agents
+//	GET    /v1/cluster                       the managers sharing the database and the host agents each collects
+//	GET    /v1/prometheus/sd                 Prometheus HTTP service discovery: host agents, direct guests
 //	GET    /v1/fleet/ws                      WebSocket: fleet summaries, events, the watched VMs' samples
 //	GET    /v1/events · /v1/vms/{id}/events  events, newest first: ?vm_id=&type=&since=&until=&limit=
 //	GET    /v1/hosts · POST /v1/hosts        host agents: list · add one (201)
@@ -158,6 +165,8 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("/v1/vms/{id}/metrics/history", auth(a.serve(methods{"GET": a.history})))
 	mux.Handle("/v1/vms/{id}/metrics/ws", wsAuth(a.serveStream(methods{"GET": a.streamVM})))
 	mux.Handle("/v1/metrics/ws", wsAuth(a.serveStream(methods{"GET": a.streamAll})))
+	mux.Handle("/v1/cluster", auth(a.serve(methods{"GET": a.cluster})))
+	mux.Handle("/v1/prometheus/sd", auth(a.serve(methods{"GET": a.prometheusSD})))
 	mux.Handle("/v1/fleet", auth(a.serve(methods{"GET": a.fleet})))
 	mux.Handle("/v1/fleet/ws", wsAuth(a.serveStream(methods{"GET": a.streamFleet})))
 	mux.Handle("/v1/events", auth(a.serve(methods{"GET": a.listEvents})))

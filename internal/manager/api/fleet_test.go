@@ -259,3 +259,30 @@ func BenchmarkVMPage100k(b *testing.B) {
 		})
 	}
 }
+
+func TestPrometheusSD(t *testing.T) {
+	e, ids := fleetEnv(t)
+	w := e.do(t, request{method: "GET", path: "/v1/prometheus/sd"})
+	var groups []wire.SDTargetGroup
+	if decode(t, w, &groups); w.Code != http.StatusOK {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	// The host agent, then the 30 VMs polled directly (fc-a and fc-b are
+	// read through the host agent).
+	if len(groups) != 31 {
+		t.Fatalf("%d target groups, want 31: %+v", len(groups), groups)
+	}
+	h := groups[0]
+	if !slices.Equal(h.Targets, []string{"10.0.0.9:9091"}) || h.Labels["host"] != hostID || h.Labels["__scheme__"] != "http" ||
+		h.Labels["fcmon_role"] != "host_agent" || h.Labels["vm_id"] != "" {
+		t.Errorf("host agent target %+v", h)
+	}
+	g := groups[1]
+	if !slices.Equal(g.Targets, []string{"10.1.0.1:8080"}) || g.Labels["vm_id"] != ids["vm-00"] || g.Labels["vm_name"] != "vm-00" ||
+		g.Labels["fcmon_role"] != "guest_agent" {
+		t.Errorf("guest target %+v", g)
+	}
+	if w := e.do(t, request{method: "GET", path: "/v1/prometheus/sd?x=1"}); w.Code != http.StatusBadRequest {
+		t.Errorf("with a parameter: %d", w.Code)
+	}
+}

@@ -27,6 +27,12 @@ func (a *API) latest(w http.ResponseWriter, r *http.Request) error {
 			return writeJSON(w, http.StatusOK, s)
 		}
 	}
+	// Collected by another manager sharing the database: its latest.
+	if vm.HostID != "" && a.opt.Peer != nil {
+		if s, ok := a.opt.Peer(r.Context(), vm.ID, vm.HostID); ok {
+			return writeJSON(w, http.StatusOK, s)
+		}
+	}
 	return writeJSON(w, http.StatusOK, wire.CombinedSample{
 		VMID: vm.ID, TimestampMs: a.opt.Now().UnixMilli(), Source: wire.SourceNone, MemorySource: wire.SourceNone, Stale: true})
 }

@@ -6,6 +6,7 @@
 package history
 
 import (
+	"context"
 	"log/slog"
 	"slices"
 	"sync"
@@ -43,7 +44,14 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives store failures and lost data; nil discards.
 	Logger *slog.Logger
+	// Remote, when set, answers the ranges beyond the live window instead
+	// of the rollups: a Prometheus-compatible TSDB (--history-url).
+	Remote Remote
 }
+
+// Remote reads a VM's history from elsewhere (package tsdb): points from
+// sinceMs to untilMs, one per stepMs, sources kept.
+type Remote func(ctx context.Context, vmID string, sinceMs, untilMs, stepMs int64) ([]wire.HistoryPoint, error)
 
 // History is the metrics history of all VMs. Its methods are safe for
 // concurrent use.
@@ -54,6 +62,7 @@ type History struct {
 	now       func() time.Time
 	log       *slog.Logger
 	startMs   int64 // when New ran: the live window begins no earlier
+	remote    Remote
 
 	// Run's timing; tests shorten them.
 	flushEvery, pruneEvery, finalTimeout, finalRetry time.Duration
@@ -109,7 +118,7 @@ func New(o Options) *History {
 	start := o.Now().UnixMilli()
 	return &History{
 		store: o.Store, liveMs: o.Live.Milliseconds(), retention: o.Retention,
-		now: o.Now, log: o.Logger, startMs: start,
+		now: o.Now, log: o.Logger, startMs: start, remote: o.Remote,
 		flushEvery: 10 * time.Second, pruneEvery: 5 * time.Minute, finalTimeout: 30 * time.Second, finalRetry: time.Second,
 		vms: make(map[string]*vmState),
 	}

@@ -15,6 +15,10 @@ import (
 // the caller should change: the API answers it with 400 and the message.
 var ErrBadRange = errors.New("bad history range")
 
+// ErrRemote wraps the errors of Options.Remote: the TSDB did not answer
+// (the API answers 502).
+var ErrRemote = errors.New("the TSDB of --history-url did not answer")
+
 const (
 	// MaxPoints is the most points one Query returns.
 	MaxPoints      = 10_000
@@ -53,9 +57,19 @@ func (h *History) Query(ctx context.Context, vmID string, sinceMs, untilMs, step
 		return wire.History{}, err
 	}
 	out := wire.History{VMID: vmID, SinceMs: p.since, UntilMs: p.until, StepMs: p.step, Resolution: wire.ResolutionRaw}
-	if p.raw {
+	switch {
+	case p.raw:
 		out.Points, err = h.queryRaw(vmID, p)
-	} else {
+	case h.remote != nil:
+		out.Resolution = wire.ResolutionTSDB
+		out.Points, err = h.remote(ctx, vmID, p.since, p.until, p.step)
+		if err != nil {
+			err = fmt.Errorf("%w: %w", ErrRemote, err)
+		}
+		if out.Points == nil {
+			out.Points = []wire.HistoryPoint{}
+		}
+	default:
 		out.Resolution = wire.Resolution1m
 		out.Points, err = h.queryRollups(ctx, vmID, p)
 	}

@@ -166,6 +166,22 @@ type Store interface {
 	// returns how many it deleted.
 	PruneRollups(ctx context.Context, olderThanMs int64) (int64, error)
 
+	// Heartbeat records that manager m is alive (now), and forgets members
+	// silent for over forgetAfterMs.
+	Heartbeat(ctx context.Context, m Member, forgetAfterMs int64) error
+
+	// Members returns the managers heard from within liveWithinMs, oldest
+	// first, each with the host agents it holds a live lease on.
+	Members(ctx context.Context, liveWithinMs int64) ([]Member, error)
+
+	// ClaimHosts makes owner's leases the hosts of want that it holds or
+	// nobody holds (or whose lease expired), each for ttlMs, releases its
+	// other leases, and returns the hosts it holds now.
+	ClaimHosts(ctx context.Context, owner string, want []string, ttlMs int64) ([]string, error)
+
+	// LeaveCluster releases the member's leases and forgets it.
+	LeaveCluster(ctx context.Context, id string) error
+
 	// AddEvents stores events in one transaction and returns them with
 	// their ids; an event of a VM that no longer exists is left out.
 	AddEvents(ctx context.Context, events []wire.Event) ([]wire.Event, error)

@@ -36,6 +36,7 @@ var behaviours = []struct {
 	{"many VMs at once", testCreateVMs},
 	{"rollups of before per-group sources", testUpgradeRollupSources},
 	{"events", testEvents},
+	{"managers sharing host agents", testCluster},
 }
 
 func TestStore(t *testing.T) {

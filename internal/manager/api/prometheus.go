@@ -1,0 +1,67 @@
+package api
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
+)
+
+// prometheusSD answers GET /v1/prometheus/sd in Prometheus's HTTP service
+// discovery format (http_sd_configs): one target per host agent, whose
+// /metrics carries every VM of its host labelled vm_id, and one per
+// directly polled guest agent, labelled with its VM.
+func (a *API) prometheusSD(w http.ResponseWriter, r *http.Request) error {
+	if len(r.URL.Query()) > 0 {
+		return badRequest("GET /v1/prometheus/sd takes no parameters")
+	}
+	hosts, err := a.opt.Store.ListHosts(r.Context())
+	if err != nil {
+		return err
+	}
+	groups := make([]wire.SDTargetGroup, 0, len(hosts))
+	for _, h := range hosts {
+		u, err := url.Parse(h.URL)
+		if err != nil || u.Host == "" { // stored URLs were checked: not expected
+			continue
+		}
+		labels := map[string]string{
+			"__scheme__": u.Scheme, "fcmon_role": "host_agent", "host": h.ID, "host_url": h.URL,
+		}
+		if u.Path != "" && u.Path != "/" {
+			labels["__metrics_path__"] = u.Path + "/metrics"
+		}
+		if h.Name != "" {
+			labels["host_name"] = h.Name
+		}
+		groups = append(groups, wire.SDTargetGroup{Targets: []string{u.Host}, Labels: labels})
+	}
+	vms, err := a.rows(r.Context())
+	if err != nil {
+		return err
+	}
+	for _, row := range vms {
+		vm := row.vm
+		if vm.HostID != "" || vm.GoneMs != 0 || vm.GuestIP == "" {
+			continue // read through its host agent, gone, or not reachable directly
+		}
+		groups = append(groups, wire.SDTargetGroup{
+			Targets: []string{net.JoinHostPort(vm.GuestIP, strconv.Itoa(vm.GuestPort))},
+			Labels:  map[string]string{"fcmon_role": "guest_agent", "vm_id": vm.ID, "vm_name": vm.Name},
+		})
+	}
+	return writeJSON(w, http.StatusOK, groups)
+}
+
+// cluster answers GET /v1/cluster.
+func (a *API) cluster(w http.ResponseWriter, r *http.Request) error {
+	if a.opt.Cluster == nil {
+		return unavailable("the cluster view")
+	}
+	if len(r.URL.Query()) > 0 {
+		return badRequest("GET /v1/cluster takes no parameters")
+	}
+	return writeJSON(w, http.StatusOK, a.opt.Cluster())
+}

@@ -1,0 +1,266 @@
+// Package tsdb reads a VM's history from a Prometheus-compatible query API
+// (Prometheus, VictoriaMetrics, Mimir, Thanos: the manager's --history-url)
+// that scrapes the host agents and guest agents GET /v1/prometheus/sd
+// lists. It turns the raw series into the manager's figures with the
+// PromQL of docs/prometheus/fcmon-rules.yml and answers the same points as
+// the embedded rollups, each figure with its source: CPU from the guest,
+// else the vCPU threads, else the VMM process; memory from the guest, else
+// the VMM's resident set; network and disk from Firecracker, else the
+// guest.
+package tsdb
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+
+	"github.com/fcmon/fcmon/internal/core/netpolicy"
+	"github.com/fcmon/fcmon/internal/core/wire"
+)
+
+// Series names a VM's series in the TSDB. A VM read through a host agent
+// is {host="<host id>", vm_id="<its id at the host agent>"} (the host
+// label comes from the service discovery, vm_id from the host agent's
+// /metrics); a guest polled directly is {vm_id="<manager's id>"}.
+type Series struct {
+	Host string
+	VMID string
+}
+
+// selector is the label matchers of s, quoted for PromQL.
+func (s Series) selector() string {
+	sel := fmt.Sprintf("vm_id=%q", s.VMID)
+	if s.Host != "" {
+		sel = fmt.Sprintf("host=%q,%s", s.Host, sel)
+	}
+	return sel
+}
+
+// Client queries one Prometheus-compatible API.
+type Client struct {
+	api     v1.API
+	timeout time.Duration
+}
+
+// New checks rawURL (http or https, no userinfo, query or fragment) and
+// returns a client that dials only addresses allow lets through (checked
+// on the address dialled, so a name cannot rebind past it).
+func New(rawURL string, allow netpolicy.List) (*Client, error) {
+	u, err := netpolicy.ParseAgentURL("--history-url", rawURL)
+	if err != nil {
+		return nil, err
+	}
+	dialer := &net.Dialer{Timeout: 5 * time.Second, Control: allow.Control}
+	tr := &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 8,
+		IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 5 * time.Second, ResponseHeaderTimeout: 30 * time.Second}
+	c, err := api.NewClient(api.Config{Address: u, RoundTripper: tr})
+	if err != nil {
+		return nil, fmt.Errorf("--history-url %s: %w", u, err)
+	}
+	return &Client{api: v1.NewAPI(c), timeout: 30 * time.Second}, nil
+}
+
+// figure is one query of a point's field, by source.
+type figure struct {
+	source string
+	expr   string // with %[1]s the selector and %[2]s the rate window
+	set    func(p *wire.HistoryPoint, v float64)
+}
+
+func ptr(v float64) *float64 { return &v }
+
+// The figures, best source first within each group. The expressions are
+// those of docs/prometheus/fcmon-rules.yml with the VM's selector.
+var (
+	cpuFigures = []figure{
+		{wire.SourceGuest, `100 * (1 - sum(rate(node_cpu_seconds_total{%[1]s,mode=~"idle|iowait"}[%[2]s])) / sum(rate(node_cpu_seconds_total{%[1]s}[%[2]s])))`,
+			func(p *wire.HistoryPoint, v float64) { p.CPUUsagePercent = ptr(v) }},
+		{wire.SourceVCPU, `clamp_max(100 * sum(rate(host_agent_vcpu_seconds_total{%[1]s}[%[2]s])) / max(host_agent_vcpus{%[1]s}), 100)`,
+			func(p *wire.HistoryPoint, v float64) { p.CPUUsagePercent = ptr(v) }},
+		{wire.SourceHost, `clamp_max(100 * sum(rate(host_agent_cpu_seconds_total{%[1]s}[%[2]s])) / max(host_agent_vcpus{%[1]s}), 100)`,
+			func(p *wire.HistoryPoint, v float64) { p.CPUUsagePercent = ptr(v) }},
+	}
+	memFigures = []figure{
+		{wire.SourceGuest, `avg_over_time(node_memory_MemTotal_bytes{%[1]s}[%[2]s]) - avg_over_time(node_memory_MemAvailable_bytes{%[1]s}[%[2]s])`,
+			func(p *wire.HistoryPoint, v float64) { p.MemoryUsedKB = ptr(v / 1024) }},
+		{wire.SourceHost, `avg_over_time(host_agent_memory_rss_bytes{%[1]s}[%[2]s])`,
+			func(p *wire.HistoryPoint, v float64) { p.MemoryUsedKB = ptr(v / 1024) }},
+	}
+	memTotal = figure{wire.SourceGuest, `avg_over_time(node_memory_MemTotal_bytes{%[1]s}[%[2]s])`,
+		func(p *wire.HistoryPoint, v float64) { p.MemoryTotalKB = ptr(v / 1024) }}
+	netFigures = [][2]figure{
+		{{wire.RatesFirecracker, `sum(rate(host_agent_network_receive_bytes_total{%[1]s}[%[2]s]))`,
+			func(p *wire.HistoryPoint, v float64) { p.NetRxBytesPerSec = ptr(v) }},
+			{wire.RatesFirecracker, `sum(rate(host_agent_network_transmit_bytes_total{%[1]s}[%[2]s]))`,
+				func(p *wire.HistoryPoint, v float64) { p.NetTxBytesPerSec = ptr(v) }}},
+		{{wire.RatesGuest, `sum(rate(node_network_receive_bytes_total{%[1]s,device!="lo"}[%[2]s]))`,
+			func(p *wire.HistoryPoint, v float64) { p.NetRxBytesPerSec = ptr(v) }},
+			{wire.RatesGuest, `sum(rate(node_network_transmit_bytes_total{%[1]s,device!="lo"}[%[2]s]))`,
+				func(p *wire.HistoryPoint, v float64) { p.NetTxBytesPerSec = ptr(v) }}},
+	}
+	diskFigures = [][2]figure{
+		{{wire.RatesFirecracker, `sum(rate(host_agent_block_read_bytes_total{%[1]s}[%[2]s]))`,
+			func(p *wire.HistoryPoint, v float64) { p.DiskReadBytesPerSec = ptr(v) }},
+			{wire.RatesFirecracker, `sum(rate(host_agent_block_written_bytes_total{%[1]s}[%[2]s]))`,
+				func(p *wire.HistoryPoint, v float64) { p.DiskWriteBytesPerSec = ptr(v) }}},
+		{{wire.RatesGuest, `sum(rate(node_disk_read_bytes_total{%[1]s}[%[2]s]))`,
+			func(p *wire.HistoryPoint, v float64) { p.DiskReadBytesPerSec = ptr(v) }},
+			{wire.RatesGuest, `sum(rate(node_disk_written_bytes_total{%[1]s}[%[2]s]))`,
+				func(p *wire.HistoryPoint, v float64) { p.DiskWriteBytesPerSec = ptr(v) }}},
+	}
+)
+
+// Query answers the VM's points from sinceMs to untilMs, one per stepMs
+// (at least a second), each figure from the best source with data at
+// that step. A point without any figure is left out.
+func (c *Client) Query(ctx context.Context, s Series, sinceMs, untilMs, stepMs int64) ([]wire.HistoryPoint, error) {
+	if s.VMID == "" {
+		return nil, errors.New("tsdb: no series for this VM")
+	}
+	step := max(time.Duration(stepMs)*time.Millisecond, time.Second)
+	// The rate window: the step, and at least a minute so that a scrape
+	// interval of up to 30 s still gives two samples in it.
+	window := model.Duration(max(step, time.Minute)).String()
+	r := v1.Range{Start: time.UnixMilli(sinceMs).Truncate(step).Add(step), End: time.UnixMilli(untilMs), Step: step}
+	sel := s.selector()
+
+	var all []figure
+	all = append(all, cpuFigures...)
+	all = append(all, memFigures...)
+	all = append(all, memTotal)
+	for _, g := range [][][2]figure{netFigures, diskFigures} {
+		for _, pair := range g {
+			all = append(all, pair[0], pair[1])
+		}
+	}
+	results := make([]map[int64]float64, len(all))
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for i, f := range all {
+		wg.Go(func() {
+			m, err := c.rangeQuery(ctx, fmt.Sprintf(f.expr, sel, window), r)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			results[i] = m
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return merge(all, results), nil
+}
+
+// merge builds the points: per timestamp, CPU and memory from the first
+// figure of their group with a value (its source named), network and
+// disk from the first pair with one.
+func merge(all []figure, results []map[int64]float64) []wire.HistoryPoint {
+	byTS := map[int64]*wire.HistoryPoint{}
+	point := func(ts int64) *wire.HistoryPoint {
+		p := byTS[ts]
+		if p == nil {
+			p = &wire.HistoryPoint{TimestampMs: ts, Source: wire.SourceNone, MemorySource: wire.SourceNone}
+			byTS[ts] = p
+		}
+		return p
+	}
+	idx := 0
+	first := func(group []figure, into func(p *wire.HistoryPoint, source string)) {
+		done := map[int64]bool{}
+		for _, f := range group {
+			for ts, v := range results[idx] {
+				if !done[ts] {
+					done[ts] = true
+					p := point(ts)
+					f.set(p, v)
+					into(p, f.source)
+				}
+			}
+			idx++
+		}
+	}
+	first(cpuFigures, func(p *wire.HistoryPoint, src string) { p.Source = src })
+	first(memFigures, func(p *wire.HistoryPoint, src string) { p.MemorySource = src })
+	for ts, v := range results[idx] { // the guest's total, with the guest's used memory only
+		if p := byTS[ts]; p != nil && p.MemorySource == wire.SourceGuest && v > 0 {
+			memTotal.set(p, v)
+			p.MemoryUsagePercent = ptr(100 * *p.MemoryUsedKB / *p.MemoryTotalKB)
+		}
+	}
+	idx++
+	for _, g := range [][][2]figure{netFigures, diskFigures} {
+		done := map[int64]bool{}
+		for _, pair := range g {
+			rx, tx := results[idx], results[idx+1]
+			for ts, v := range rx {
+				if !done[ts] {
+					done[ts] = true
+					p := point(ts)
+					pair[0].set(p, v)
+					if w, ok := tx[ts]; ok {
+						pair[1].set(p, w)
+					}
+				}
+			}
+			idx += 2
+		}
+	}
+	out := make([]wire.HistoryPoint, 0, len(byTS))
+	for _, p := range byTS {
+		out = append(out, *p)
+	}
+	slices.SortFunc(out, func(a, b wire.HistoryPoint) int { return cmp.Compare(a.TimestampMs, b.TimestampMs) })
+	return out
+}
+
+// rangeQuery runs one range query whose answer is at most one series, and
+// returns its values by Unix ms.
+func (c *Client) rangeQuery(ctx context.Context, q string, r v1.Range) (map[int64]float64, error) {
+	val, _, _, err := c.api.QueryRange(ctx, q, r)
+	if err != nil {
+		return nil, fmt.Errorf("tsdb query: %w", classify(err))
+	}
+	out := map[int64]float64{}
+	mat, ok := val.(model.Matrix)
+	if !ok {
+		return nil, fmt.Errorf("tsdb query: answered a %s, not a matrix", val.Type())
+	}
+	for _, ss := range mat {
+		for _, sp := range ss.Values {
+			v := float64(sp.Value)
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				continue
+			}
+			out[int64(sp.Timestamp)] = v
+		}
+	}
+	return out, nil
+}
+
+// classify keeps an error's class, not the remote's words beyond a short
+// excerpt (the TSDB's answer is the operator's, but a proxy's may not be).
+func classify(err error) error {
+	msg := err.Error()
+	if len(msg) > 200 {
+		msg = msg[:200] + "…"
+	}
+	return errors.New(strings.ToValidUTF8(msg, "?"))
+}

@@ -1,0 +1,181 @@
+package manager
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/testsupport/testbuild"
+	"github.com/fcmon/fcmon/internal/testsupport/testprog"
+)
+
+// TestManagersShareAFleet: three managers on one PostgreSQL divide 30
+// simulated host agents (10 VMs each) between them, each collected by
+// exactly one; a manager killed with SIGKILL has its hosts collected by
+// the others within 10 s, no VM lost; restarted, it rejoins and takes a
+// share again. Any manager answers the latest sample of any VM.
+func TestManagersShareAFleet(t *testing.T) {
+	const hosts, perHost = 30, 10
+	db := needPostgres(t)
+	fleetBin, err := testbuild.Build(t.TempDir(), "./test/bench/fleet", "fleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const port = 18574
+	testprog.Start(t, fleetBin, t.TempDir(), nil, regexp.MustCompile(`ready (\d+) hosts`),
+		"-first", "127.33.0.1", "-n", strconv.Itoa(hosts), "-per-host", strconv.Itoa(perHost), "-port", strconv.Itoa(port), "-max", "10m")
+	urls := make([]string, hosts)
+	for i := range urls {
+		urls[i] = fmt.Sprintf("http://127.33.0.%d:%d", i+1, port)
+	}
+	args := []string{"--poll-interval", "1s", "--host-agents", strings.Join(urls, ",")}
+	ms := []*manager{startManager(t, db, args...), startManager(t, db, args...), startManager(t, db, args...)}
+
+	began := time.Now()
+	owners := waitShared(t, ms, hosts, 20*time.Second)
+	t.Logf("3 managers: hosts shared %v after they started: %v", time.Since(began).Round(time.Millisecond), counts(owners, ms))
+	checkFleet(t, ms, hosts*perHost)
+
+	// Any manager answers for any VM, the one collecting it or not.
+	var vms []wire.VM
+	ms[1].must(t, 200, "GET", "/v1/vms", nil, &vms)
+	for _, vm := range vms[:5] {
+		for i, m := range ms {
+			var s wire.CombinedSample
+			m.must(t, 200, "GET", "/v1/vms/"+vm.ID+"/metrics", nil, &s)
+			if s.Source != wire.SourceGuest || s.Stale || time.Since(time.UnixMilli(s.TimestampMs)) > 5*time.Second {
+				t.Errorf("manager %d on %s (host %s): %s", i, vm.Name, vm.HostID, show(s))
+			}
+		}
+	}
+
+	ms[0].Signal(syscall.SIGKILL)
+	killed := time.Now()
+	survivors := ms[1:]
+	waitShared(t, survivors, hosts, 10*time.Second)
+	t.Logf("manager 0 killed: its hosts collected by the others after %v", time.Since(killed).Round(time.Millisecond))
+	checkFleet(t, survivors, hosts*perHost)
+
+	ms[0] = startManager(t, db, args...)
+	back := time.Now()
+	owners = waitShared(t, ms, hosts, 20*time.Second)
+	t.Logf("manager 0 restarted: rejoined, holding hosts, after %v: %v", time.Since(back).Round(time.Millisecond), counts(owners, ms))
+	checkFleet(t, ms, hosts*perHost)
+}
+
+// waitShared waits until the managers' views agree that each of them is
+// a member holding at least one host and every host is held by exactly
+// one of them, and until each manager has polled exactly the hosts it
+// holds within the last 2 s. It returns each host's owner (index in ms).
+func waitShared(t *testing.T, ms []*manager, hosts int, within time.Duration) map[string]int {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var why string
+	for time.Now().Before(deadline) {
+		owners, problem := shared(t, ms, hosts)
+		if problem == "" {
+			return owners
+		}
+		why = problem
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("after %v: %s", within, why)
+	return nil
+}
+
+func shared(t *testing.T, ms []*manager, hosts int) (map[string]int, string) {
+	ids := make([]string, len(ms))
+	var views []wire.Cluster
+	for i, m := range ms {
+		var c wire.Cluster
+		if code, body := m.call(t, "GET", "/v1/cluster", nil); code != 200 {
+			return nil, fmt.Sprintf("manager %d: GET /v1/cluster %d %s", i, code, body)
+		} else if err := json.Unmarshal(body, &c); err != nil {
+			return nil, err.Error()
+		}
+		ids[i] = c.Self
+		views = append(views, c)
+	}
+	owners := map[string]int{}
+	for i, v := range views {
+		if len(v.Members) != len(ms) {
+			return nil, fmt.Sprintf("manager %d sees %d members, want %d", i, len(v.Members), len(ms))
+		}
+		for _, mem := range v.Members {
+			j := slices.Index(ids, mem.ID)
+			if j < 0 {
+				return nil, fmt.Sprintf("manager %d lists a member %s that is none of them", i, mem.ID)
+			}
+			if len(mem.Hosts) == 0 {
+				return nil, fmt.Sprintf("manager %d: member %d holds no host", i, j)
+			}
+			for _, h := range mem.Hosts {
+				if o, ok := owners[h]; ok && o != j {
+					return nil, fmt.Sprintf("host %s held by managers %d and %d", h, o, j)
+				}
+				owners[h] = j
+			}
+		}
+	}
+	if len(owners) != hosts {
+		return nil, fmt.Sprintf("%d hosts held, want %d", len(owners), hosts)
+	}
+	// What each manager actually polls: the hosts it answered for lately.
+	for i, m := range ms {
+		var hs []wire.Host
+		m.must(t, 200, "GET", "/v1/hosts", nil, &hs)
+		for _, h := range hs {
+			fresh := h.LastSuccessMs > 0 && time.Since(time.UnixMilli(h.LastSuccessMs)) < 2*time.Second
+			if fresh != (owners[h.ID] == i) {
+				return nil, fmt.Sprintf("manager %d polled host %s lately: %v, but it is manager %d's", i, h.URL, fresh, owners[h.ID])
+			}
+		}
+	}
+	return owners, ""
+}
+
+// checkFleet: every VM is in each manager's registry, and each is live
+// on exactly one of them (the one collecting its host). A manager sees
+// VMs another one registered when it reads the registry again (within
+// 10 s), so this waits up to 15 s.
+func checkFleet(t *testing.T, ms []*manager, vms int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		problem := ""
+		live := 0
+		for i, m := range ms {
+			var f wire.Fleet
+			m.must(t, 200, "GET", "/v1/fleet", nil, &f)
+			if f.VMs != vms || f.ByState[wire.StateGone] != 0 {
+				problem = fmt.Sprintf("manager %d: %d VMs, %d gone; want %d, none gone", i, f.VMs, f.ByState[wire.StateGone], vms)
+			}
+			live += f.ByState[wire.StateLive]
+		}
+		if problem == "" && live != vms {
+			problem = fmt.Sprintf("%d VMs live across the managers, want each of the %d on exactly one", live, vms)
+		}
+		if problem == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(problem)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func counts(owners map[string]int, ms []*manager) []int {
+	n := make([]int, len(ms))
+	for _, o := range owners {
+		n[o]++
+	}
+	return n
+}
