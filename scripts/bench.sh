@@ -105,7 +105,9 @@ scale PostgreSQL "$pgurl" >>"$tmp/scale.md" 2>"$tmp/scale-pg.log" ||
 	{ cat "$tmp/scale-pg.log" >&2; exit 1; }
 quiet "manager via host agents, PostgreSQL" 30
 log "manager via host agents on PostgreSQL"
-hostscale PostgreSQL "$pgurl" >>"$tmp/hostscale.md" 2>"$tmp/hostscale-pg.log" ||
+# A database of its own: the one above holds the directly polled VMs.
+psql "$pgurl" -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE fcmon_hosts" >/dev/null
+hostscale PostgreSQL "${pgurl/\/\/\/fcmon?//\/\/fcmon_hosts?}" >>"$tmp/hostscale.md" 2>"$tmp/hostscale-pg.log" ||
 	{ cat "$tmp/hostscale-pg.log" >&2; exit 1; }
 scripts/pg-test-cluster.sh stop "$pgdir" >/dev/null
 cat "$tmp/scale-sqlite.log" "$tmp/scale-pg.log" "$tmp/hostscale-sqlite.log" "$tmp/hostscale-pg.log" |
