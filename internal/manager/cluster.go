@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"hash/fnv"
 	"io"
 	"log/slog"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/api"
 	"github.com/fcmon/fcmon/internal/manager/store"
 )
 
@@ -242,9 +242,9 @@ func newPeers(c *cluster, allow netpolicy.List, token string) *peers {
 		Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute}}}
 }
 
-// latest asks the member holding hostID for the VM's latest sample.
-func (p *peers) latest(ctx context.Context, vmID, hostID string) (wire.CombinedSample, bool) {
-	var s wire.CombinedSample
+// get asks the member holding hostID for path (under /v1) and returns
+// the body of a 200 answer, at most 8 MiB.
+func (p *peers) get(ctx context.Context, hostID, path string) ([]byte, bool) {
 	url := ""
 	p.c.mu.RLock()
 	for _, m := range p.c.members {
@@ -254,22 +254,24 @@ func (p *peers) latest(ctx context.Context, vmID, hostID string) (wire.CombinedS
 	}
 	p.c.mu.RUnlock()
 	if url == "" {
-		return s, false
+		return nil, false
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/v1/vms/"+vmID+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+path, nil)
 	if err != nil {
-		return s, false
+		return nil, false
 	}
 	if p.token != "" {
 		req.Header.Set("Authorization", "Bearer "+p.token)
 	}
+	req.Header.Set(api.PeerHeader, p.c.self.ID)
 	res, err := p.client.Do(req)
 	if err != nil {
-		return s, false
+		return nil, false
 	}
 	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&s) != nil || s.VMID != vmID {
-		return wire.CombinedSample{}, false
+	body, err := io.ReadAll(io.LimitReader(res.Body, 8<<20))
+	if err != nil || res.StatusCode != http.StatusOK {
+		return nil, false
 	}
-	return s, true
+	return body, true
 }

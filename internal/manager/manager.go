@@ -192,7 +192,7 @@ func (m *Manager) build(st store.Store) *parts {
 			return hostView(h, st, ok)
 		},
 		Cluster:        p.cluster.view,
-		Peer:           newPeers(p.cluster, m.set.hostAllow, m.set.apiToken).latest,
+		Peer:           newPeers(p.cluster, m.set.hostAllow, m.set.apiToken).get,
 		Token:          m.set.apiToken,
 		GuestAllow:     m.set.guestAllow,
 		HostAgentAllow: m.set.hostAllow,

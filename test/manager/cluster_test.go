@@ -56,6 +56,18 @@ func TestManagersShareAFleet(t *testing.T) {
 		}
 	}
 
+	// The live window is the collecting manager's: the others ask it.
+	since := time.Now().Add(-8 * time.Second).UnixMilli()
+	for _, vm := range vms[:3] {
+		for i, m := range ms {
+			var h wire.History
+			m.must(t, 200, "GET", "/v1/vms/"+vm.ID+"/metrics/history?since="+strconv.FormatInt(since, 10), nil, &h)
+			if h.Resolution != wire.ResolutionRaw || len(h.Points) < 4 || h.VMID != vm.ID {
+				t.Errorf("manager %d, history of %s: %s with %d points", i, vm.Name, h.Resolution, len(h.Points))
+			}
+		}
+	}
+
 	ms[0].Signal(syscall.SIGKILL)
 	killed := time.Now()
 	survivors := ms[1:]

@@ -79,8 +79,9 @@ type Options struct {
 	// Cluster shows the managers sharing the database; nil answers 503.
 	Cluster func() wire.Cluster
 	// Peer asks the manager collecting hostID (another one sharing the
-	// database) for the VM's latest sample; nil: none is asked.
-	Peer func(ctx context.Context, vmID, hostID string) (wire.CombinedSample, bool)
+	// database) for path of its API (a VM's latest sample or history) and
+	// returns the body of a 200 answer; nil: none is asked.
+	Peer func(ctx context.Context, hostID, path string) ([]byte, bool)
 	// Token, when set, is the bearer token every /v1 call and /metrics
 	// require.
 	Token string

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/fcmon/fcmon/internal/core/httpapi"
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/store"
 )
 
 // healthTimeout bounds the database ping of GET /healthz.
@@ -28,10 +30,9 @@ func (a *API) latest(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	// Collected by another manager sharing the database: its latest.
-	if vm.HostID != "" && a.opt.Peer != nil {
-		if s, ok := a.opt.Peer(r.Context(), vm.ID, vm.HostID); ok {
-			return writeJSON(w, http.StatusOK, s)
-		}
+	var s wire.CombinedSample
+	if a.fromPeer(r, vm, "/v1/vms/"+vm.ID+"/metrics", &s) && s.VMID == vm.ID {
+		return writeJSON(w, http.StatusOK, s)
 	}
 	return writeJSON(w, http.StatusOK, wire.CombinedSample{
 		VMID: vm.ID, TimestampMs: a.opt.Now().UnixMilli(), Source: wire.SourceNone, MemorySource: wire.SourceNone, Stale: true})
@@ -50,6 +51,11 @@ func (a *API) history(w http.ResponseWriter, r *http.Request) error {
 	rng, err := a.historyRange(r.URL.Query())
 	if err != nil {
 		return err
+	}
+	// A VM another manager collects has its live window there.
+	var ph wire.History
+	if a.fromPeer(r, vm, "/v1/vms/"+vm.ID+"/metrics/history?"+r.URL.RawQuery, &ph) && ph.VMID == vm.ID {
+		return writeJSON(w, http.StatusOK, ph)
 	}
 	h, err := a.opt.History.Query(r.Context(), vm.ID, rng[0], rng[1], rng[2])
 	if err != nil {
@@ -172,3 +178,26 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) error {
 	_, err := w.Write([]byte("OK"))
 	return err
 }
+
+// fromPeer asks the manager that collects vm (another one sharing the
+// database) for path and decodes its answer into v; false when this
+// manager collects the VM itself, or no peer answered.
+func (a *API) fromPeer(r *http.Request, vm store.VM, path string, v any) bool {
+	// A request a peer sent is answered here, never passed on again: two
+	// managers whose views of a handover differ for a second must not
+	// send it back and forth.
+	if vm.HostID == "" || a.opt.Peer == nil || r.Header.Get(PeerHeader) != "" {
+		return false
+	}
+	if a.opt.Samples != nil {
+		if _, ok := a.opt.Samples.Latest(vm.ID); ok {
+			return false
+		}
+	}
+	body, ok := a.opt.Peer(r.Context(), vm.HostID, path)
+	return ok && json.Unmarshal(body, v) == nil
+}
+
+// PeerHeader marks a request one manager sends another for a VM it does
+// not collect.
+const PeerHeader = "X-Fcmon-Peer"

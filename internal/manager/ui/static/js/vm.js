@@ -10,6 +10,9 @@ import { MetricsTab } from './metrics.js';
 import { listHash } from './list.js';
 import { status } from './status.js';
 
+// After this long without a sample on the stream, the page asks the API.
+const POLL_AFTER_MS = 3000;
+
 /** showVM renders VM id into main; it returns { close }. */
 export async function showVM(main, id, setConnection) {
   let vm = await call('GET', vmPath(id));
@@ -56,18 +59,27 @@ export async function showVM(main, id, setConnection) {
   );
   render();
   const ticker = setInterval(render, 1000);
-  const live = stream(`${vmPath(id)}/metrics/ws`, (s) => {
-    if (sample && s.timestamp_ms < sample.timestamp_ms) return;
+  let streamed = 0; // when the stream last brought a sample
+  const take = (s) => {
+    if (!s || (sample && s.timestamp_ms <= sample.timestamp_ms)) return;
     sample = s;
     render();
     metrics.live(s);
-  }, setConnection, (e) => events.add(e));
+  };
+  const live = stream(`${vmPath(id)}/metrics/ws`, (s) => { streamed = Date.now(); take(s); },
+    setConnection, (e) => events.add(e));
+  // A VM another manager sharing the database collects has no samples on
+  // this manager's stream: its latest comes through the API, which asks
+  // that manager, once a second while the stream is silent.
+  const poll = setInterval(() => {
+    if (Date.now() - streamed > POLL_AFTER_MS) call('GET', `${vmPath(id)}/metrics`).then(take, () => {});
+  }, 1000);
   events.start();
   await metrics.start();
   call('GET', `${vmPath(id)}/metrics`).then((s) => {
     if (!sample) { sample = s; render(); metrics.live(s); }
   }).catch(() => {});
-  return { close() { live.close(); clearInterval(ticker); metrics.close(); events.close(); } };
+  return { close() { live.close(); clearInterval(ticker); clearInterval(poll); metrics.close(); events.close(); } };
 }
 
 /** guestForm sets the guest agent's address (POST /v1/vms/{id}/guest-ip). */
