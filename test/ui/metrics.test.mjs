@@ -47,6 +47,11 @@ describe('metrics tab', { skip }, () => {
     }
   });
 
+  test("shows the guest clock against the host's", async () => {
+    const dd = b.page.locator('dl.facts dt', { hasText: 'Guest clock' }).locator('xpath=following-sibling::dd[1]');
+    await dd.filter({ hasText: /^\d+\.\d s (ahead of|behind) the host$/ }).waitFor();
+  });
+
   test('names each chart\'s source, with human units', async () => {
     await badge('CPU').filter({ hasText: 'inside the guest' }).waitFor();
     await badge('Memory').filter({ hasText: 'inside the guest' }).waitFor();

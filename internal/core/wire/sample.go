@@ -54,6 +54,23 @@ type CombinedSample struct {
 	// Stale is true when the newest CPU and memory figures are older than
 	// three poll intervals (or there never were any).
 	Stale bool `json:"stale"`
+
+	// Checks are the figures behind the clock_skew and cross_check events
+	// while the guest agent answers; absent otherwise.
+	Checks *SampleChecks `json:"checks,omitempty"`
+}
+
+// SampleChecks put the guest's own word beside independent ones.
+type SampleChecks struct {
+	// ClockSkewMs is the guest's wall clock minus the host agent's (or,
+	// polled directly, the manager's) when the guest answered.
+	ClockSkewMs *int64 `json:"clock_skew_ms,omitempty"`
+	// HostCPUPercent is the VM's vCPU threads' CPU as a share of its
+	// vCPUs, to compare with cpu_usage_percent.
+	HostCPUPercent *float64 `json:"host_cpu_percent,omitempty"`
+	// HostMemoryUsagePercent is the memory use the balloon driver
+	// reports, to compare with memory_usage_percent.
+	HostMemoryUsagePercent *float64 `json:"host_memory_usage_percent,omitempty"`
 }
 
 // NetworkRates is the VM's traffic from the guest's point of view (rx into

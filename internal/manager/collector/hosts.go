@@ -160,8 +160,10 @@ func (h *hostWorker) poll(ctx context.Context) {
 			h.c.addHostVM(hv)
 		}
 		s, fresh := fromHost(id, now, h.doc.IntervalMs, v)
+		f := hostFacts(now, &s, v)
+		s.Checks = f.checks()
 		h.c.publishHost(hv, s, fresh, now)
-		h.c.emit(hv.watch.observe(id, hostFacts(now, &s, v)))
+		h.c.emit(hv.watch.observe(id, f))
 	}
 	h.report(res)
 }

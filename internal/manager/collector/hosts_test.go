@@ -82,11 +82,18 @@ func TestHostCollection(t *testing.T) {
 	hh.hosts = []HostTarget{{ID: "host-1", URL: "http://" + host.addr}}
 	hh.mu.Unlock()
 
-	r := hh.waitSample(t, "vm-a", time.Now(), 10*time.Second, "a guest sample through the host agent", func(s wire.CombinedSample) bool {
-		return s.Source == wire.SourceGuest && s.MemorySource == wire.SourceGuest && s.Network != nil && s.Network.Source == wire.RatesFirecracker
+	r := hh.waitSample(t, "vm-a", time.Now(), 10*time.Second, "a guest sample through the host agent, with the host's view beside it", func(s wire.CombinedSample) bool {
+		return s.Source == wire.SourceGuest && s.MemorySource == wire.SourceGuest && s.Network != nil && s.Network.Source == wire.RatesFirecracker &&
+			s.Checks != nil && s.Checks.HostCPUPercent != nil && s.Checks.HostMemoryUsagePercent != nil
 	})
 	if *r.s.MemoryTotalKB != fixtureMemTotalKB || !r.s.GuestAgent.Reachable || r.s.Stale {
 		t.Errorf("guest sample %s", show(r.s))
+	}
+	// Beside the guest's word, the host's: its clock, the vCPU threads,
+	// the balloon (the stand-in's: 64 of 256 MiB used).
+	if c := r.s.Checks; c == nil || c.ClockSkewMs == nil || *c.ClockSkewMs < -2000 || *c.ClockSkewMs > 2000 ||
+		c.HostCPUPercent == nil || c.HostMemoryUsagePercent == nil || *c.HostMemoryUsagePercent != 25 {
+		t.Errorf("checks %+v", r.s.Checks)
 	}
 	if st, ok := hh.c.HostStatus("host-1"); !ok || st.Encoding != "protobuf" || st.VMs != 1 || st.Name == "" {
 		t.Errorf("host status %+v", st)

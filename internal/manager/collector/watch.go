@@ -46,6 +46,31 @@ type facts struct {
 	balloonOOM           *uint64
 }
 
+// checks are the figures behind the clock and cross-check events, for the
+// sample (nil when the round has none: the guest did not answer).
+func (f facts) checks() *wire.SampleChecks {
+	if !f.guest {
+		return nil
+	}
+	c := &wire.SampleChecks{}
+	if f.hasSkew {
+		skew := f.skewMs
+		c.ClockSkewMs = &skew
+	}
+	if f.hasVCPU {
+		v := math.Round(f.vcpuCPU*10) / 10
+		c.HostCPUPercent = &v
+	}
+	if f.hasBalloon {
+		v := math.Round(f.balloonUsed*1000) / 10
+		c.HostMemoryUsagePercent = &v
+	}
+	if c.ClockSkewMs == nil && c.HostCPUPercent == nil && c.HostMemoryUsagePercent == nil {
+		return nil
+	}
+	return c
+}
+
 // watch remembers a VM's previous facts and turns changes into events.
 type watch struct {
 	seen                bool

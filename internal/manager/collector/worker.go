@@ -97,7 +97,6 @@ func (w *worker) poll(ctx context.Context, slot time.Time) {
 	}
 	s := combine(t.ID, now, g, proc, stats, w.vcpus)
 	s.GuestAgent = w.guest.status
-	w.publish(s, g != nil || proc != nil, now)
 	f := facts{at: now, source: s.Source, memSource: s.MemorySource, guest: g != nil}
 	if g != nil {
 		f.bootID, f.uptime, f.oomKills, f.started, f.guestCPU = g.BootID, g.UptimeSeconds, g.OOMKills, g.AgentStartedMs, g.CPUUsagePercent
@@ -105,6 +104,8 @@ func (w *worker) poll(ctx context.Context, slot time.Time) {
 			f.skewMs, f.hasSkew = g.ClockUnixMs-now.UnixMilli(), true
 		}
 	}
+	s.Checks = f.checks()
+	w.publish(s, g != nil || proc != nil, now)
 	w.c.emit(w.watch.observe(t.ID, f))
 }
 

@@ -3,7 +3,7 @@
 
 import { call, stream, vmPath } from './api.js';
 import { h, setText } from './dom.js';
-import { ago, duration, time } from './format.js';
+import { NONE, ago, duration, percent, time } from './format.js';
 import { clearErrors, field, placeError, values } from './forms.js';
 import { EventsTab } from './events.js';
 import { MetricsTab } from './metrics.js';
@@ -22,6 +22,8 @@ export async function showVM(main, id, setConnection) {
   const reason = h('span', { class: 'reason' });
   const lastSample = h('dd', {});
   const uptime = h('dd', {});
+  const skew = h('dd', {});
+  const hostView = h('dd', {});
   const stale = h('p', { class: 'warn', role: 'status', hidden: true });
   const metrics = new MetricsTab(id);
   const events = new EventsTab(id, (list) => metrics.mark(list));
@@ -34,6 +36,14 @@ export async function showVM(main, id, setConnection) {
     setText(reason, st.reason);
     setText(lastSample, sample?.source === 'none' || !sample ? ago(vm.last_sample_ms) : ago(sample.timestamp_ms));
     setText(uptime, duration(sample?.uptime_seconds));
+    // The checks behind the clock_skew and cross_check events: the guest's
+    // word beside the host's.
+    const c = sample?.checks;
+    setText(skew, typeof c?.clock_skew_ms === 'number' ? `${(Math.abs(c.clock_skew_ms) / 1000).toFixed(1)} s ${c.clock_skew_ms >= 0 ? 'ahead of' : 'behind'} the host` : NONE);
+    const view = [];
+    if (typeof c?.host_cpu_percent === 'number') view.push(`vCPU threads ${percent(c.host_cpu_percent)}`);
+    if (typeof c?.host_memory_usage_percent === 'number') view.push(`balloon ${percent(c.host_memory_usage_percent)} memory`);
+    setText(hostView, view.length ? view.join(' · ') : NONE);
     stale.hidden = !sample?.stale;
     setText(stale, sample?.stale
       ? `Stale: no fresh CPU or memory figures for over three poll intervals (the guest agent last answered: ${sample.guest_agent?.last_success_ms ? time(sample.guest_agent.last_success_ms) : 'never'}).`
@@ -49,7 +59,8 @@ export async function showVM(main, id, setConnection) {
         ' as ', h('code', { text: vm.host_vm_id })] : null),
     stale,
     h('div', { class: 'summary' },
-      h('dl', { class: 'facts' }, h('dt', { text: 'Last sample' }), lastSample, h('dt', { text: 'Uptime' }), uptime),
+      h('dl', { class: 'facts' }, h('dt', { text: 'Last sample' }), lastSample, h('dt', { text: 'Uptime' }), uptime,
+        h('dt', { text: 'Guest clock' }), skew, h('dt', { text: "Host's view" }), hostView),
       guestForm(vm, (updated) => { vm = updated; render(); })),
     tabs([
       { key: 'metrics', label: 'Metrics', panel: metrics.el },
