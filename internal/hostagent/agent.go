@@ -35,6 +35,7 @@ type Agent struct {
 	attachMu sync.Mutex // serializes attach and detach, which open and close files
 	mu       sync.RWMutex
 	vms      map[string]*vm
+	exits    exitLog
 }
 
 // New validates cfg and returns an Agent. Its errors are one line, fit to
@@ -81,6 +82,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.procs.Run(bg) })
 	wg.Go(func() { a.sampleTaps(bg) })
+	wg.Go(func() { a.watchExits(bg) })
 	if a.cfg.Discover {
 		wg.Go(func() { a.discoverLoop(bg) })
 	}

@@ -134,6 +134,7 @@ func (a *Agent) lose(k *tracked) {
 	if _, err := a.replace(k.id, v.attached, v.paths, nil); err != nil {
 		a.log.Warn("discovery: removing a VM", "vm_id", k.id, "err", err)
 	}
+	a.exits.depart(k.id, v.found.pid, time.Now())
 	a.log.Info("VM gone: its Firecracker process exited", "vm_id", k.id, "pid", v.found.pid)
 }
 

@@ -57,6 +57,7 @@ func (a *Agent) hostSamples(now time.Time) wire.HostSamples {
 	for _, v := range vms {
 		out.VMs = append(out.VMs, a.vmSample(v, now))
 	}
+	out.Exits = a.exits.list(now)
 	return out
 }
 

@@ -59,7 +59,7 @@ func (h *hostVMs) load(vms []store.VM, hosts []store.Host) {
 // reported before and no longer does are marked gone, and those that
 // return are no longer gone. A VM the store refuses is left out, and
 // tried again when the host's set changes next.
-func (r *registry) register(ctx context.Context, h collector.HostTarget, name string, vms []collector.HostVM) (map[string]string, error) {
+func (r *registry) register(ctx context.Context, h collector.HostTarget, name string, vms []collector.HostVM, exits map[string]string) (map[string]string, error) {
 	if err := r.ensureLoaded(ctx); err != nil {
 		return nil, err
 	}
@@ -110,10 +110,14 @@ func (r *registry) register(ctx context.Context, h collector.HostTarget, name st
 		created = made
 	}
 	var gone []string
+	reasons := map[string]string{} // VM id → how its VMM ended
 	r.hostVMs.mu.Lock()
 	for hostVMID, vm := range known {
 		if !present[hostVMID] && vm.GoneMs == 0 {
 			gone = append(gone, vm.ID)
+			if reason := exits[hostVMID]; reason != "" {
+				reasons[vm.ID] = reason
+			}
 			vm.GoneMs = now
 			known[hostVMID] = vm
 		}
@@ -125,9 +129,14 @@ func (r *registry) register(ctx context.Context, h collector.HostTarget, name st
 		for _, id := range gone {
 			marks[id] = now
 			if r.onEvent != nil {
-				r.onEvent(wire.Event{VMID: id, Type: wire.EventVMMExit, TimestampMs: now,
+				e := wire.Event{VMID: id, Type: wire.EventVMMExit, TimestampMs: now,
 					Message: "its Firecracker process exited: host agent " + h.URL + " no longer reports it",
-					Detail:  map[string]string{"host_id": h.ID}})
+					Detail:  map[string]string{"host_id": h.ID}}
+				if reason := reasons[id]; reason != "" {
+					e.Message = "its Firecracker process " + reason + " (host agent " + h.URL + ")"
+					e.Detail["reason"] = reason
+				}
+				r.onEvent(e)
 			}
 		}
 	}

@@ -38,7 +38,7 @@ func (d *Decoder) Decode(data []byte, h *HostSamples) error {
 		d.strs, d.gen = make(map[string]string), 0 // bounded, even if strings keep changing
 	}
 	d.gen++
-	*h = HostSamples{VMs: h.VMs[:0]}
+	*h = HostSamples{VMs: h.VMs[:0], Exits: h.Exits[:0]}
 	err := fields(data, func(n protowire.Number, t protowire.Type, v []byte, x uint64) error {
 		switch n {
 		case hostHost:
@@ -56,6 +56,15 @@ func (d *Decoder) Decode(data []byte, h *HostSamples) error {
 			}
 			h.VMs = append(h.VMs, VM{})
 			return d.vm(v, &h.VMs[len(h.VMs)-1])
+		case hostExits:
+			if t != protowire.BytesType {
+				return errType
+			}
+			if len(h.Exits) >= MaxExits {
+				return fmt.Errorf("over %d exits", MaxExits)
+			}
+			h.Exits = append(h.Exits, Exit{})
+			return d.exit(v, &h.Exits[len(h.Exits)-1])
 		}
 		return nil
 	})
@@ -371,4 +380,20 @@ func asDouble(t protowire.Type, x uint64, p *float64) error {
 	}
 	*p = f
 	return nil
+}
+
+func (d *Decoder) exit(data []byte, e *Exit) error {
+	return fields(data, func(n protowire.Number, t protowire.Type, v []byte, x uint64) error {
+		switch n {
+		case exitID:
+			return d.str(t, v, &e.ID)
+		case exitPID:
+			return asInt(t, x, &e.PID)
+		case exitAtMs:
+			return asInt(t, x, &e.AtMs)
+		case exitReason:
+			return d.str(t, v, &e.Reason)
+		}
+		return nil
+	})
 }

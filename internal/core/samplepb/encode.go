@@ -18,6 +18,15 @@ func Append(b []byte, h *HostSamples) []byte {
 	for i := range h.VMs {
 		b = appendMessage(b, hostVMs, func(b []byte) []byte { return appendVM(b, &h.VMs[i]) })
 	}
+	for i := range h.Exits {
+		e := &h.Exits[i]
+		b = appendMessage(b, hostExits, func(b []byte) []byte {
+			b = appendString(b, exitID, e.ID)
+			b = appendInt(b, exitPID, e.PID)
+			b = appendInt(b, exitAtMs, e.AtMs)
+			return appendString(b, exitReason, e.Reason)
+		})
+	}
 	return b
 }
 

@@ -4,7 +4,9 @@ import "google.golang.org/protobuf/encoding/protowire"
 
 // Field numbers, as docs/samples.proto has them (a test holds them equal).
 const (
-	hostHost, hostTimestampMs, hostIntervalMs, hostVMs protowire.Number = 1, 2, 3, 4
+	hostHost, hostTimestampMs, hostIntervalMs, hostVMs, hostExits protowire.Number = 1, 2, 3, 4, 5
+
+	exitID, exitPID, exitAtMs, exitReason protowire.Number = 1, 2, 3, 4
 
 	vmID, vmDiscovered, vmGuest, vmVCPU, vmBalloon, vmProcess, vmNetwork, vmBlock, vmErrors protowire.Number = 1, 2, 3, 4, 5, 6, 7, 8, 9
 
@@ -26,7 +28,8 @@ const (
 
 // schema names every field by message, for the test against the .proto.
 var schema = map[string]map[string]protowire.Number{
-	"HostSamples": {"host": hostHost, "timestamp_ms": hostTimestampMs, "interval_ms": hostIntervalMs, "vms": hostVMs},
+	"HostSamples": {"host": hostHost, "timestamp_ms": hostTimestampMs, "interval_ms": hostIntervalMs, "vms": hostVMs, "exits": hostExits},
+	"Exit":        {"id": exitID, "pid": exitPID, "at_ms": exitAtMs, "reason": exitReason},
 	"VM": {"id": vmID, "discovered": vmDiscovered, "guest": vmGuest, "vcpu": vmVCPU, "balloon": vmBalloon,
 		"process": vmProcess, "network": vmNetwork, "block": vmBlock, "errors": vmErrors},
 	"Guest": {"cpu_usage_percent": guestCPU, "memory_usage_percent": guestMemPct, "memory_used_kb": guestMemUsed,

@@ -17,7 +17,19 @@ type HostSamples struct {
 	TimestampMs int64
 	IntervalMs  int64
 	VMs         []VM
+	Exits       []Exit
 }
+
+// Exit is a VM whose VMM process ended (wire.VMExit).
+type Exit struct {
+	ID     string
+	PID    int64
+	AtMs   int64
+	Reason string
+}
+
+// MaxExits bounds the exits of one document.
+const MaxExits = 10000
 
 // VM is one VM's figures. A part is there when its Has flag is set.
 type VM struct {

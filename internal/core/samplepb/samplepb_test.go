@@ -51,7 +51,7 @@ func full() HostSamples {
 		HasNetwork: true, Network: Rates{Source: "firecracker", RxBytesPerSec: 20013, TxBytesPerSec: 10006, AgeMs: 474},
 		HasBlock: true, Block: Rates{Source: "firecracker", RxBytesPerSec: 80052.1, TxBytesPerSec: 40026.05, AgeMs: 474},
 		Errors: map[string]string{"tap": "no such device", "balloon": strings.Repeat("é", 100)},
-	}, {ID: "bare"}}}
+	}, {ID: "bare"}}, Exits: []Exit{{ID: "vm-0", PID: 23001, AtMs: 1796058080000, Reason: "killed by SIGKILL"}, {ID: "vm-9", PID: 9}}}
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -64,6 +64,9 @@ func TestRoundTrip(t *testing.T) {
 		}
 		if len(h.VMs) == 0 {
 			h.VMs = got.VMs[:0]
+		}
+		if len(h.Exits) == 0 {
+			h.Exits = got.Exits[:0]
 		}
 		if !reflect.DeepEqual(got, h) {
 			t.Errorf("%s: decoded\n%+v\nwant\n%+v", name, got, h)

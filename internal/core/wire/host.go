@@ -183,6 +183,20 @@ type HostSamples struct {
 	TimestampMs int64      `json:"timestamp_ms"` // when the document was assembled, host clock
 	IntervalMs  int64      `json:"interval_ms"`  // the host agent's --interval
 	VMs         []VMSample `json:"vms"`          // sorted by id
+	// Exits are the discovered VMs whose Firecracker process ended in the
+	// last five minutes, and how, when the kernel told (the reason of the
+	// manager's vmm_exit event). Oldest first.
+	Exits []VMExit `json:"exits,omitempty"`
+}
+
+// VMExit is a VM that left because its VMM process ended.
+type VMExit struct {
+	ID   string `json:"id"`
+	PID  int    `json:"pid"`
+	AtMs int64  `json:"at_ms"`
+	// Reason is "exited with code N" or "killed by SIGNAME"; empty when
+	// unknown (the host agent could not watch the kernel's process events).
+	Reason string `json:"reason,omitempty"`
 }
 
 // VMSample is one VM in HostSamples. A part without a source is absent;

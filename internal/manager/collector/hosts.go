@@ -245,7 +245,17 @@ func (h *hostWorker) register(ctx context.Context, t HostTarget) error {
 	for i := range h.doc.VMs {
 		vms = append(vms, HostVM{HostVMID: h.doc.VMs[i].ID, Discovered: h.doc.VMs[i].Discovered})
 	}
-	ids, err := h.c.opt.Register(ctx, t, h.doc.Host, vms)
+	// How the VMs that left ended, when the host agent could tell.
+	var exits map[string]string
+	for _, e := range h.doc.Exits {
+		if e.Reason != "" {
+			if exits == nil {
+				exits = map[string]string{}
+			}
+			exits[e.ID] = e.Reason
+		}
+	}
+	ids, err := h.c.opt.Register(ctx, t, h.doc.Host, vms, exits)
 	if err != nil {
 		return err
 	}

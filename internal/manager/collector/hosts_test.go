@@ -36,10 +36,11 @@ type hostHarness struct {
 	mu       sync.Mutex
 	hosts    []HostTarget
 	register [][]HostVM
+	exits    map[string]string // host VM id → how its VMM ended, as Register got them
 }
 
 func newHostHarness(t *testing.T, interval time.Duration, tune ...func(*Options)) *hostHarness {
-	hh := &hostHarness{}
+	hh := &hostHarness{exits: map[string]string{}}
 	hh.harness = newHarness(t, interval, func(o *Options) {
 		for _, f := range tune {
 			f(o)
@@ -50,9 +51,12 @@ func newHostHarness(t *testing.T, interval time.Duration, tune ...func(*Options)
 			defer hh.mu.Unlock()
 			return append([]HostTarget(nil), hh.hosts...), nil
 		}
-		o.Register = func(_ context.Context, _ HostTarget, _ string, vms []HostVM) (map[string]string, error) {
+		o.Register = func(_ context.Context, _ HostTarget, _ string, vms []HostVM, exits map[string]string) (map[string]string, error) {
 			hh.mu.Lock()
 			hh.register = append(hh.register, vms)
+			for id, reason := range exits {
+				hh.exits[id] = reason
+			}
 			hh.mu.Unlock()
 			ids := map[string]string{}
 			for _, v := range vms {
@@ -146,9 +150,15 @@ func TestHostCollection(t *testing.T) {
 	}
 	hh.mu.Lock()
 	last := hh.register[len(hh.register)-1]
+	reason := hh.exits["vm-a"]
 	hh.mu.Unlock()
 	if len(last) != 0 {
 		t.Errorf("the last Register call listed %v, want none", last)
+	}
+	// The host agent heard from the kernel how the VMM ended (it is not its
+	// child): the reason of the manager's vmm_exit event.
+	if reason != "killed by SIGKILL" {
+		t.Errorf("exit reason %q, want killed by SIGKILL", reason)
 	}
 }
 
