@@ -21,6 +21,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/fcmon/fcmon/test/bench/internal/machine"
 )
 
 func main() {
@@ -44,7 +46,7 @@ func run(first string, n, port, perHost int, maxRun time.Duration) error {
 	}
 	// Each VM costs a listener and a kept-alive connection; 10,000 VMs are
 	// over the usual limit of open files.
-	if err := raiseNoFile(uint64(2*n + 256)); err != nil {
+	if err := machine.RaiseNoFile(uint64(2*n + 256)); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -85,26 +87,6 @@ func run(first string, n, port, perHost int, maxRun time.Duration) error {
 	}
 	fmt.Printf("ready %d\n", n)
 	<-ctx.Done()
-	return nil
-}
-
-// raiseNoFile lifts the open-file limit to at least want, raising the hard
-// limit too when allowed (root).
-func raiseNoFile(want uint64) error {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return err
-	}
-	if lim.Cur >= want {
-		return nil
-	}
-	if lim.Max < want {
-		lim.Max = want
-	}
-	lim.Cur = lim.Max
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("raising the open-file limit to %d: %w (run as root or raise ulimit -Hn)", want, err)
-	}
 	return nil
 }
 

@@ -68,7 +68,7 @@ func run(ctx context.Context, c config) error {
 	if c.fleet == "" {
 		return errors.New("-fleet is required")
 	}
-	if err := raiseNoFile(uint64(8*c.vms + 256)); err != nil {
+	if err := machine.RaiseNoFile(uint64(8*c.vms + 256)); err != nil {
 		return err
 	}
 	dir, err := os.MkdirTemp("", "hd-") // short: Unix socket paths have 108 bytes
@@ -86,7 +86,7 @@ func run(ctx context.Context, c config) error {
 	if err := fleet.Start(); err != nil {
 		return err
 	}
-	defer stop(fleet)
+	defer machine.Stop(fleet)
 	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
 		return fmt.Errorf("fleet did not start: %w", err)
 	}
@@ -102,7 +102,7 @@ func run(ctx context.Context, c config) error {
 		}
 	}()
 
-	port, err := freePort()
+	port, err := machine.FreePort()
 	if err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func run(ctx context.Context, c config) error {
 	if err := ha.Start(); err != nil {
 		return err
 	}
-	defer stop(ha)
+	defer machine.Stop(ha)
 	if err := waitHealthy(ctx, base); err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func run(ctx context.Context, c config) error {
 	if err := settle(ctx, base, c.vms); err != nil {
 		return err
 	}
-	if !sleep(ctx, c.warmup) {
+	if !machine.Sleep(ctx, c.warmup) {
 		return ctx.Err()
 	}
 	var cpus, simCPU, rss, p99 []float64
@@ -133,7 +133,7 @@ func run(ctx context.Context, c config) error {
 	for range c.windows {
 		m := machine.StartCPU(ha.Process.Pid)
 		sim := machine.StartCPU(os.Getpid(), fleet.Process.Pid)
-		if !sleep(ctx, c.window) {
+		if !machine.Sleep(ctx, c.window) {
 			return ctx.Err()
 		}
 		cpus = append(cpus, m.Percent())
@@ -273,7 +273,7 @@ func settle(ctx context.Context, base string, n int) error {
 		if c, err = count(ctx, base); err == nil && c.vms == n && c.guest == n && c.balloon == n && c.firecracker == n {
 			return nil
 		}
-		sleep(ctx, time.Second)
+		machine.Sleep(ctx, time.Second)
 	}
 	return fmt.Errorf("not every VM has its figures (%+v): %w", c, ctx.Err())
 }
@@ -286,54 +286,7 @@ func waitHealthy(ctx context.Context, base string) error {
 				return nil
 			}
 		}
-		sleep(ctx, 100*time.Millisecond)
+		machine.Sleep(ctx, 100*time.Millisecond)
 	}
 	return ctx.Err()
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func stop(cmd *exec.Cmd) {
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		<-done
-	}
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-func raiseNoFile(want uint64) error {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return err
-	}
-	if lim.Cur >= want {
-		return nil
-	}
-	lim.Cur = want
-	if lim.Max < want {
-		lim.Max = want
-	}
-	return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 }

@@ -43,11 +43,11 @@ func settle(ctx context.Context, c config, m *manager, n int) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%d of %d VMs still without a sample after %s", n-len(ages), n, limit)
 		}
-		if !sleep(ctx, time.Second) {
+		if !machine.Sleep(ctx, time.Second) {
 			return ctx.Err()
 		}
 	}
-	if !sleep(ctx, c.warmup) {
+	if !machine.Sleep(ctx, c.warmup) {
 		return ctx.Err()
 	}
 	return nil
@@ -69,7 +69,7 @@ func measureScale(ctx context.Context, c config, m *manager, fl *fleet, n int) (
 		// The CPU window holds no request of the benchmark's; the ages
 		// are read after it (GET /v1/vms of every VM is itself work).
 		mc, fc := machine.StartCPU(m.pid()), machine.StartCPU(fl.pids()...)
-		if !sleep(ctx, c.window) {
+		if !machine.Sleep(ctx, c.window) {
 			return r, ctx.Err()
 		}
 		cpu, fleetCPU = append(cpu, mc.Percent()), append(fleetCPU, fc.Percent())
@@ -82,7 +82,7 @@ func measureScale(ctx context.Context, c config, m *manager, fl *fleet, n int) (
 		}
 		p50 = append(p50, machine.Percentile(ages, 50))
 		p99 = append(p99, machine.Percentile(ages, 99))
-		if !sleep(ctx, time.Second) { // let the listing's work settle
+		if !machine.Sleep(ctx, time.Second) { // let the listing's work settle
 			return r, ctx.Err()
 		}
 	}
@@ -102,14 +102,3 @@ func measureScale(ctx context.Context, c config, m *manager, fl *fleet, n int) (
 }
 
 var selfPID = os.Getpid()
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}

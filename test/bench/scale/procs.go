@@ -12,8 +12,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
+
+	"github.com/fcmon/fcmon/test/bench/internal/machine"
 )
 
 // firstGuest is the fleet's first address; VM i lives at firstGuest + i.
@@ -92,7 +93,7 @@ func (f *fleet) pids() []int {
 
 func (f *fleet) stop() {
 	for _, c := range f.cmds {
-		stopProcess(c)
+		machine.Stop(c)
 	}
 }
 
@@ -105,7 +106,7 @@ type manager struct {
 }
 
 func startManager(ctx context.Context, c config, dir string) (*manager, error) {
-	port, err := freePort()
+	port, err := machine.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +141,7 @@ func startManager(ctx context.Context, c config, dir string) (*manager, error) {
 
 func (m *manager) pid() int { return m.cmd.Process.Pid }
 
-func (m *manager) stop() { stopProcess(m.cmd) }
+func (m *manager) stop() { machine.Stop(m.cmd) }
 
 // warnings returns what the manager logged as going wrong, cut to its
 // first lines.
@@ -151,26 +152,4 @@ func (m *manager) warnings() string {
 		return string(bytes.Join(lines[:20], nil)) + fmt.Sprintf("... %d lines in all\n", len(lines))
 	}
 	return s
-}
-
-// stopProcess asks the process to stop and kills it after 10 s.
-func stopProcess(cmd *exec.Cmd) {
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		<-done
-	}
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }

@@ -190,7 +190,7 @@ func fanout(ctx context.Context, c config, m *manager, fl *fleet) error {
 		return fmt.Errorf("connecting subscribers: %w", dialErr)
 	}
 	fmt.Fprintf(os.Stderr, "scale: %d subscribers connected in %s\n", len(subs), time.Since(t).Round(time.Millisecond))
-	sleep(ctx, c.warmup)
+	machine.Sleep(ctx, c.warmup)
 	var rates, p50s, p99s, cpus, selfCPUs []float64
 	for _, s := range subs {
 		var discard [maxLatencyMs + 1]uint64
@@ -199,7 +199,7 @@ func fanout(ctx context.Context, c config, m *manager, fl *fleet) error {
 	for range c.windows {
 		mc, sc := machine.StartCPU(m.pid()), machine.StartCPU(selfPID)
 		start := time.Now()
-		if !sleep(ctx, c.window) {
+		if !machine.Sleep(ctx, c.window) {
 			return ctx.Err()
 		}
 		var hist [maxLatencyMs + 1]uint64

@@ -1,6 +1,7 @@
 // Package machine reads what the benchmarks report about processes on this
-// machine — CPU time, resident memory, the load average — and computes
-// medians and percentiles. Bench-only.
+// machine (CPU time, resident memory, the load average), computes medians
+// and percentiles, and handles the processes they run: stopping them, free
+// ports, the open-file limit. Bench-only.
 package machine
 
 import (
