@@ -3,14 +3,12 @@ package guestvm
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
-	"github.com/fcmon/fcmon/internal/testsupport/fcstandin"
 	"github.com/fcmon/fcmon/internal/testsupport/testbuild"
 	"github.com/fcmon/fcmon/internal/testsupport/testprog"
 	"github.com/fcmon/fcmon/internal/testsupport/vmtest"
@@ -24,22 +22,10 @@ import (
 // its VMM killed with SIGKILL gives vmm_exit.
 func TestEventsFromARealGuest(t *testing.T) {
 	vmtest.Require(t, vmtest.DefaultAssets())
-	dir, err := os.MkdirTemp("", "fcev-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := shortDir(t, "fcev-")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	q, err := fcstandin.LaunchQEMU(ctx, fcstandin.QEMUOptions{ID: "vm-ev", Dir: filepath.Join(dir, "q"), WorkDir: t.TempDir(),
-		Guest: vmtest.Config{Agent: vmtest.GuestAgent(t), StartAgent: true, CPUs: 1, MemoryMiB: 192}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { q.Stop() })
-	if err := q.Guest.WaitAgent(ctx); err != nil {
-		t.Fatal(err)
-	}
+	q := standInGuest(ctx, t, "vm-ev", filepath.Join(dir, "q"), 1, 192)
 	progs, err := testbuild.Programs(t.TempDir(), "host-agent", "manager")
 	if err != nil {
 		t.Fatal(err)

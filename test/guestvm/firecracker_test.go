@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
-	"github.com/fcmon/fcmon/internal/testsupport/fcstandin"
 	"github.com/fcmon/fcmon/internal/testsupport/testbuild"
 	"github.com/fcmon/fcmon/internal/testsupport/testprog"
 	"github.com/fcmon/fcmon/internal/testsupport/vmtest"
@@ -27,22 +26,10 @@ import (
 // it is back, so are the guest's figures.
 func TestFirecrackerStandIn(t *testing.T) {
 	vmtest.Require(t, vmtest.DefaultAssets())
-	dir, err := os.MkdirTemp("", "fcsi-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := shortDir(t, "fcsi-")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	q, err := fcstandin.LaunchQEMU(ctx, fcstandin.QEMUOptions{ID: "vm-qemu", Dir: filepath.Join(dir, "vm"), WorkDir: t.TempDir(),
-		Guest: vmtest.Config{Agent: vmtest.GuestAgent(t), StartAgent: true, CPUs: 2, MemoryMiB: 256}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { q.Stop() })
-	if err := q.Guest.WaitAgent(ctx); err != nil {
-		t.Fatal(err)
-	}
+	q := standInGuest(ctx, t, "vm-qemu", filepath.Join(dir, "vm"), 2, 256)
 	run := func(cmd string) {
 		t.Helper()
 		if out, err := q.Guest.Run(ctx, cmd); err != nil {

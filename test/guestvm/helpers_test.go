@@ -6,11 +6,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/testsupport/fcstandin"
 	"github.com/fcmon/fcmon/internal/testsupport/vmtest"
 )
 
@@ -142,4 +144,33 @@ func hostServer(t *testing.T, h http.Handler) int {
 	}
 	p, _ := strconv.Atoi(port)
 	return p
+}
+
+// shortDir makes a directory under the system's temporary one, removed
+// when the test ends: short, as Unix socket paths must be.
+func shortDir(t *testing.T, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// standInGuest boots a QEMU guest behind a Firecracker stand-in with
+// Firecracker id id, its sockets in dir, and waits for its guest agent;
+// the guest stops when the test ends.
+func standInGuest(ctx context.Context, t *testing.T, id, dir string, cpus, memoryMiB int) *fcstandin.QEMUVM {
+	t.Helper()
+	q, err := fcstandin.LaunchQEMU(ctx, fcstandin.QEMUOptions{ID: id, Dir: dir, WorkDir: t.TempDir(),
+		Guest: vmtest.Config{Agent: vmtest.GuestAgent(t), StartAgent: true, CPUs: cpus, MemoryMiB: memoryMiB}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Stop() })
+	if err := q.Guest.WaitAgent(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return q
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -29,24 +28,12 @@ import (
 // A's alone; restarting it recovers the VM.
 func TestManagerWithHostAgents(t *testing.T) {
 	vmtest.Require(t, vmtest.DefaultAssets())
-	dir, err := os.MkdirTemp("", "fchosts-") // short: Unix socket paths
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := shortDir(t, "fchosts-")
 	scopeA, scopeB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
-	q, err := fcstandin.LaunchQEMU(ctx, fcstandin.QEMUOptions{ID: "vm-qemu", Dir: filepath.Join(scopeA, "q"), WorkDir: t.TempDir(),
-		Guest: vmtest.Config{Agent: vmtest.GuestAgent(t), StartAgent: true, CPUs: 2, MemoryMiB: 256}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { q.Stop() })
-	if err := q.Guest.WaitAgent(ctx); err != nil {
-		t.Fatal(err)
-	}
+	q := standInGuest(ctx, t, "vm-qemu", filepath.Join(scopeA, "q"), 2, 256)
 
 	bins := t.TempDir()
 	fc, err := testbuild.Firecracker(bins)
