@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -220,11 +219,11 @@ func (c *cluster) view() wire.Cluster {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	out := wire.Cluster{Self: c.self.ID, Members: make([]wire.ClusterMember, 0, len(c.members))}
+	// Each round replaces c.members with fresh slices: they are never
+	// changed after, so the answer may share them.
 	for _, m := range c.members {
-		hosts := append([]string{}, m.Hosts...)
-		sort.Strings(hosts)
 		out.Members = append(out.Members, wire.ClusterMember{ID: m.ID, Name: m.Name, URL: m.URL,
-			StartedMs: m.StartedMs, HeartbeatMs: m.HeartbeatMs, Hosts: hosts})
+			StartedMs: m.StartedMs, HeartbeatMs: m.HeartbeatMs, Hosts: m.Hosts})
 	}
 	return out
 }

@@ -125,13 +125,7 @@ type fleetRow struct {
 // registry's cache (fresh after any write through this manager), so a
 // page of 100,000 VMs costs no database read.
 func (a *API) rows(ctx context.Context) ([]fleetRow, error) {
-	var vms []store.VM
-	var err error
-	if a.opt.Cache != nil {
-		vms, err = a.opt.Cache.CurrentVMs(ctx)
-	} else {
-		vms, err = a.opt.Store.ListVMs(ctx)
-	}
+	vms, err := a.currentVMs(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +139,15 @@ func (a *API) rows(ctx context.Context) ([]fleetRow, error) {
 		r.state = vmState(r.vm, r.s, r.has)
 	}
 	return rows, nil
+}
+
+// currentVMs is every VM: the registry's cache (read only), or the store
+// when there is none.
+func (a *API) currentVMs(ctx context.Context) ([]store.VM, error) {
+	if a.opt.Cache != nil {
+		return a.opt.Cache.CurrentVMs(ctx)
+	}
+	return a.opt.Store.ListVMs(ctx)
 }
 
 func vmState(vm *store.VM, s wire.CombinedSample, has bool) string {
@@ -241,19 +244,19 @@ func containsFold(s, sub string) bool {
 // sortRows orders rows by the query's column. VMs without the figure come
 // last in either order; ties go by name, then id.
 func (vq *vmQuery) sortRows(rows []*fleetRow) {
-	if key := figure(vq.sort); key != nil {
+	key := figure(vq.sort)
+	if key != nil {
 		for _, r := range rows {
 			r.key, r.hasKey = key(r)
 		}
 	}
-	byFigure := figure(vq.sort) != nil
 	if vq.sort == "name" && !vq.desc && slices.IsSortedFunc(rows, func(x, y *fleetRow) int { return byName(x.vm, y.vm) }) {
 		return // the registry's order already (one pass instead of a sort)
 	}
 	slices.SortFunc(rows, func(x, y *fleetRow) int {
 		c := 0
 		switch {
-		case byFigure:
+		case key != nil:
 			if x.hasKey != y.hasKey { // the VM without the figure last, either order
 				if x.hasKey {
 					return -1
@@ -420,12 +423,10 @@ func (a *API) fleetHosts(ctx context.Context, perHost map[string]*wire.FleetHost
 	return out[:min(len(out), wire.FleetHosts)], len(out), nil
 }
 
-func cpuSource(r *fleetRow) string { return r.s.Source }
-func memSource(r *fleetRow) string { return r.s.MemorySource }
-func netSource(r *fleetRow) string { return r.s.Network.Source }
-func diskSource(r *fleetRow) string {
-	return r.s.Disk.Source
-}
+func cpuSource(r *fleetRow) string  { return r.s.Source }
+func memSource(r *fleetRow) string  { return r.s.MemorySource }
+func netSource(r *fleetRow) string  { return r.s.Network.Source }
+func diskSource(r *fleetRow) string { return r.s.Disk.Source }
 
 // topN keeps the wire.FleetTopN rows with the highest values, in a small
 // sorted slice: one comparison for most rows.

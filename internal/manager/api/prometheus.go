@@ -38,12 +38,11 @@ func (a *API) prometheusSD(w http.ResponseWriter, r *http.Request) error {
 		}
 		groups = append(groups, wire.SDTargetGroup{Targets: []string{u.Host}, Labels: labels})
 	}
-	vms, err := a.rows(r.Context())
+	vms, err := a.currentVMs(r.Context())
 	if err != nil {
 		return err
 	}
-	for _, row := range vms {
-		vm := row.vm
+	for _, vm := range vms {
 		if vm.HostID != "" || vm.GoneMs != 0 || vm.GuestIP == "" {
 			continue // read through its host agent, gone, or not reachable directly
 		}

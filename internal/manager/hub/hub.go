@@ -158,14 +158,7 @@ func (h *Hub) FleetClients() int {
 func (h *Hub) watch(c *client, ids []string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for id := range c.watching {
-		if set := h.watched[id]; set != nil {
-			delete(set, c)
-			if len(set) == 0 {
-				delete(h.watched, id)
-			}
-		}
-	}
+	h.unwatch(c)
 	c.watching = make(map[string]struct{}, len(ids))
 	if _, in := h.fleet[c]; !in { // gone already
 		return
@@ -310,14 +303,7 @@ func (h *Hub) remove(c *client) {
 	switch {
 	case c.fleet:
 		delete(h.fleet, c)
-		for id := range c.watching {
-			if set := h.watched[id]; set != nil {
-				delete(set, c)
-				if len(set) == 0 {
-					delete(h.watched, id)
-				}
-			}
-		}
+		h.unwatch(c)
 	case c.all:
 		delete(h.all, c)
 	default:
@@ -331,4 +317,16 @@ func (h *Hub) remove(c *client) {
 		}
 	}
 	h.subscribers.Add(-1)
+}
+
+// unwatch takes fleet client c off the VMs it watches; under h.mu.
+func (h *Hub) unwatch(c *client) {
+	for id := range c.watching {
+		if set := h.watched[id]; set != nil {
+			delete(set, c)
+			if len(set) == 0 {
+				delete(h.watched, id)
+			}
+		}
+	}
 }

@@ -136,22 +136,25 @@ func (c *Client) Query(ctx context.Context, s Series, sinceMs, untilMs, stepMs i
 	r := v1.Range{Start: time.UnixMilli(sinceMs).Truncate(step).Add(step), End: time.UnixMilli(untilMs), Step: step}
 	sel := s.selector()
 
-	var all []figure
-	all = append(all, cpuFigures...)
-	all = append(all, memFigures...)
-	all = append(all, memTotal)
-	for _, g := range [][][2]figure{netFigures, diskFigures} {
-		for _, pair := range g {
-			all = append(all, pair[0], pair[1])
+	// Every figure's query, at once; merge reads each answer by its figure.
+	all := []*figure{&memTotal}
+	for _, g := range [][]figure{cpuFigures, memFigures} {
+		for i := range g {
+			all = append(all, &g[i])
 		}
 	}
-	results := make([]map[int64]float64, len(all))
+	for _, g := range [][][2]figure{netFigures, diskFigures} {
+		for i := range g {
+			all = append(all, &g[i][0], &g[i][1])
+		}
+	}
+	results := make(map[*figure]map[int64]float64, len(all))
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
-	for i, f := range all {
+	for _, f := range all {
 		wg.Go(func() {
 			m, err := c.rangeQuery(ctx, fmt.Sprintf(f.expr, sel, window), r)
 			mu.Lock()
@@ -159,20 +162,20 @@ func (c *Client) Query(ctx context.Context, s Series, sinceMs, untilMs, stepMs i
 			if err != nil && firstErr == nil {
 				firstErr = err
 			}
-			results[i] = m
+			results[f] = m
 		})
 	}
 	wg.Wait()
 	if firstErr != nil {
 		return nil, firstErr
 	}
-	return merge(all, results), nil
+	return merge(results), nil
 }
 
-// merge builds the points: per timestamp, CPU and memory from the first
-// figure of their group with a value (its source named), network and
-// disk from the first pair with one.
-func merge(all []figure, results []map[int64]float64) []wire.HistoryPoint {
+// merge builds the points from each figure's values: per timestamp, CPU
+// and memory from the first figure of their group with a value (its source
+// named), network and disk from the first pair with one.
+func merge(results map[*figure]map[int64]float64) []wire.HistoryPoint {
 	byTS := map[int64]*wire.HistoryPoint{}
 	point := func(ts int64) *wire.HistoryPoint {
 		p := byTS[ts]
@@ -182,11 +185,11 @@ func merge(all []figure, results []map[int64]float64) []wire.HistoryPoint {
 		}
 		return p
 	}
-	idx := 0
 	first := func(group []figure, into func(p *wire.HistoryPoint, source string)) {
 		done := map[int64]bool{}
-		for _, f := range group {
-			for ts, v := range results[idx] {
+		for i := range group {
+			f := &group[i]
+			for ts, v := range results[f] {
 				if !done[ts] {
 					done[ts] = true
 					p := point(ts)
@@ -194,33 +197,30 @@ func merge(all []figure, results []map[int64]float64) []wire.HistoryPoint {
 					into(p, f.source)
 				}
 			}
-			idx++
 		}
 	}
 	first(cpuFigures, func(p *wire.HistoryPoint, src string) { p.Source = src })
 	first(memFigures, func(p *wire.HistoryPoint, src string) { p.MemorySource = src })
-	for ts, v := range results[idx] { // the guest's total, with the guest's used memory only
+	for ts, v := range results[&memTotal] { // the guest's total, with the guest's used memory only
 		if p := byTS[ts]; p != nil && p.MemorySource == wire.SourceGuest && v > 0 {
 			memTotal.set(p, v)
 			p.MemoryUsagePercent = ptr(100 * *p.MemoryUsedKB / *p.MemoryTotalKB)
 		}
 	}
-	idx++
 	for _, g := range [][][2]figure{netFigures, diskFigures} {
 		done := map[int64]bool{}
-		for _, pair := range g {
-			rx, tx := results[idx], results[idx+1]
-			for ts, v := range rx {
+		for i := range g {
+			rx, tx := &g[i][0], &g[i][1]
+			for ts, v := range results[rx] {
 				if !done[ts] {
 					done[ts] = true
 					p := point(ts)
-					pair[0].set(p, v)
-					if w, ok := tx[ts]; ok {
-						pair[1].set(p, w)
+					rx.set(p, v)
+					if w, ok := results[tx][ts]; ok {
+						tx.set(p, w)
 					}
 				}
 			}
-			idx += 2
 		}
 	}
 	out := make([]wire.HistoryPoint, 0, len(byTS))
