@@ -14,6 +14,7 @@ import (
 	"github.com/fcmon/fcmon/internal/core/bearer"
 	"github.com/fcmon/fcmon/internal/core/cli"
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/guestagent/procfs"
 	"github.com/fcmon/fcmon/internal/guestagent/register"
 )
 
@@ -28,6 +29,7 @@ type Config struct {
 	Advertise         string
 	RegisterTokenFile string
 	ProcRoot, SysRoot string
+	VMClock           string // the VMClock device's path; "" reads none
 	LogLevel          string
 	MaxConns          int
 	// ConfigFile is the original agent's configuration file (VM_ID= and
@@ -62,6 +64,7 @@ func flags(fs *cli.FlagSet, c *Config, listen *string) {
 	fs.String(&c.RegisterTokenFile, "register-token-file", "", "file holding the manager's API token for registration")
 	fs.String(&c.ProcRoot, "procfs", "/proc", "where procfs is mounted")
 	fs.String(&c.SysRoot, "sysfs", "/sys", "where sysfs is mounted")
+	fs.String(&c.VMClock, "vmclock", procfs.DefaultVMClockPath, "the VMClock device, read when present for restores from snapshots (its generation counter); empty: none")
 	fs.String(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.String(&c.ConfigFile, "config-file", "/etc/guest-agent.conf", "the original agent's configuration file, read when present: VM_ID= and MANAGER_URL= lines")
 	fs.Int(&c.MaxConns, "max-conns", 128, "most connections served at once; the oldest incomplete request, else the oldest idle connection, is closed to admit a new one")

@@ -49,7 +49,7 @@ func Run(ctx context.Context, cfg Config, log *logfmt.Logger) error {
 	if err != nil {
 		return cli.Usage(err)
 	}
-	smp := sampler.New(sampler.Options{FS: procfs.NewFS(cfg.ProcRoot, cfg.SysRoot), Version: version.Version})
+	smp := sampler.New(sampler.Options{FS: procfs.NewFS(cfg.ProcRoot, cfg.SysRoot), Version: version.Version, VMClockPath: cfg.VMClock})
 	first := smp.Sample()
 	for _, e := range first.Metrics.Errors {
 		log.Warn("cannot read a source; its figures are left out", "source", e)

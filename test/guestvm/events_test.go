@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/testsupport/testbuild"
 	"github.com/fcmon/fcmon/internal/testsupport/testprog"
+	"github.com/fcmon/fcmon/internal/testsupport/vmclockpage"
 	"github.com/fcmon/fcmon/internal/testsupport/vmtest"
 )
 
@@ -18,8 +20,10 @@ import (
 // found by a host agent that a manager collects. Inside the guest: a
 // memory hog the kernel's OOM killer kills gives an oom_kill event; the
 // guest's clock set 60 s ahead gives clock_skew; the VM paused for 10 s
-// (QEMU stop, cont) gives no negative or spiked figure and no restore;
-// its VMM killed with SIGKILL gives vmm_exit.
+// (QEMU stop, cont) gives no negative or spiked figure and no restore; the
+// guest's clock put forward to the host's after standing 90 s behind, and
+// the VMClock generation counter changing, each give a restore; its VMM
+// killed with SIGKILL gives vmm_exit.
 func TestEventsFromARealGuest(t *testing.T) {
 	vmtest.Require(t, vmtest.DefaultAssets())
 	dir := shortDir(t, "fcev-")
@@ -113,6 +117,34 @@ func TestEventsFromARealGuest(t *testing.T) {
 		t.Errorf("a pause taken for a restore: %+v", restores)
 	}
 
+	// A restored guest's clock stood still while the snapshot waited: set
+	// it 90 s behind, then put it right as NTP would after a restore.
+	run(fmt.Sprintf("date -s @%d >/dev/null", time.Now().Unix()-90))
+	time.Sleep(3 * time.Second)
+	run(fmt.Sprintf("date -s @%d >/dev/null", time.Now().Unix()))
+	if e := restoreFrom(t, base, id, "clock_step", 15*time.Second); e.Detail["clock_step_ms"] == "" {
+		t.Errorf("restore by clock step %+v", e)
+	}
+	// The VMClock device's generation counter. This guest's kernel (6.1)
+	// has no VMClock driver, so the page is a file at the device's path,
+	// laid out as the device's; the guest agent reads it as it would the
+	// device. The hypervisor changes the counter on a restore.
+	writeVMClock := func(gen uint64) {
+		var cmd strings.Builder
+		cmd.WriteString("printf '")
+		for _, c := range (vmclockpage.Page{Seq: 2 * uint32(gen+1), DisruptionMarker: gen, Generation: gen, HasGeneration: true}).Bytes()[:112] {
+			fmt.Fprintf(&cmd, "\\%03o", c)
+		}
+		cmd.WriteString("' > /dev/vmclock.new && mv /dev/vmclock.new /dev/vmclock0")
+		run(cmd.String())
+	}
+	writeVMClock(0)
+	time.Sleep(3 * time.Second) // the agent has read generation 0, the manager seen it
+	writeVMClock(1)
+	if e := restoreFrom(t, base, id, "vmclock", 15*time.Second); e.Detail["vm_generation"] != "1" {
+		t.Errorf("restore by VMClock %+v", e)
+	}
+
 	killed := time.Now()
 	if err := syscall.Kill(q.PID(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -131,4 +163,24 @@ func TestEventsFromARealGuest(t *testing.T) {
 		seen[e.Type]++
 	}
 	t.Logf("events of the VM: %v", fmt.Sprint(seen))
+}
+
+// restoreFrom waits for a restore event of the VM that the given evidence
+// ("clock_step", "vmclock", "uptime") produced.
+func restoreFrom(t *testing.T, base, id, from string, within time.Duration) wire.Event {
+	t.Helper()
+	var found wire.Event
+	waitFor(t, within, "a restore event from "+from, func() bool {
+		var evs []wire.Event
+		getJSON(t, base+"/v1/vms/"+id+"/events?type=restore", &evs)
+		for _, e := range evs {
+			if e.Detail["from"] == from {
+				found = e
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("restore: %s %v", found.Message, found.Detail)
+	return found
 }

@@ -192,6 +192,18 @@ func (d *Decoder) guest(data []byte, g *Guest) error {
 				return err
 			}
 			g.OOMKills = &u
+		case guestRestores, guestVMGeneration:
+			var u uint64
+			if err := asUint(t, x, &u); err != nil {
+				return err
+			}
+			if n == guestRestores {
+				g.RestoresDetected = &u
+			} else {
+				g.VMGeneration = &u
+			}
+		case guestClockStep:
+			return asInt(t, x, &g.ClockStepMs)
 		case guestAgentStarted:
 			return asInt(t, x, &g.AgentStartedMs)
 		case guestClockSkew:

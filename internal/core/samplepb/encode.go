@@ -97,7 +97,9 @@ func appendGuest(b []byte, g *Guest) []byte {
 		b = protowire.AppendTag(b, guestClockSkew, protowire.VarintType)
 		b = protowire.AppendVarint(b, uint64(*g.ClockSkewMs))
 	}
-	return b
+	b = appendOptUint(b, guestRestores, g.RestoresDetected)
+	b = appendOptUint(b, guestVMGeneration, g.VMGeneration)
+	return appendInt(b, guestClockStep, g.ClockStepMs)
 }
 
 func appendBalloon(b []byte, x *Balloon) []byte {

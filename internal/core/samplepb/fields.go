@@ -14,6 +14,7 @@ const (
 	guestTimestampMs, guestAgeMs, guestTransport, guestBootID, guestAgentVersion   protowire.Number = 7, 8, 9, 10, 11
 	guestNetwork, guestDisk                                                        protowire.Number = 12, 13
 	guestOOMKills, guestAgentStarted, guestClockSkew                               protowire.Number = 14, 15, 16
+	guestRestores, guestVMGeneration, guestClockStep                               protowire.Number = 17, 18, 19
 
 	vcpuCount, vcpuUsage protowire.Number = 1, 2
 
@@ -36,7 +37,8 @@ var schema = map[string]map[string]protowire.Number{
 		"memory_total_kb": guestMemTotal, "memory_available_kb": guestMemAvail, "uptime_seconds": guestUptime,
 		"timestamp_ms": guestTimestampMs, "age_ms": guestAgeMs, "transport": guestTransport, "boot_id": guestBootID,
 		"agent_version": guestAgentVersion, "network": guestNetwork, "disk": guestDisk,
-		"oom_kills": guestOOMKills, "agent_started_ms": guestAgentStarted, "clock_skew_ms": guestClockSkew},
+		"oom_kills": guestOOMKills, "agent_started_ms": guestAgentStarted, "clock_skew_ms": guestClockSkew,
+		"restores_detected": guestRestores, "vm_generation": guestVMGeneration, "clock_step_ms": guestClockStep},
 	"VCPU":    {"count": vcpuCount, "usage_percent": vcpuUsage},
 	"Balloon": {"total_kb": balloonTotal, "available_kb": balloonAvail, "free_kb": balloonFree, "age_ms": balloonAgeMs, "oom_kills": balloonOOMKills},
 	"Process": {"pid": procPID, "cpu_usage_percent": procCPU, "vcpu_usage_percent": procVCPU, "vcpu_threads": procVCPUThreads,

@@ -28,6 +28,10 @@ func fromVM(s *wire.VMSample, nowMs int64) VM {
 			UptimeSeconds: g.UptimeSeconds, TimestampMs: g.TimestampMs, AgeMs: g.AgeMs, Transport: g.Transport,
 			BootID: g.BootID, AgentVersion: g.AgentVersion, OOMKills: g.OOMKills, AgentStartedMs: g.AgentStartedMs,
 			ClockSkewMs: g.ClockSkewMs}
+		if r := g.Restore; r != nil {
+			n := r.Detected
+			v.Guest.RestoresDetected, v.Guest.VMGeneration, v.Guest.ClockStepMs = &n, r.VMGeneration, r.ClockStepMs
+		}
 		if len(g.Network) > 0 {
 			v.Guest.HasNetwork = true
 			v.Guest.Network.Source = wire.RatesGuest

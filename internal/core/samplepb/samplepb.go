@@ -72,6 +72,10 @@ type Guest struct {
 	OOMKills           *uint64
 	AgentStartedMs     int64
 	ClockSkewMs        *int64 // guest clock minus the host agent's when read
+	// The guest agent's evidence of restores (wire.GuestRestore).
+	RestoresDetected *uint64
+	VMGeneration     *uint64
+	ClockStepMs      int64
 }
 
 // VCPU is the fc_vcpu threads' CPU as a share of Count vCPUs.

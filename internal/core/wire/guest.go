@@ -32,6 +32,8 @@ type GuestMetrics struct {
 	// OOMKills counts the processes the guest kernel's OOM killer killed
 	// since boot (/proc/vmstat oom_kill); absent on kernels before 4.13.
 	OOMKills *uint64 `json:"oom_kills,omitempty"`
+	// Restore is the guest agent's own evidence of snapshot restores.
+	Restore *GuestRestore `json:"restore,omitempty"`
 
 	CPU         *CPUBreakdown  `json:"cpu,omitempty"`
 	Load        *Load          `json:"load,omitempty"`
@@ -46,6 +48,31 @@ type GuestMetrics struct {
 	// (for example "meminfo: ..."); the figures they feed are then absent
 	// or zero. Empty when everything was read.
 	Errors []string `json:"errors,omitempty"`
+}
+
+// GuestRestore is what the guest agent saw of restores and clock steps
+// since it started. A guest cannot tell a restore by its counters (they
+// resume where the snapshot left them); it can by the VMClock device, whose
+// generation counter the hypervisor changes on every restore, and by its
+// wall clock stepping against its monotonic clock (the guest's clock put
+// right after a restore, or set by hand).
+type GuestRestore struct {
+	// Detected counts the restores seen since the agent started: VMClock's
+	// generation counter changed.
+	Detected uint64 `json:"detected"`
+	// LastMs is the guest's clock when the last one was seen; 0: none.
+	LastMs int64 `json:"last_ms,omitempty"`
+	// VMGeneration and ClockDisruption are the VMClock device's counters,
+	// absent without the device (or, for VMGeneration, when the hypervisor
+	// does not keep it).
+	VMGeneration    *uint64 `json:"vm_generation,omitempty"`
+	ClockDisruption *uint64 `json:"clock_disruption_marker,omitempty"`
+	// ClockStepMs is how far the wall clock moved against the monotonic
+	// clock during the last window, when at least a second: positive when
+	// it was put forward.
+	ClockStepMs int64 `json:"clock_step_ms,omitempty"`
+	// ClockSteps counts such steps since the agent started.
+	ClockSteps uint64 `json:"clock_steps"`
 }
 
 // CPUBreakdown is each mode's share of the sampling window, in percent.

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/fcmon/fcmon/internal/testsupport/vmclockpage"
 )
 
 // The fuzz tests check that no input makes a parser panic and that whatever
@@ -313,5 +315,26 @@ func FuzzVMStat(f *testing.F) {
 			return
 		}
 		roundTrip(t, parseOOMKill, v, "oom_kill "+strconv.FormatUint(v.n, 10)+"\n")
+	})
+}
+
+func FuzzVMClock(f *testing.F) {
+	f.Add(vmclockpage.Page{Seq: 2, DisruptionMarker: 1, Generation: 1, HasGeneration: true}.Bytes())
+	f.Add(vmclockpage.Page{}.Bytes()[:112])
+	f.Add([]byte("VCLK"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := parseVMClock(data)
+		if err != nil {
+			return
+		}
+		if c.HasGeneration && len(data) < 112 {
+			t.Fatalf("a generation from %d bytes", len(data))
+		}
+		// Written again as the device would, it reads the same.
+		page := vmclockpage.Page{DisruptionMarker: c.DisruptionMarker, Generation: c.Generation, HasGeneration: c.HasGeneration}.Bytes()
+		if !c.HasGeneration {
+			page = page[:104]
+		}
+		roundTrip(t, parseVMClock, c, string(page))
 	})
 }

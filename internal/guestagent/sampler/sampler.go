@@ -25,6 +25,9 @@ type Options struct {
 	Now func() time.Time
 	// StatFS returns the usage of a mounted filesystem. Default procfs.StatFS.
 	StatFS func(path string) (procfs.FSUsage, error)
+	// VMClockPath is the VMClock device read for restores; "" reads none.
+	// Default: none (the agent passes procfs.DefaultVMClockPath).
+	VMClockPath string
 	// StatFSTimeout bounds one StatFS call; a mount that exceeds it (a dead
 	// network filesystem) is skipped until the call returns. Default 1s.
 	StatFSTimeout time.Duration

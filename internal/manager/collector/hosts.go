@@ -177,6 +177,7 @@ func hostFacts(now time.Time, s *wire.CombinedSample, v *samplepb.VM) facts {
 		if g.ClockSkewMs != nil {
 			f.skewMs, f.hasSkew = *g.ClockSkewMs, true
 		}
+		f.guestMs, f.restores, f.vmGeneration, f.clockStepMs = g.TimestampMs, g.RestoresDetected, g.VMGeneration, g.ClockStepMs
 		if g.MemoryTotalKB > 0 {
 			f.guestUsed = float64(g.MemoryUsedKB) / float64(g.MemoryTotalKB)
 		}

@@ -37,8 +37,15 @@ type facts struct {
 	started   int64 // agent_started_ms
 	skewMs    int64 // guest clock minus the reader's; valid with hasSkew
 	hasSkew   bool
-	guestCPU  float64
-	guestUsed float64 // share of total, 0–1
+	guestMs   int64 // when the guest agent sampled (its clock): one sample may be read twice
+	// The guest agent's own evidence of restores: the restores it saw
+	// (VMClock's generation counter), that counter, and its wall clock's
+	// step against its monotonic clock in its last window.
+	restores     *uint64
+	vmGeneration *uint64
+	clockStepMs  int64
+	guestCPU     float64
+	guestUsed    float64 // share of total, 0–1
 	// The host's view of the guest, when current: the vCPU threads' CPU
 	// and the balloon's memory use.
 	hasVCPU, hasBalloon  bool
@@ -83,6 +90,9 @@ type watch struct {
 	balloonOOM          uint64
 	hasBalloonOOM       bool
 	skewed              bool
+	restores            uint64
+	hasRestores         bool
+	stepAt              int64     // guestMs of the sample whose clock step was judged
 	cpuSince, memSince  time.Time // when the current disagreement began; zero: none
 	cpuTold, memTold    bool
 	clockSkew, crossFor time.Duration
@@ -131,6 +141,8 @@ func (w *watch) observe(vmID string, f facts) []wire.Event {
 
 func (w *watch) guestEvents(f facts, ev func(typ, msg string, kv ...string)) {
 	sameBoot := w.bootID != "" && f.bootID == w.bootID
+	sameAgent := sameBoot && (w.started == 0 || f.started == 0 || f.started == w.started)
+	restored := false
 	switch {
 	case w.bootID != "" && f.bootID != w.bootID:
 		ev(wire.EventReboot, "the guest rebooted: a new boot_id", "boot_id", f.bootID, "previous_boot_id", w.bootID,
@@ -140,11 +152,24 @@ func (w *watch) guestEvents(f facts, ev func(typ, msg string, kv ...string)) {
 		// Same boot, time gone backwards: the guest was put back to an
 		// earlier state. Its counters restart from there: a new epoch.
 		ev(wire.EventRestore, fmt.Sprintf("the guest's uptime went back from %d s to %d s with the same boot_id: restored from a snapshot", w.uptime, f.uptime),
-			"uptime_seconds", strconv.FormatUint(f.uptime, 10), "previous_uptime_seconds", strconv.FormatUint(w.uptime, 10), "boot_id", f.bootID)
-		w.hasOOM = false
+			"uptime_seconds", strconv.FormatUint(f.uptime, 10), "previous_uptime_seconds", strconv.FormatUint(w.uptime, 10), "boot_id", f.bootID,
+			"from", "uptime")
+		w.hasOOM, restored = false, true
 	case sameBoot && w.started != 0 && f.started != 0 && f.started != w.started:
 		ev(wire.EventAgentRestart, "the guest agent restarted", "agent_started_ms", strconv.FormatInt(f.started, 10))
 	}
+	if f.restores != nil {
+		if !restored && sameAgent && w.hasRestores && *f.restores > w.restores {
+			restored = true
+			kv := []string{"from", "vmclock", "restores_detected", strconv.FormatUint(*f.restores, 10)}
+			if f.vmGeneration != nil {
+				kv = append(kv, "vm_generation", strconv.FormatUint(*f.vmGeneration, 10))
+			}
+			ev(wire.EventRestore, "the guest agent saw the VMClock generation counter change: restored from a snapshot", kv...)
+		}
+		w.restores, w.hasRestores = *f.restores, true
+	}
+	w.clockStep(f, sameAgent, restored, ev)
 	if f.oomKills != nil {
 		if w.hasOOM && *f.oomKills > w.oom {
 			n := *f.oomKills - w.oom
@@ -168,6 +193,26 @@ func (w *watch) guestEvents(f facts, ev func(typ, msg string, kv ...string)) {
 	if f.started != 0 {
 		w.started = f.started
 	}
+}
+
+// clockStep reports a restore told by the guest's clock: put forward by
+// more than the skew threshold within one of the guest agent's windows, to
+// within the threshold of the reader's clock. That is a guest whose clock
+// stood still while it was saved (a snapshot restored, or a VM paused for
+// long) and was then put right. A clock set ahead by hand lands away from
+// the reader's, and one put back is no restore.
+func (w *watch) clockStep(f facts, sameAgent, restored bool, ev func(typ, msg string, kv ...string)) {
+	limit := w.clockSkew.Milliseconds()
+	if restored || !sameAgent || limit <= 0 || f.clockStepMs <= limit || f.guestMs == w.stepAt || !f.hasSkew {
+		return
+	}
+	w.stepAt = f.guestMs
+	if f.skewMs > limit || f.skewMs < -limit {
+		return
+	}
+	step := (time.Duration(f.clockStepMs) * time.Millisecond).Round(time.Millisecond)
+	ev(wire.EventRestore, fmt.Sprintf("the guest's clock was put forward %s to the host's time: restored from a snapshot (or paused that long) and its clock corrected", step),
+		"from", "clock_step", "clock_step_ms", strconv.FormatInt(f.clockStepMs, 10), "skew_ms", strconv.FormatInt(f.skewMs, 10))
 }
 
 // crossCheck reports a sustained disagreement between the guest's figures

@@ -93,3 +93,37 @@ func TestWatchThresholdsOff(t *testing.T) {
 		}
 	}
 }
+
+// The guest agent's own evidence: VMClock's generation counter (counted by
+// the agent) and its clock put forward to the host's time.
+func TestWatchGuestAgentRestores(t *testing.T) {
+	t0 := time.UnixMilli(1_800_000_000_000)
+	w := newWatch(&Options{ClockSkew: 5 * time.Second})
+	n := 0
+	obs := func(name string, restores uint64, stepMs, skewMs int64, want ...string) []wire.Event {
+		t.Helper()
+		n++
+		f := guestFacts(t0.Add(time.Duration(n)*time.Second), "b1", uint64(100+n), 0)
+		f.guestMs, f.restores, f.clockStepMs, f.skewMs = int64(n), u64p(restores), stepMs, skewMs
+		got := w.observe("vm", f)
+		if len(got) != len(want) {
+			t.Fatalf("%s: events %v, want %v", name, types(got), want)
+		}
+		return got
+	}
+	obs("first sight, with restores already counted", 2, 0, 0)
+	e := obs("the agent saw a restore", 3, 0, 0, wire.EventRestore)
+	if e[0].Detail["from"] != "vmclock" || e[0].Detail["restores_detected"] != "3" {
+		t.Errorf("vmclock restore detail %v", e[0].Detail)
+	}
+	obs("the same count", 3, 0, 0)
+	e = obs("clock put forward 90 s to the host's", 3, 90_000, -200, wire.EventRestore)
+	if e[0].Detail["from"] != "clock_step" || e[0].Detail["clock_step_ms"] != "90000" {
+		t.Errorf("clock step detail %v", e[0].Detail)
+	}
+	n-- // the same guest sample read again (the host agent had no newer one)
+	obs("the same sample again", 3, 90_000, -200)
+	obs("clock set 60 s ahead by hand", 3, 60_000, 60_000, wire.EventClockSkew)
+	obs("clock put back", 3, -60_000, 0)
+	obs("a small step", 3, 3_000, 0)
+}

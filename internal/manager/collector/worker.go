@@ -103,6 +103,11 @@ func (w *worker) poll(ctx context.Context, slot time.Time) {
 		if g.ClockUnixMs != 0 {
 			f.skewMs, f.hasSkew = g.ClockUnixMs-now.UnixMilli(), true
 		}
+		f.guestMs = g.TimestampMs
+		if r := g.Restore; r != nil {
+			n := r.Detected
+			f.restores, f.vmGeneration, f.clockStepMs = &n, r.VMGeneration, r.ClockStepMs
+		}
 	}
 	s.Checks = f.checks()
 	w.publish(s, g != nil || proc != nil, now)
