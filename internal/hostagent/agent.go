@@ -83,6 +83,9 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	wg.Go(func() { a.procs.Run(bg) })
 	wg.Go(func() { a.sampleTaps(bg) })
 	wg.Go(func() { a.watchExits(bg) })
+	if a.cfg.KernelLog != "" {
+		wg.Go(func() { a.watchOOMKills(bg) })
+	}
 	if a.cfg.Discover {
 		wg.Go(func() { a.discoverLoop(bg) })
 	}

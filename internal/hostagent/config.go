@@ -11,6 +11,7 @@ import (
 	"github.com/fcmon/fcmon/internal/core/logging"
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/hostagent/procstat"
 )
 
 // DefaultAllowPaths are the directories under which Firecracker's files
@@ -52,6 +53,9 @@ type Config struct {
 	GuestAllowCIDRs string
 	// GuestTokenFile holds the guest agents' token (their --token-file).
 	GuestTokenFile string
+	// KernelLog is the kernel's log (/dev/kmsg), followed for the OOM
+	// killer's kills; empty: not read.
+	KernelLog string
 	// ShutdownTimeout bounds how long in-flight requests may finish after
 	// a signal.
 	ShutdownTimeout time.Duration
@@ -86,6 +90,8 @@ func (c *Config) Flags(fs *cli.FlagSet) {
 	fs.Int(&c.GuestVsockPort, "guest-vsock-port", wire.DefaultGuestPort, "the vsock port the guest agents listen on")
 	fs.String(&c.GuestAllowCIDRs, "guest-allow-cidrs", netpolicy.PrivateRanges,
 		"comma-separated networks of the guest addresses (guest_addr) the agent may read guest agents at over TCP")
+	fs.String(&c.KernelLog, "kernel-log", procstat.KernelLog,
+		"the kernel's log, followed for the OOM killer's kills: a VMM it killed has that as its exit's reason; empty: not read")
 	fs.String(&c.GuestTokenFile, "guest-token-file", "", "file holding the guest agents' token (their --token-file)")
 	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", 5*time.Second,
 		"how long requests in flight may take to finish on SIGINT or SIGTERM")

@@ -3,6 +3,7 @@ package hostagent
 import (
 	"context"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
@@ -13,12 +14,14 @@ import (
 // a manager that missed a few rounds to read it.
 const exitKeep = 5 * time.Minute
 
-// exitLog keeps how processes ended (the kernel's process events) and
-// which discovered VMs left because their process ended, for the exits
-// of GET /v1/samples and the reason of the manager's vmm_exit event.
+// exitLog keeps how processes ended (the kernel's process events), which
+// the OOM killer killed (the kernel's log), and which discovered VMs left
+// because their process ended, for the exits of GET /v1/samples and the
+// reason of the manager's vmm_exit event.
 type exitLog struct {
 	mu       sync.Mutex
 	byPID    map[int]procstat.Exit
+	oom      map[int]procstat.OOMKill
 	departed []wire.VMExit
 }
 
@@ -32,6 +35,46 @@ func (a *Agent) watchExits(ctx context.Context) {
 	}
 	for e := range ch {
 		a.exits.add(e)
+	}
+}
+
+// watchOOMKills feeds the log the OOM killer's kills from the kernel's log
+// until ctx ends. Without it (not root), a VMM the OOM killer ended is
+// "killed by SIGKILL".
+func (a *Agent) watchOOMKills(ctx context.Context) {
+	ch, err := procstat.WatchOOMKills(ctx, a.cfg.KernelLog)
+	if err != nil {
+		a.log.Warn("the kernel's log is unreadable: a VMM the OOM killer ends is reported as killed by SIGKILL", "err", err)
+		return
+	}
+	for k := range ch {
+		a.exits.addOOM(k)
+	}
+}
+
+// addOOM records a kill; the kernel logs two records of one (the
+// constraint, then the kill), merged here.
+func (l *exitLog) addOOM(k procstat.OOMKill) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.oom == nil {
+		l.oom = map[int]procstat.OOMKill{}
+	}
+	if prev, ok := l.oom[k.PID]; ok && k.At.Sub(prev.At) < time.Minute {
+		if k.Constraint == "" {
+			k.Constraint = prev.Constraint
+		}
+		if k.Comm == "" {
+			k.Comm = prev.Comm
+		}
+	}
+	l.oom[k.PID] = k
+	if len(l.oom) > 1024 {
+		for pid, x := range l.oom {
+			if k.At.Sub(x.At) > time.Minute {
+				delete(l.oom, pid)
+			}
+		}
 	}
 }
 
@@ -73,13 +116,27 @@ func (l *exitLog) list(now time.Time) []wire.VMExit {
 	if len(keep) == 0 {
 		return nil
 	}
+	near := func(at time.Time, d *wire.VMExit) bool {
+		gap := at.Sub(time.UnixMilli(d.AtMs))
+		return gap < time.Minute && gap > -time.Minute
+	}
 	for i := range keep {
 		d := &keep[i]
-		if e, ok := l.byPID[d.PID]; ok && d.Reason == "" {
-			if gap := e.At.Sub(time.UnixMilli(d.AtMs)); gap < time.Minute && gap > -time.Minute {
-				d.Reason = e.Reason()
-				delete(l.byPID, d.PID) // bound to this departure; a reused pid is another process
-			}
+		if d.Reason != "" {
+			continue
+		}
+		e, exited := l.byPID[d.PID]
+		exited = exited && near(e.At, d)
+		// The OOM killer's word counts when the process died of SIGKILL,
+		// or when the process events are not heard at all.
+		if k, ok := l.oom[d.PID]; ok && near(k.At, d) && (!exited || e.Signal == int(syscall.SIGKILL)) {
+			d.Reason = k.Reason()
+			delete(l.oom, d.PID)
+		} else if exited {
+			d.Reason = e.Reason()
+		}
+		if exited {
+			delete(l.byPID, d.PID) // bound to this departure; a reused pid is another process
 		}
 	}
 	return append([]wire.VMExit(nil), keep...)

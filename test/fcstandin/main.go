@@ -9,6 +9,10 @@
 //	FCSTANDIN_VCPU_BUSY=0.5,0                busy share of each fc_vcpu thread
 //	FCSTANDIN_NET_RATE=1000                  bytes per second each interface sends and receives
 //	FCSTANDIN_EXIT_AFTER=5s                  exit on its own after that long (code FCSTANDIN_EXIT_CODE)
+//
+// SIGUSR1 makes it touch all of its guest's memory (mem_size_mib), as
+// Firecracker does when its guest uses all it has: over a memory cgroup's
+// limit, the host kernel's OOM killer ends it.
 package main
 
 import (
@@ -89,6 +93,7 @@ func run(apiSock, id, configFile, metricsPath string, noAPI bool) error {
 	fcstandin.VCPUs(cfg.MachineConfig.VCPUCount, busy(os.Getenv("FCSTANDIN_VCPU_BUSY")), stop)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go touchGuestMemoryOnSignal(cfg.MachineConfig.MemSizeMiB)
 	var exitAfter <-chan time.Time
 	if d, err := time.ParseDuration(os.Getenv("FCSTANDIN_EXIT_AFTER")); err == nil {
 		exitAfter = time.After(d)
@@ -103,6 +108,18 @@ func run(apiSock, id, configFile, metricsPath string, noAPI bool) error {
 	}
 	close(stop)
 	return nil
+}
+
+var guestMemory []byte // kept reachable: the guest's memory, once touched
+
+func touchGuestMemoryOnSignal(mib int) {
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	<-usr1
+	guestMemory = make([]byte, mib<<20)
+	for i := 0; i < len(guestMemory); i += 4096 {
+		guestMemory[i] = 1
+	}
 }
 
 func parseForward(s string) (map[uint32]string, error) {

@@ -1,0 +1,84 @@
+package hostagent
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/hostagent/procstat"
+	"github.com/fcmon/fcmon/internal/testsupport/memcg"
+)
+
+// TestVMMKilledByHostOOM: a Firecracker (the stand-in) in a memory cgroup
+// touches all its guest's memory, over the cgroup's limit; the host
+// kernel's OOM killer ends it, and the host agent's exit of the VM says so,
+// from the kernel's log.
+func TestVMMKilledByHostOOM(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the kernel's log and a memory cgroup need root; make test runs as root")
+	}
+	g := memcg.New(t, 64<<20)
+	scope := t.TempDir()
+	ta := discoveringAgent(t, scope)
+	vm := startFirecracker(t, fcOpts{id: "vm-oom", guest: guestAgent(t), dir: filepath.Join(scope, "a")})
+	ta.waitSample(t, "vm-oom", 5*time.Second, "the VM discovered", func(s *wire.VMSample) bool { return s.Process != nil })
+	if err := g.Add(vm.cmd.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	vm.cmd.Process.Signal(syscall.SIGUSR1) // its guest uses all 256 MiB
+	var exit *exec.ExitError
+	if err := vm.cmd.Wait(); !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the stand-in ended with %v, want killed by SIGKILL", err)
+	}
+	var reason string
+	waitFor(t, "the VM's exit with its reason", 5*time.Second, func() bool {
+		for _, e := range ta.samples(t).Exits {
+			if e.ID == "vm-oom" {
+				reason = e.Reason
+			}
+		}
+		return strings.Contains(reason, "OOM killer")
+	})
+	if !strings.Contains(reason, "memory cgroup") {
+		t.Errorf("reason %q, want the memory cgroup's limit named", reason)
+	}
+	t.Logf("exit reason: %s", reason)
+}
+
+// The reason of a departure: the OOM killer's word when the process died
+// of SIGKILL or when no exit was heard, the exit status otherwise.
+func TestExitReasons(t *testing.T) {
+	now := time.Now()
+	var l exitLog
+	l.addOOM(procstat.OOMKill{PID: 10, Comm: "firecracker", Constraint: "CONSTRAINT_NONE", At: now})
+	l.addOOM(procstat.OOMKill{PID: 10, Comm: "firecracker", At: now}) // the second record of the same kill
+	l.add(procstat.Exit{PID: 10, Signal: int(syscall.SIGKILL), At: now})
+	l.addOOM(procstat.OOMKill{PID: 11, At: now}) // no exit heard
+	l.addOOM(procstat.OOMKill{PID: 12, At: now.Add(-10 * time.Minute)})
+	l.add(procstat.Exit{PID: 12, Code: 1, At: now}) // an old kill of a reused pid
+	l.add(procstat.Exit{PID: 13, Signal: int(syscall.SIGTERM), At: now})
+	for i, id := range []string{"a", "b", "c", "d"} {
+		l.depart(id, 10+i, now)
+	}
+	want := map[string]string{
+		"a": "killed by the host kernel's OOM killer (SIGKILL): the host ran out of memory",
+		"b": "killed by the host kernel's OOM killer (SIGKILL)",
+		"c": "exited with code 1",
+		"d": "killed by SIGTERM",
+	}
+	for _, e := range l.list(now) {
+		if e.Reason != want[e.ID] {
+			t.Errorf("%s: %q, want %q", e.ID, e.Reason, want[e.ID])
+		}
+		delete(want, e.ID)
+	}
+	if len(want) != 0 {
+		t.Errorf("not listed: %v", want)
+	}
+}
