@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/testsupport/memcg"
 	"github.com/fcmon/fcmon/internal/testsupport/testbuild"
 	"github.com/fcmon/fcmon/internal/testsupport/testprog"
 	"github.com/fcmon/fcmon/internal/testsupport/vmclockpage"
@@ -183,4 +184,57 @@ func restoreFrom(t *testing.T, base, id, from string, within time.Duration) wire
 	})
 	t.Logf("restore: %s %v", found.Message, found.Detail)
 	return found
+}
+
+// TestHostOOMKillsTheVMM: the VMM of a real guest runs in a memory cgroup
+// with room for little more than it already holds; the guest then uses
+// memory it has not touched before, the VMM's resident memory grows past
+// the limit, and the host kernel's OOM killer ends it. The manager's
+// vmm_exit event says so.
+func TestHostOOMKillsTheVMM(t *testing.T) {
+	vmtest.Require(t, vmtest.DefaultAssets())
+	dir := shortDir(t, "fcoom-")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	q := standInGuest(ctx, t, "vm-hostoom", filepath.Join(dir, "q"), 1, 256)
+	progs, err := testbuild.Programs(t.TempDir(), "host-agent", "manager")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := testprog.Start(t, progs[0], t.TempDir(), nil, testprog.HostServing, "--listen", "127.0.0.1:0", "--interval", "1s",
+		"--discover-scope", dir)
+	mgr := testprog.Start(t, progs[1], t.TempDir(), nil, testprog.ManagerServing, "--listen", "127.0.0.1:0",
+		"--poll-interval", "1s", "--host-agents", "http://"+host.Addr)
+	base := "http://" + mgr.Addr
+	var id string
+	waitFor(t, 30*time.Second, "the VM with its guest's figures", func() bool {
+		var vms []wire.VM
+		getJSON(t, base+"/v1/vms", &vms)
+		if len(vms) == 1 && vms[0].Source == wire.SourceGuest {
+			id = vms[0].ID
+			return true
+		}
+		return false
+	})
+	// What the VMM allocates from now on counts against 32 MiB.
+	g := memcg.New(t, 32<<20)
+	if err := g.Add(q.PID()); err != nil {
+		t.Fatal(err)
+	}
+	// 160 MiB the guest has not used yet: the VMM must back it with new pages.
+	go q.Guest.Run(ctx, "dd if=/dev/zero of=/dev/null bs=160M count=1")
+	var found wire.Event
+	waitFor(t, 30*time.Second, "a vmm_exit event", func() bool {
+		var evs []wire.Event
+		getJSON(t, base+"/v1/vms/"+id+"/events?type=vmm_exit", &evs)
+		if len(evs) > 0 {
+			found = evs[0]
+			return true
+		}
+		return false
+	})
+	t.Logf("vmm_exit: %s %v", found.Message, found.Detail)
+	if r := found.Detail["reason"]; !strings.Contains(r, "OOM killer") || !strings.Contains(r, "memory cgroup") {
+		t.Errorf("vmm_exit reason %q, want the host kernel's OOM killer and the memory cgroup named", r)
+	}
 }
