@@ -21,6 +21,15 @@ func VCPUs(n int, busy func(i int) float64, stop <-chan struct{}) {
 
 func vcpu(i int, busy func(i int) float64, stop <-chan struct{}) {
 	runtime.LockOSThread() // the name belongs to this thread: keep it ours
+	if syscall.Gettid() == syscall.Getpid() {
+		// The process's main thread, whose name is the process's comm
+		// ("firecracker", what discovery looks for): it must keep it.
+		// Hold it while a thread of its own runs the vCPU.
+		go vcpu(i, busy, stop)
+		<-stop
+		runtime.UnlockOSThread()
+		return
+	}
 	setThreadName("fc_vcpu " + strconv.Itoa(i))
 	var sink atomic.Uint64
 	for {
