@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/testsupport/fcstandin"
 	"github.com/fcmon/fcmon/internal/testsupport/memcg"
 	"github.com/fcmon/fcmon/internal/testsupport/testbuild"
 	"github.com/fcmon/fcmon/internal/testsupport/testprog"
@@ -27,29 +28,9 @@ import (
 // killed with SIGKILL gives vmm_exit.
 func TestEventsFromARealGuest(t *testing.T) {
 	vmtest.Require(t, vmtest.DefaultAssets())
-	dir := shortDir(t, "fcev-")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	q := standInGuest(ctx, t, "vm-ev", filepath.Join(dir, "q"), 1, 192)
-	progs, err := testbuild.Programs(t.TempDir(), "host-agent", "manager")
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := testprog.Start(t, progs[0], t.TempDir(), nil, testprog.HostServing, "--listen", "127.0.0.1:0", "--interval", "1s",
-		"--discover-scope", dir)
-	mgr := testprog.Start(t, progs[1], t.TempDir(), nil, testprog.ManagerServing, "--listen", "127.0.0.1:0",
-		"--poll-interval", "1s", "--host-agents", "http://"+host.Addr)
-	base := "http://" + mgr.Addr
-	var id string
-	waitFor(t, 30*time.Second, "the VM with its guest's figures", func() bool {
-		var vms []wire.VM
-		getJSON(t, base+"/v1/vms", &vms)
-		if len(vms) == 1 && vms[0].Source == wire.SourceGuest {
-			id = vms[0].ID
-			return true
-		}
-		return false
-	})
+	q, base, id := collectedGuest(ctx, t, "vm-ev", 192)
 	run := func(cmd string) {
 		t.Helper()
 		if out, err := q.Guest.Run(ctx, cmd); err != nil {
@@ -193,29 +174,9 @@ func restoreFrom(t *testing.T, base, id, from string, within time.Duration) wire
 // vmm_exit event says so.
 func TestHostOOMKillsTheVMM(t *testing.T) {
 	vmtest.Require(t, vmtest.DefaultAssets())
-	dir := shortDir(t, "fcoom-")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	q := standInGuest(ctx, t, "vm-hostoom", filepath.Join(dir, "q"), 1, 256)
-	progs, err := testbuild.Programs(t.TempDir(), "host-agent", "manager")
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := testprog.Start(t, progs[0], t.TempDir(), nil, testprog.HostServing, "--listen", "127.0.0.1:0", "--interval", "1s",
-		"--discover-scope", dir)
-	mgr := testprog.Start(t, progs[1], t.TempDir(), nil, testprog.ManagerServing, "--listen", "127.0.0.1:0",
-		"--poll-interval", "1s", "--host-agents", "http://"+host.Addr)
-	base := "http://" + mgr.Addr
-	var id string
-	waitFor(t, 30*time.Second, "the VM with its guest's figures", func() bool {
-		var vms []wire.VM
-		getJSON(t, base+"/v1/vms", &vms)
-		if len(vms) == 1 && vms[0].Source == wire.SourceGuest {
-			id = vms[0].ID
-			return true
-		}
-		return false
-	})
+	q, base, id := collectedGuest(ctx, t, "vm-hostoom", 256)
 	// What the VMM allocates from now on counts against 32 MiB.
 	g := memcg.New(t, 32<<20)
 	if err := g.Add(q.PID()); err != nil {
@@ -237,4 +198,34 @@ func TestHostOOMKillsTheVMM(t *testing.T) {
 	if r := found.Detail["reason"]; !strings.Contains(r, "OOM killer") || !strings.Contains(r, "memory cgroup") {
 		t.Errorf("vmm_exit reason %q, want the host kernel's OOM killer and the memory cgroup named", r)
 	}
+}
+
+// collectedGuest boots a one-vCPU QEMU guest of memoryMiB behind a
+// Firecracker stand-in, found by a host agent that a manager collects
+// (both at 1 s), and waits until the manager has the guest's own figures.
+// It returns the guest, the manager's base URL and the VM's id there.
+func collectedGuest(ctx context.Context, t *testing.T, vmID string, memoryMiB int) (*fcstandin.QEMUVM, string, string) {
+	t.Helper()
+	dir := shortDir(t, "fcev-")
+	q := standInGuest(ctx, t, vmID, filepath.Join(dir, "q"), 1, memoryMiB)
+	progs, err := testbuild.Programs(t.TempDir(), "host-agent", "manager")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := testprog.Start(t, progs[0], t.TempDir(), nil, testprog.HostServing, "--listen", "127.0.0.1:0", "--interval", "1s",
+		"--discover-scope", dir)
+	mgr := testprog.Start(t, progs[1], t.TempDir(), nil, testprog.ManagerServing, "--listen", "127.0.0.1:0",
+		"--poll-interval", "1s", "--host-agents", "http://"+host.Addr)
+	base := "http://" + mgr.Addr
+	var id string
+	waitFor(t, 30*time.Second, "the VM with its guest's figures", func() bool {
+		var vms []wire.VM
+		getJSON(t, base+"/v1/vms", &vms)
+		if len(vms) == 1 && vms[0].Source == wire.SourceGuest {
+			id = vms[0].ID
+			return true
+		}
+		return false
+	})
+	return q, base, id
 }
