@@ -57,8 +57,13 @@ type cluster struct {
 	mu      sync.RWMutex
 	held    map[string]time.Time // host id → valid until, by this clock
 	members []store.Member
-	first   chan struct{} // closed after the first round, success or not
-	once    sync.Once
+	// holder maps each held host id to the member holding it, and lowest
+	// is the live member with the lowest id: who answers for a VM in
+	// fleet-wide views (see owns).
+	holder map[string]string
+	lowest string
+	first  chan struct{} // closed after the first round, success or not
+	once   sync.Once
 }
 
 func newCluster(st store.Store, name, url string, log *slog.Logger, changed func()) *cluster {
@@ -139,6 +144,13 @@ func (c *cluster) round(ctx context.Context) {
 		}
 	}
 	c.held, c.members = next, members
+	c.holder, c.lowest = map[string]string{}, c.self.ID
+	for _, m := range members {
+		for _, h := range m.Hosts {
+			c.holder[h] = m.ID
+		}
+		c.lowest = min(c.lowest, m.ID)
+	}
 	c.mu.Unlock()
 	if grew && c.changed != nil {
 		c.changed()
@@ -214,6 +226,24 @@ func (c *cluster) holds(id string) bool {
 	return ok && time.Now().Before(until)
 }
 
+// owns reports whether this manager answers for vm in fleet-wide views
+// (GET /v1/fleet, the pages of GET /v1/vms): the member holding its host
+// agent's lease does; a VM whose host agent nobody holds, or that is
+// polled directly (every manager polls those), is answered for by the
+// live member with the lowest id. So each VM is counted once, but for a
+// second or two while a host agent changes hands.
+func (c *cluster) owns(vm *store.VM) bool {
+	if c.solo {
+		return true
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if h, ok := c.holder[vm.HostID]; ok && vm.HostID != "" {
+		return h == c.self.ID
+	}
+	return c.lowest == "" || c.lowest == c.self.ID
+}
+
 // view is GET /v1/cluster.
 func (c *cluster) view() wire.Cluster {
 	c.mu.RLock()
@@ -255,6 +285,46 @@ func (p *peers) get(ctx context.Context, hostID, path string) ([]byte, bool) {
 	if url == "" {
 		return nil, false
 	}
+	return p.fetch(ctx, url, path)
+}
+
+// askOthers asks every other live member for path, at once, and returns
+// the bodies of the 200 answers and the names of the members that gave
+// none (or have no --advertise-url to be asked at).
+func (p *peers) askOthers(ctx context.Context, path string) (bodies [][]byte, missing []string) {
+	p.c.mu.RLock()
+	var others []store.Member
+	for _, m := range p.c.members {
+		if m.ID != p.c.self.ID {
+			others = append(others, m)
+		}
+	}
+	p.c.mu.RUnlock()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, m := range others {
+		wg.Go(func() {
+			var body []byte
+			ok := false
+			if m.URL != "" {
+				body, ok = p.fetch(ctx, m.URL, path)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if ok {
+				bodies = append(bodies, body)
+			} else {
+				missing = append(missing, m.Name)
+			}
+		})
+	}
+	wg.Wait()
+	slices.Sort(missing)
+	return bodies, missing
+}
+
+// fetch GETs path of the manager at url, as a peer.
+func (p *peers) fetch(ctx context.Context, url, path string) ([]byte, bool) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+path, nil)
 	if err != nil {
 		return nil, false

@@ -178,6 +178,13 @@ func (m *Manager) build(st store.Store) *parts {
 		Register:        p.reg.register,
 	})
 	p.reg.samples = p.coll
+	pr := newPeers(p.cluster, m.set.hostAllow, m.set.apiToken)
+	// Alone with its database (SQLite), a manager answers for every VM.
+	var owns func(*store.VM) bool
+	var askOthers func(context.Context, string) ([][]byte, []string)
+	if !p.cluster.solo {
+		owns, askOthers = p.cluster.owns, pr.askOthers
+	}
 	p.api = api.New(api.Options{
 		Store: notifyingStore{st, p.reg.changed, p.reg.hostsChanged}, Cache: p.reg, Samples: p.coll, History: historyQuery{p.hist},
 		Streams: p.hub, Metrics: promHandler,
@@ -192,7 +199,9 @@ func (m *Manager) build(st store.Store) *parts {
 			return hostView(h, st, ok)
 		},
 		Cluster:        p.cluster.view,
-		Peer:           newPeers(p.cluster, m.set.hostAllow, m.set.apiToken).get,
+		Peer:           pr.get,
+		Owns:           owns,
+		AskOthers:      askOthers,
 		Token:          m.set.apiToken,
 		GuestAllow:     m.set.guestAllow,
 		HostAgentAllow: m.set.hostAllow,

@@ -153,26 +153,41 @@ func shared(t *testing.T, ms []*manager, hosts int) (map[string]int, string) {
 	return owners, ""
 }
 
-// checkFleet: every VM is in each manager's registry, and each is live
-// on exactly one of them (the one collecting its host). A manager sees
-// VMs another one registered when it reads the registry again (within
-// 10 s), so this waits up to 15 s.
+// checkFleet: every VM is in each manager's registry, and each manager's
+// fleet-wide answers (GET /v1/fleet, the pages of GET /v1/vms) show all of
+// them live, whichever manager collects them (it asks the others). A
+// manager sees VMs another one registered when it reads the registry again
+// (within 10 s), so this waits up to 15 s.
 func checkFleet(t *testing.T, ms []*manager, vms int) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		problem := ""
-		live := 0
+		var pages []string
 		for i, m := range ms {
 			var f wire.Fleet
 			m.must(t, 200, "GET", "/v1/fleet", nil, &f)
-			if f.VMs != vms || f.ByState[wire.StateGone] != 0 {
-				problem = fmt.Sprintf("manager %d: %d VMs, %d gone; want %d, none gone", i, f.VMs, f.ByState[wire.StateGone], vms)
+			if f.VMs != vms || f.ByState[wire.StateLive] != vms || len(f.MissingManagers) != 0 || len(f.Top.CPU) != wire.FleetTopN {
+				problem = fmt.Sprintf("manager %d: %d VMs, %v, top CPU %d, missing %v; want all %d live", i, f.VMs, f.ByState, len(f.Top.CPU), f.MissingManagers, vms)
 			}
-			live += f.ByState[wire.StateLive]
+			var p wire.VMPage
+			m.must(t, 200, "GET", "/v1/vms?sort=name&limit=60&offset=120", nil, &p)
+			ids := ""
+			for _, r := range p.VMs {
+				if r.State != wire.StateLive || r.Latest == nil || r.Latest.Source != wire.SourceGuest {
+					problem = fmt.Sprintf("manager %d: %s is %s in the list", i, r.Name, r.State)
+				}
+				ids += r.ID + " "
+			}
+			if p.Total != vms || len(p.VMs) != 60 {
+				problem = fmt.Sprintf("manager %d: a page of %d of %d VMs, want 60 of %d", i, len(p.VMs), p.Total, vms)
+			}
+			pages = append(pages, ids)
 		}
-		if problem == "" && live != vms {
-			problem = fmt.Sprintf("%d VMs live across the managers, want each of the %d on exactly one", live, vms)
+		for i := range pages {
+			if problem == "" && pages[i] != pages[0] {
+				problem = fmt.Sprintf("managers 0 and %d list different VMs on one page", i)
+			}
 		}
 		if problem == "" {
 			return

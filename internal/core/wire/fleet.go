@@ -33,6 +33,9 @@ type VMPage struct {
 	Total  int     `json:"total"`
 	Offset int     `json:"offset"`
 	Limit  int     `json:"limit"`
+	// MissingManagers names the managers sharing the database that did
+	// not answer: their VMs are missing from the page and the total.
+	MissingManagers []string `json:"missing_managers,omitempty"`
 }
 
 // Fleet is the answer of GET /v1/fleet and the "fleet" message of the
@@ -57,6 +60,9 @@ type Fleet struct {
 	HostsTotal int         `json:"hosts_total"`
 	// Direct counts the VMs the manager polls itself (no host agent).
 	Direct int `json:"direct"`
+	// MissingManagers names the managers sharing the database that did
+	// not answer: their VMs are missing from the counts and lists.
+	MissingManagers []string `json:"missing_managers,omitempty"`
 }
 
 // Sizes of the lists in a Fleet.

@@ -82,6 +82,15 @@ type Options struct {
 	// database) for path of its API (a VM's latest sample or history) and
 	// returns the body of a 200 answer; nil: none is asked.
 	Peer func(ctx context.Context, hostID, path string) ([]byte, bool)
+	// Owns and AskOthers make the fleet-wide answers (GET /v1/fleet, the
+	// pages of GET /v1/vms, the fleet stream's summary) whole when managers
+	// share the database: each answers for the VMs it Owns (one manager
+	// for each VM), and asks the others (AskOthers, with PeerHeader) for
+	// theirs; nil: this manager is alone and answers for all. AskOthers
+	// returns the bodies of the 200 answers and the names of the managers
+	// that gave none.
+	Owns      func(vm *store.VM) bool
+	AskOthers func(ctx context.Context, path string) (bodies [][]byte, missing []string)
 	// Token, when set, is the bearer token every /v1 call and /metrics
 	// require.
 	Token string

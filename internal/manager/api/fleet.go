@@ -3,6 +3,7 @@ package api
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -19,6 +20,9 @@ const (
 	defaultVMLimit = 100
 	maxVMLimit     = 1000
 	maxSearchBytes = 256
+	// maxClusterWindow bounds offset+limit of a page when managers share
+	// the database: each is asked for its first offset+limit VMs.
+	maxClusterWindow = 10000
 )
 
 // Sort keys of GET /v1/vms?sort=, with their default order.
@@ -35,8 +39,9 @@ type vmQuery struct {
 	limit, offset                int
 }
 
-// parseVMQuery checks the parameters of a paged VM list.
-func parseVMQuery(q url.Values) (vmQuery, error) {
+// parseVMQuery checks the parameters of a paged VM list; limit may be up
+// to maxLimit.
+func parseVMQuery(q url.Values, maxLimit int) (vmQuery, error) {
 	vq := vmQuery{sort: "name", limit: defaultVMLimit}
 	for name, vals := range q {
 		if !slices.Contains(vmListParams, name) {
@@ -88,7 +93,7 @@ func parseVMQuery(q url.Values) (vmQuery, error) {
 	}
 	vq.desc = order == "desc"
 	var err error
-	if vq.limit, err = intParam(q, "limit", 1, maxVMLimit, defaultVMLimit); err != nil {
+	if vq.limit, err = intParam(q, "limit", 1, maxLimit, defaultVMLimit); err != nil {
 		return vq, err
 	}
 	if vq.offset, err = intParam(q, "offset", 0, 1<<30, 0); err != nil {
@@ -119,6 +124,8 @@ type fleetRow struct {
 	// The sort column's figure, computed once before sorting.
 	key    float64
 	hasKey bool
+	// peer is the row as another manager answered it (clustered pages).
+	peer *wire.VMRow
 }
 
 // rows returns every VM with its latest sample and state: from the
@@ -139,6 +146,29 @@ func (a *API) rows(ctx context.Context) ([]fleetRow, error) {
 		r.state = vmState(r.vm, r.s, r.has)
 	}
 	return rows, nil
+}
+
+// ownedRows are the rows this manager answers for in fleet-wide views:
+// all of them when it is alone.
+func (a *API) ownedRows(ctx context.Context) ([]fleetRow, error) {
+	rows, err := a.rows(ctx)
+	if err != nil || a.opt.Owns == nil {
+		return rows, err
+	}
+	keep := rows[:0]
+	for _, r := range rows {
+		if a.opt.Owns(r.vm) {
+			keep = append(keep, r)
+		}
+	}
+	return keep, nil
+}
+
+// clustered reports whether r's fleet-wide answer takes in the other
+// managers': it shares the database and r is not itself a peer's request
+// (a peer is answered with this manager's part, never passed on).
+func (a *API) clustered(r *http.Request) bool {
+	return a.opt.AskOthers != nil && (r == nil || r.Header.Get(PeerHeader) == "")
 }
 
 // currentVMs is every VM: the registry's cache (read only), or the store
@@ -165,11 +195,20 @@ func vmState(vm *store.VM, s wire.CombinedSample, has bool) string {
 // listPage answers GET /v1/vms with parameters: the matching VMs, sorted
 // and paged, each with its state and latest sample.
 func (a *API) listPage(w http.ResponseWriter, r *http.Request) error {
-	vq, err := parseVMQuery(r.URL.Query())
+	maxLimit := maxVMLimit
+	if r.Header.Get(PeerHeader) != "" && a.opt.AskOthers != nil {
+		maxLimit = maxClusterWindow // a peer gathering a page asks for offset+limit
+	}
+	vq, err := parseVMQuery(r.URL.Query(), maxLimit)
 	if err != nil {
 		return err
 	}
-	rows, err := a.rows(r.Context())
+	clustered := a.clustered(r)
+	if clustered && vq.offset+vq.limit > maxClusterWindow {
+		return badRequest("offset+limit is %d; with several managers a page ends within the first %d VMs: narrow the list with q, state, source or host",
+			vq.offset+vq.limit, maxClusterWindow)
+	}
+	rows, err := a.ownedRows(r.Context())
 	if err != nil {
 		return err
 	}
@@ -181,8 +220,32 @@ func (a *API) listPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	vq.sortRows(match)
 	page := wire.VMPage{VMs: []wire.VMRow{}, Total: len(match), Offset: vq.offset, Limit: vq.limit}
+	if clustered {
+		// Each manager's first offset+limit, merged: the page is among them.
+		match = match[:min(len(match), vq.offset+vq.limit)]
+		q := r.URL.Query()
+		q.Set("offset", "0")
+		q.Set("limit", strconv.Itoa(vq.offset+vq.limit))
+		bodies, missing := a.opt.AskOthers(r.Context(), "/v1/vms?"+q.Encode())
+		page.MissingManagers = missing
+		for _, b := range bodies {
+			var p wire.VMPage
+			if err := json.Unmarshal(b, &p); err != nil {
+				continue
+			}
+			page.Total += p.Total
+			for i := range p.VMs {
+				match = append(match, peerRow(&p.VMs[i]))
+			}
+		}
+		vq.sortRows(match)
+	}
 	if vq.offset < len(match) {
 		for _, row := range match[vq.offset:min(len(match), vq.offset+vq.limit)] {
+			if row.peer != nil {
+				page.VMs = append(page.VMs, *row.peer)
+				continue
+			}
 			v := wire.VMRow{VM: a.viewWith(*row.vm, row.s, row.has), State: row.state}
 			if row.has {
 				s := row.s
@@ -192,6 +255,17 @@ func (a *API) listPage(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return writeJSON(w, http.StatusOK, page)
+}
+
+// peerRow makes a row another manager answered sortable with this
+// manager's own: what the sort reads of the VM, and the sample.
+func peerRow(v *wire.VMRow) *fleetRow {
+	r := &fleetRow{vm: &store.VM{ID: v.ID, Name: v.Name, HostID: v.HostID, CreatedMs: v.CreatedMs, GoneMs: v.GoneMs},
+		state: v.State, peer: v}
+	if v.Latest != nil {
+		r.s, r.has = *v.Latest, true
+	}
+	return r
 }
 
 func (vq *vmQuery) matches(r *fleetRow) bool {
@@ -321,12 +395,19 @@ func figure(sort string) func(*fleetRow) (float64, bool) {
 	return nil
 }
 
-// fleet answers GET /v1/fleet.
+// fleet answers GET /v1/fleet; a peer gets this manager's part, with
+// every host agent (the asking manager cuts the merged list).
 func (a *API) fleet(w http.ResponseWriter, r *http.Request) error {
 	if len(r.URL.Query()) > 0 {
 		return badRequest("GET /v1/fleet takes no parameters")
 	}
-	f, err := a.Fleet(r.Context())
+	var f wire.Fleet
+	var err error
+	if a.clustered(r) || a.opt.AskOthers == nil {
+		f, err = a.Fleet(r.Context())
+	} else {
+		f, err = a.localFleet(r.Context(), false)
+	}
 	if err != nil {
 		return err
 	}
@@ -335,9 +416,80 @@ func (a *API) fleet(w http.ResponseWriter, r *http.Request) error {
 
 // Fleet summarises every VM: counts by state and source, the top VMs by
 // each figure, and the host agents with their VMs. The manager also sends
-// it on the fleet stream every few seconds.
+// it on the fleet stream every few seconds. With managers sharing the
+// database, it merges their parts.
 func (a *API) Fleet(ctx context.Context) (wire.Fleet, error) {
-	rows, err := a.rows(ctx)
+	if a.opt.AskOthers == nil {
+		return a.localFleet(ctx, true)
+	}
+	f, err := a.localFleet(ctx, false)
+	if err != nil {
+		return f, err
+	}
+	bodies, missing := a.opt.AskOthers(ctx, "/v1/fleet")
+	f.MissingManagers = missing
+	for _, b := range bodies {
+		var p wire.Fleet
+		if err := json.Unmarshal(b, &p); err != nil {
+			continue
+		}
+		mergeFleet(&f, &p)
+	}
+	for _, top := range []*[]wire.FleetVM{&f.Top.CPU, &f.Top.Memory, &f.Top.Network, &f.Top.Disk} {
+		slices.SortStableFunc(*top, func(x, y wire.FleetVM) int {
+			return cmp.Or(cmp.Compare(y.Value, x.Value), strings.Compare(x.Name, y.Name), strings.Compare(x.ID, y.ID))
+		})
+		*top = (*top)[:min(len(*top), wire.FleetTopN)]
+	}
+	sortFleetHosts(f.Hosts)
+	f.HostsTotal = len(f.Hosts)
+	f.Hosts = f.Hosts[:min(len(f.Hosts), wire.FleetHosts)]
+	return f, nil
+}
+
+// mergeFleet adds another manager's part p to f: counts add up, the top
+// lists join (cut by the caller), and each host agent's VMs add up, with
+// the word of the manager collecting it on whether it answers.
+func mergeFleet(f, p *wire.Fleet) {
+	f.VMs += p.VMs
+	f.Direct += p.Direct
+	for _, m := range []struct{ to, from map[string]int }{{f.ByState, p.ByState}, {f.BySource, p.BySource}, {f.ByMemorySource, p.ByMemorySource}} {
+		for k, n := range m.from {
+			if _, known := m.to[k]; known {
+				m.to[k] += n
+			}
+		}
+	}
+	f.Top.CPU = append(f.Top.CPU, p.Top.CPU...)
+	f.Top.Memory = append(f.Top.Memory, p.Top.Memory...)
+	f.Top.Network = append(f.Top.Network, p.Top.Network...)
+	f.Top.Disk = append(f.Top.Disk, p.Top.Disk...)
+	at := make(map[string]int, len(f.Hosts))
+	for i, h := range f.Hosts {
+		at[h.ID] = i
+	}
+	for _, h := range p.Hosts {
+		i, ok := at[h.ID]
+		if !ok {
+			at[h.ID] = len(f.Hosts)
+			f.Hosts = append(f.Hosts, h)
+			continue
+		}
+		mine := &f.Hosts[i]
+		mine.VMs += h.VMs
+		mine.Live += h.Live
+		if h.Reachable { // only the manager collecting a host agent reaches it
+			mine.Reachable, mine.LastError = true, ""
+		} else if !mine.Reachable && mine.LastError == "" {
+			mine.LastError = h.LastError
+		}
+	}
+}
+
+// localFleet is Fleet of the VMs this manager answers for; cut: the host
+// agents cut to wire.FleetHosts.
+func (a *API) localFleet(ctx context.Context, cut bool) (wire.Fleet, error) {
+	rows, err := a.ownedRows(ctx)
 	if err != nil {
 		return wire.Fleet{}, err
 	}
@@ -388,13 +540,13 @@ func (a *API) Fleet(ctx context.Context) (wire.Fleet, error) {
 	}
 	f.Top = wire.FleetTop{CPU: tops[0].list(cpuSource), Memory: tops[1].list(memSource),
 		Network: tops[2].list(netSource), Disk: tops[3].list(diskSource)}
-	f.Hosts, f.HostsTotal, err = a.fleetHosts(ctx, perHost)
+	f.Hosts, f.HostsTotal, err = a.fleetHosts(ctx, perHost, cut)
 	return f, err
 }
 
 // fleetHosts lists the host agents for the fleet view: those not
 // answering first, then by VM count.
-func (a *API) fleetHosts(ctx context.Context, perHost map[string]*wire.FleetHost) ([]wire.FleetHost, int, error) {
+func (a *API) fleetHosts(ctx context.Context, perHost map[string]*wire.FleetHost, cut bool) ([]wire.FleetHost, int, error) {
 	hs, err := a.opt.Store.ListHosts(ctx)
 	if errors.Is(err, store.ErrUnavailable) {
 		return []wire.FleetHost{}, 0, nil // the VM figures still stand
@@ -411,7 +563,17 @@ func (a *API) fleetHosts(ctx context.Context, perHost map[string]*wire.FleetHost
 		}
 		out = append(out, fh)
 	}
-	slices.SortFunc(out, func(x, y wire.FleetHost) int {
+	sortFleetHosts(out)
+	if !cut {
+		return out, len(out), nil
+	}
+	return out[:min(len(out), wire.FleetHosts)], len(out), nil
+}
+
+// sortFleetHosts puts the host agents not answering first, then those
+// with the most VMs.
+func sortFleetHosts(hs []wire.FleetHost) {
+	slices.SortFunc(hs, func(x, y wire.FleetHost) int {
 		if x.Reachable != y.Reachable {
 			if !x.Reachable {
 				return -1
@@ -420,7 +582,6 @@ func (a *API) fleetHosts(ctx context.Context, perHost map[string]*wire.FleetHost
 		}
 		return cmp.Or(cmp.Compare(y.VMs, x.VMs), strings.Compare(x.URL, y.URL))
 	})
-	return out[:min(len(out), wire.FleetHosts)], len(out), nil
 }
 
 func cpuSource(r *fleetRow) string  { return r.s.Source }

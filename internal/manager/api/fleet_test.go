@@ -2,12 +2,15 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/store"
@@ -284,5 +287,101 @@ func TestPrometheusSD(t *testing.T) {
 	}
 	if w := e.do(t, request{method: "GET", path: "/v1/prometheus/sd?x=1"}); w.Code != http.StatusBadRequest {
 		t.Errorf("with a parameter: %d", w.Code)
+	}
+}
+
+// TestFleetAcrossManagers: two managers over one registry, each answering
+// for half the VMs and asking the other for the rest, give every page and
+// the fleet summary exactly as one manager answering for all does; a
+// manager that does not answer is named, and a peer's request is
+// answered with the asked manager's part only.
+func TestFleetAcrossManagers(t *testing.T) {
+	solo, _ := fleetEnv(t)
+	mine := func(first bool) func(vm *store.VM) bool {
+		return func(vm *store.VM) bool { return (len(vm.ID)+int(vm.ID[len(vm.ID)-1]))%2 == 0 == first }
+	}
+	var a, b http.Handler
+	ask := func(other *http.Handler, name string, down *bool) func(context.Context, string) ([][]byte, []string) {
+		return func(ctx context.Context, path string) ([][]byte, []string) {
+			if *down {
+				return nil, []string{name}
+			}
+			r := httptest.NewRequestWithContext(ctx, "GET", path, nil)
+			r.Host = "127.0.0.1:8080"
+			r.Header.Set(PeerHeader, "test")
+			w := httptest.NewRecorder()
+			(*other).ServeHTTP(w, r)
+			if w.Code != http.StatusOK {
+				t.Errorf("peer GET %s: %d %s", path, w.Code, w.Body)
+				return nil, []string{name}
+			}
+			return [][]byte{w.Body.Bytes()}, nil
+		}
+	}
+	bDown := false
+	never := false
+	manager := func(first bool, other *http.Handler, name string, down *bool) http.Handler {
+		return New(Options{Store: solo.st, Samples: solo.samples, Streams: fakeStreams{}, Now: func() time.Time { return testNow },
+			Owns: mine(first), AskOthers: ask(other, name, down)}).Handler()
+	}
+	a = manager(true, &b, "b", &bDown)
+	b = manager(false, &a, "a", &never)
+	get := func(h http.Handler, path string, peer bool) string {
+		t.Helper()
+		r := httptest.NewRequest("GET", path, nil)
+		r.Host = "127.0.0.1:8080"
+		if peer {
+			r.Header.Set(PeerHeader, "test")
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, w.Code, w.Body)
+		}
+		return w.Body.String()
+	}
+	for _, q := range []string{"limit=1000", "sort=cpu", "sort=cpu&order=asc&limit=7&offset=3", "sort=memory&limit=5&offset=20",
+		"sort=net", "sort=age&limit=4", "state=stale", "source=host", "q=vm-1&sort=name&order=desc", "host=" + hostID, "limit=3&offset=29"} {
+		want := get(solo.h, "/v1/vms?"+q, false)
+		for name, h := range map[string]http.Handler{"a": a, "b": b} {
+			if got := get(h, "/v1/vms?"+q, false); got != want {
+				t.Errorf("manager %s, GET /v1/vms?%s:\n got %s\nwant %s", name, q, got, want)
+			}
+		}
+	}
+	want := get(solo.h, "/v1/fleet", false)
+	if got := get(a, "/v1/fleet", false); got != want {
+		t.Errorf("fleet across managers:\n got %s\nwant %s", got, want)
+	}
+	// Asked as a peer, a manager answers for its own VMs only.
+	var pa, pb wire.VMPage
+	json.Unmarshal([]byte(get(a, "/v1/vms?limit=1000", true)), &pa)
+	json.Unmarshal([]byte(get(b, "/v1/vms?limit=1000", true)), &pb)
+	if pa.Total == 0 || pb.Total == 0 || pa.Total+pb.Total != 32 {
+		t.Errorf("the managers' parts: %d + %d VMs, want 32 in all, split", pa.Total, pb.Total)
+	}
+	// The legacy list: every VM, with the status its collector tells.
+	if got, want := get(a, "/v1/vms", false), get(solo.h, "/v1/vms", false); got != want {
+		t.Errorf("legacy list across managers:\n got %s\nwant %s", got, want)
+	}
+	// b does not answer: a says so, and gives its own part.
+	bDown = true
+	var f wire.Fleet
+	json.Unmarshal([]byte(get(a, "/v1/fleet", false)), &f)
+	if len(f.MissingManagers) != 1 || f.MissingManagers[0] != "b" || f.VMs != pa.Total {
+		t.Errorf("with b down: %d VMs, missing %v; want a's %d and b named", f.VMs, f.MissingManagers, pa.Total)
+	}
+	var p wire.VMPage
+	json.Unmarshal([]byte(get(a, "/v1/vms?sort=cpu", false)), &p)
+	if p.Total != pa.Total || len(p.MissingManagers) != 1 {
+		t.Errorf("page with b down: total %d, missing %v", p.Total, p.MissingManagers)
+	}
+	// Deep pages are refused with a reason, across managers.
+	r := httptest.NewRequest("GET", "/v1/vms?offset=9950&limit=100", nil)
+	r.Host = "127.0.0.1:8080"
+	w := httptest.NewRecorder()
+	a.ServeHTTP(w, r)
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "narrow") {
+		t.Errorf("a page past the cluster's window: %d %s", w.Code, w.Body)
 	}
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -99,9 +100,39 @@ func (a *API) listVMs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if a.opt.AskOthers != nil && !a.clustered(r) {
+		// A peer asking: the VMs this manager answers for.
+		views := []wire.VM{}
+		for i := range vms {
+			if a.opt.Owns(&vms[i]) {
+				views = append(views, a.view(vms[i]))
+			}
+		}
+		return writeJSON(w, http.StatusOK, views)
+	}
 	views := make([]wire.VM, len(vms))
 	for i, vm := range vms {
 		views[i] = a.view(vm)
+	}
+	if a.clustered(r) {
+		// The status of the VMs other managers collect is theirs to tell;
+		// a VM of a manager that does not answer keeps what this one knows.
+		theirs := map[string]wire.VM{}
+		bodies, _ := a.opt.AskOthers(r.Context(), "/v1/vms")
+		for _, b := range bodies {
+			var vs []wire.VM
+			if json.Unmarshal(b, &vs) == nil {
+				for _, v := range vs {
+					theirs[v.ID] = v
+				}
+			}
+		}
+		for i := range views {
+			if v, ok := theirs[views[i].ID]; ok && !a.opt.Owns(&vms[i]) {
+				views[i].Source, views[i].MemorySource, views[i].LastSampleMs = v.Source, v.MemorySource, v.LastSampleMs
+				views[i].Stale, views[i].GuestAgent = v.Stale, v.GuestAgent
+			}
+		}
 	}
 	return writeJSON(w, http.StatusOK, views)
 }
@@ -110,6 +141,11 @@ func (a *API) getVM(w http.ResponseWriter, r *http.Request) error {
 	vm, err := a.lookup(r)
 	if err != nil {
 		return err
+	}
+	// The status of a VM another manager collects is its to tell.
+	var s wire.CombinedSample
+	if a.fromPeer(r, vm, "/v1/vms/"+vm.ID+"/metrics", &s) && s.VMID == vm.ID {
+		return writeJSON(w, http.StatusOK, a.viewWith(vm, s, true))
 	}
 	return writeJSON(w, http.StatusOK, a.view(vm))
 }

@@ -120,7 +120,9 @@ export async function showList(main, setConnection, params) {
     tbody.replaceChildren(...order);
     const first = page.total === 0 ? 0 : page.offset + 1;
     const last = page.offset + page.vms.length;
-    setText(count, page.total === 0 ? 'No VMs match' : `${first}–${last} of ${page.total.toLocaleString('en')} VM${page.total === 1 ? '' : 's'}`);
+    const missing = page.missing_managers && page.missing_managers.length
+      ? ` (not answering: ${page.missing_managers.join(', ')}; their VMs are left out)` : '';
+    setText(count, (page.total === 0 ? 'No VMs match' : `${first}–${last} of ${page.total.toLocaleString('en')} VM${page.total === 1 ? '' : 's'}`) + missing);
     empty.hidden = page.total > 0;
     setText(empty, filtered(view) ? 'No VM matches these filters.' : 'No VMs registered yet. Register one below, or with POST /v1/vms; host agents report theirs by themselves.');
     pager.show(page);

@@ -37,7 +37,10 @@ export async function showOverview(main, setConnection) {
 
   const render = (f) => {
     last = f;
-    setText(summary, `${f.vms.toLocaleString('en')} VM${f.vms === 1 ? '' : 's'} · ${f.hosts_total.toLocaleString('en')} host agent${f.hosts_total === 1 ? '' : 's'} · ${f.direct.toLocaleString('en')} polled directly · updated ${ago(f.generated_ms)}`);
+    // With managers sharing a database, one that did not answer leaves its VMs out: say so.
+    const missing = f.missing_managers && f.missing_managers.length
+      ? ` · not answering: ${f.missing_managers.join(', ')} (its VMs are not counted)` : '';
+    setText(summary, `${f.vms.toLocaleString('en')} VM${f.vms === 1 ? '' : 's'} · ${f.hosts_total.toLocaleString('en')} host agent${f.hosts_total === 1 ? '' : 's'} · ${f.direct.toLocaleString('en')} polled directly · updated ${ago(f.generated_ms)}${missing}`);
     states.show(['live', 'stale', 'pending', 'gone'], f.by_state, STATE_NAMES, f.vms);
     cpu.show(['guest', 'vcpu', 'host', 'none'], f.by_source, SOURCE_NAMES, f.vms);
     mem.show(['guest', 'balloon', 'host', 'none'], f.by_memory_source, SOURCE_NAMES, f.vms);
