@@ -37,7 +37,8 @@ function open(reason, done) {
     button.disabled = true;
     error.textContent = '';
     try {
-      const res = await send('GET', '/v1/vms', undefined, token);
+      // One row is enough to try the token (the whole list can be megabytes).
+      const res = await send('GET', '/v1/vms?limit=1', undefined, token);
       if (res.status === 401) {
         fail('The manager refused this token (401). Check --api-token or MANAGER_API_TOKEN.');
         return;
