@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"hash/fnv"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -288,6 +290,23 @@ func (p *peers) get(ctx context.Context, hostID, path string) ([]byte, bool) {
 	return p.fetch(ctx, url, path)
 }
 
+// holderURL is the URL of the other member holding hostID; "" when this
+// manager holds it, or nobody does.
+func (p *peers) holderURL(hostID string) string {
+	p.c.mu.RLock()
+	defer p.c.mu.RUnlock()
+	h := p.c.holder[hostID]
+	if h == "" || h == p.c.self.ID {
+		return ""
+	}
+	for _, m := range p.c.members {
+		if m.ID == h {
+			return m.URL
+		}
+	}
+	return ""
+}
+
 // askOthers asks every other live member for path, at once, and returns
 // the bodies of the 200 answers and the names of the members that gave
 // none (or have no --advertise-url to be asked at).
@@ -343,4 +362,64 @@ func (p *peers) fetch(ctx context.Context, url, path string) ([]byte, bool) {
 		return nil, false
 	}
 	return body, true
+}
+
+// relayWatched brings, every interval until ctx ends, the latest samples
+// of the VMs this manager's fleet clients watch (the rows on their screens)
+// that another manager collects, and sends them to those clients: one
+// GET /v1/cluster/latest per manager asked.
+func (p *parts) relayWatched(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last := map[string]int64{} // VM id → time of the sample last relayed
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if p.hub.FleetClients() == 0 {
+			clear(last)
+			continue
+		}
+		need := map[string]bool{}
+		for _, id := range p.hub.Watched() {
+			if _, here := p.coll.Latest(id); !here {
+				need[id] = true
+			}
+		}
+		if len(need) == 0 {
+			continue
+		}
+		byURL := map[string][]string{}
+		vms, err := p.reg.CurrentVMs(ctx)
+		if err != nil {
+			continue
+		}
+		for _, vm := range vms {
+			if need[vm.ID] && vm.HostID != "" && vm.GoneMs == 0 {
+				if url := p.peers.holderURL(vm.HostID); url != "" {
+					byURL[url] = append(byURL[url], vm.ID)
+				}
+			}
+		}
+		for id := range last {
+			if !need[id] {
+				delete(last, id)
+			}
+		}
+		for url, ids := range byURL {
+			body, ok := p.peers.fetch(ctx, url, "/v1/cluster/latest?ids="+strings.Join(ids, ","))
+			var samples []wire.CombinedSample
+			if !ok || json.Unmarshal(body, &samples) != nil {
+				continue
+			}
+			for _, s := range samples {
+				if need[s.VMID] && s.TimestampMs > last[s.VMID] {
+					last[s.VMID] = s.TimestampMs
+					p.hub.PublishWatched(s)
+				}
+			}
+		}
+	}
 }

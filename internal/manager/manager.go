@@ -111,6 +111,7 @@ type parts struct {
 	hub     *hub.Hub
 	metrics *export.Metrics
 	cluster *cluster
+	peers   *peers
 	api     *api.API
 	handler http.Handler
 }
@@ -179,6 +180,7 @@ func (m *Manager) build(st store.Store) *parts {
 	})
 	p.reg.samples = p.coll
 	pr := newPeers(p.cluster, m.set.hostAllow, m.set.apiToken)
+	p.peers = pr
 	// Alone with its database (SQLite), a manager answers for every VM.
 	var owns func(*store.VM) bool
 	var askOthers func(context.Context, string) ([][]byte, []string)
@@ -264,6 +266,9 @@ func (m *Manager) Serve(ctx context.Context, st store.Store, ln net.Listener) er
 	}
 	collWG.Go(func() { m.logRunError("collector", p.coll.Run(collCtx)) })
 	collWG.Go(func() { p.publishFleet(collCtx, m.cfg.PollInterval, m.log.With("part", "fleet")) })
+	if !p.cluster.solo {
+		collWG.Go(func() { p.relayWatched(collCtx, m.cfg.PollInterval) })
+	}
 	if m.tls != nil {
 		collWG.Go(func() { m.tls.ReloadOnHangup(collCtx, m.log) })
 	}

@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/testsupport/testbuild"
@@ -55,6 +58,16 @@ func TestManagersShareAFleet(t *testing.T) {
 			}
 		}
 	}
+
+	// A fleet stream client of one manager watching VMs another collects
+	// gets their samples too (relayed from their collector).
+	var theirs []wire.VM
+	for _, vm := range vms {
+		if owners[vm.HostID] != 1 && len(theirs) < 4 {
+			theirs = append(theirs, vm)
+		}
+	}
+	watchPeers(t, ms[1], theirs)
 
 	// The live window is the collecting manager's: the others ask it.
 	since := time.Now().Add(-8 * time.Second).UnixMilli()
@@ -205,4 +218,39 @@ func counts(owners map[string]int, ms []*manager) []int {
 		n[o]++
 	}
 	return n
+}
+
+// watchPeers opens m's fleet stream, watches vms, and waits until a fresh
+// sample of each has arrived on it, whichever manager collects it.
+func watchPeers(t *testing.T, m *manager, vms []wire.VM) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(m.base, "http")+"/v1/fleet/ws",
+		&websocket.DialOptions{Subprotocols: []string{"fcmon.v1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(websocket.StatusNormalClosure, "")
+	want := map[string]bool{}
+	var ids []string
+	for _, vm := range vms {
+		want[vm.ID] = true
+		ids = append(ids, vm.ID)
+	}
+	msg, _ := json.Marshal(wire.WatchRequest{Watch: ids})
+	if err := conn.Write(ctx, websocket.MessageText, msg); err != nil {
+		t.Fatal(err)
+	}
+	since := time.Now().Add(-3 * time.Second).UnixMilli()
+	for len(want) > 0 {
+		_, data, err := conn.Read(ctx)
+		if err != nil {
+			t.Fatalf("fleet stream: samples of %d watched VMs did not come: %v", len(want), err)
+		}
+		var s wire.CombinedSample
+		if json.Unmarshal(data, &s) == nil && want[s.VMID] && s.TimestampMs > since && s.Source == wire.SourceGuest {
+			delete(want, s.VMID)
+		}
+	}
 }

@@ -151,6 +151,7 @@ func New(opt Options) *API {
 //	GET    /v1/vms?q=&source=&state=&host=&sort=&order=&limit=&offset=  one page of the matching VMs
 //	GET    /v1/fleet                         counts by state and source, top VMs, host agents
 //	GET    /v1/cluster                       the managers sharing the database and the host agents each collects
+//	GET    /v1/cluster/latest?ids=           the latest samples of those VMs this manager collects
 //	GET    /v1/prometheus/sd                 Prometheus HTTP service discovery: host agents, direct guests
 //	GET    /v1/fleet/ws                      WebSocket: fleet summaries, events, the watched VMs' samples
 //	GET    /v1/events · /v1/vms/{id}/events  events, newest first: ?vm_id=&type=&since=&until=&limit=
@@ -176,6 +177,7 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("/v1/vms/{id}/metrics/ws", wsAuth(a.serveStream(methods{"GET": a.streamVM})))
 	mux.Handle("/v1/metrics/ws", wsAuth(a.serveStream(methods{"GET": a.streamAll})))
 	mux.Handle("/v1/cluster", auth(a.serve(methods{"GET": a.cluster})))
+	mux.Handle("/v1/cluster/latest", auth(a.serve(methods{"GET": a.clusterLatest})))
 	mux.Handle("/v1/prometheus/sd", auth(a.serve(methods{"GET": a.prometheusSD})))
 	mux.Handle("/v1/fleet", auth(a.serve(methods{"GET": a.fleet})))
 	mux.Handle("/v1/fleet/ws", wsAuth(a.serveStream(methods{"GET": a.streamFleet})))

@@ -385,3 +385,25 @@ func TestFleetAcrossManagers(t *testing.T) {
 		t.Errorf("a page past the cluster's window: %d %s", w.Code, w.Body)
 	}
 }
+
+// GET /v1/cluster/latest: the latest samples of the listed VMs this
+// manager has; bad lists are refused with the reason.
+func TestClusterLatest(t *testing.T) {
+	e, ids := fleetEnv(t)
+	var got []wire.CombinedSample
+	w := e.do(t, request{method: "GET", path: "/v1/cluster/latest?ids=" + ids["vm-03"] + "," + ids["vm-27"] + "," + ids["vm-11"]})
+	if w.Code != http.StatusOK {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	decode(t, w, &got)
+	if len(got) != 2 || got[0].VMID != ids["vm-03"] || got[1].VMID != ids["vm-11"] {
+		t.Errorf("latest of vm-03, vm-27 (no sample), vm-11: %+v", got)
+	}
+	many := strings.Repeat("a,", wire.MaxWatch) + "a"
+	for _, q := range []string{"", "?ids=", "?ids=a&ids=b", "?vm=a", "?ids=" + many, "?ids=a,,b", "?ids=" + strings.Repeat("x", 200)} {
+		w := e.do(t, request{method: "GET", path: "/v1/cluster/latest" + q})
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), `"error"`) {
+			t.Errorf("GET /v1/cluster/latest%.40s: %d %s", q, w.Code, w.Body)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -84,6 +85,42 @@ func FuzzCreateHost(f *testing.F) {
 			}
 		default:
 			t.Fatalf("status %d for %q", w.Code, body)
+		}
+	})
+}
+
+// FuzzQueries: whatever the query string of the cluster, fleet and event
+// endpoints (FuzzVMPageQuery covers the VM list's), the answer is a 200 or
+// a 4xx {"error"}, never a 5xx.
+func FuzzQueries(f *testing.F) {
+	for _, s := range []string{
+		"/v1/cluster/latest?ids=" + goodID, "/v1/cluster/latest?ids=,", "/v1/cluster/latest?ids=a&ids=b",
+		"/v1/fleet?x=1", "/v1/events?type=restore&since=1&limit=5", "/v1/events?since=-9223372036854775808",
+	} {
+		f.Add(s)
+	}
+	e, _ := fleetEnv(f)
+	f.Fuzz(func(t *testing.T, target string) {
+		path, raw, _ := strings.Cut(target, "?")
+		switch path {
+		case "/v1/cluster/latest", "/v1/fleet", "/v1/events":
+		default:
+			path = "/v1/cluster/latest"
+		}
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		u := path + "?" + q.Encode()
+		w := e.do(t, request{method: "GET", path: u})
+		switch {
+		case w.Code == http.StatusOK:
+		case w.Code >= 400 && w.Code < 500:
+			if msg := errorOf(t, w); strings.TrimSpace(msg) == "" {
+				t.Fatalf("%s: empty message", u)
+			}
+		default:
+			t.Fatalf("%s: status %d: %s", u, w.Code, w.Body)
 		}
 	})
 }

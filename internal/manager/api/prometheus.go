@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
 )
@@ -52,6 +53,39 @@ func (a *API) prometheusSD(w http.ResponseWriter, r *http.Request) error {
 		})
 	}
 	return writeJSON(w, http.StatusOK, groups)
+}
+
+// clusterLatest answers GET /v1/cluster/latest?ids=a,b,...: the latest
+// samples of those VMs (at most wire.MaxWatch) that this manager
+// collects, so another manager can show them on its clients' screens.
+func (a *API) clusterLatest(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	for name := range q {
+		if name != "ids" {
+			return badRequest("unknown parameter %q; expected ids", clip(name))
+		}
+	}
+	if len(q["ids"]) != 1 || q.Get("ids") == "" {
+		return badRequest("ids is required once: comma-separated VM ids")
+	}
+	ids := strings.Split(q.Get("ids"), ",")
+	if len(ids) > wire.MaxWatch {
+		return badRequest("ids lists %d VMs; at most %d", len(ids), wire.MaxWatch)
+	}
+	out := []wire.CombinedSample{}
+	for _, raw := range ids {
+		id, err := checkID("VM id", raw)
+		if err != nil {
+			return err
+		}
+		if a.opt.Samples == nil {
+			continue
+		}
+		if s, ok := a.opt.Samples.Latest(id); ok {
+			out = append(out, s)
+		}
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 // cluster answers GET /v1/cluster.

@@ -145,6 +145,35 @@ func (h *Hub) PublishFleet(f wire.Fleet) {
 	}
 }
 
+// Watched returns the VMs some fleet client watches.
+func (h *Hub) Watched() []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make([]string, 0, len(h.watched))
+	for id := range h.watched {
+		out = append(out, id)
+	}
+	return out
+}
+
+// PublishWatched queues s for the fleet clients watching s.VMID only: a
+// sample another manager collected, relayed for this one's screens (the
+// streams of every sample carry this manager's own).
+func (h *Hub) PublishWatched(s wire.CombinedSample) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.closed || len(h.watched[s.VMID]) == 0 {
+		return
+	}
+	msg, err := json.Marshal(s)
+	if err != nil {
+		return
+	}
+	for c := range h.watched[s.VMID] {
+		h.offer(c, msg)
+	}
+}
+
 // FleetClients returns how many fleet-stream clients are connected: the
 // manager computes fleet summaries only when there is one.
 func (h *Hub) FleetClients() int {
