@@ -19,14 +19,28 @@ type events struct {
 	publish   func(wire.Event)
 	retention time.Duration
 	queue     chan wire.Event
+
+	// others: managers share the database, and the events the others
+	// store are streamed to this one's clients too (relay). own and
+	// relayed hold ids stored here and ids relayed, with when (Unix ms).
+	others    bool
+	own       map[int64]int64
+	relayed   map[int64]int64
+	relayFrom int64
 }
+
+// relaySlack is how far back each relay round reads: events carry the
+// time they were observed, and another manager stores them a second or
+// two later.
+const relaySlack = 10 * time.Second
 
 // eventQueue bounds the events waiting to be stored; past it they are
 // dropped with a warning (the database is down, or far too slow).
 const eventQueue = 10_000
 
 func newEvents(st store.Store, log *slog.Logger, retention time.Duration, count func(string), publish func(wire.Event)) *events {
-	return &events{st: st, log: log, count: count, publish: publish, retention: retention, queue: make(chan wire.Event, eventQueue)}
+	return &events{st: st, log: log, count: count, publish: publish, retention: retention, queue: make(chan wire.Event, eventQueue),
+		own: map[int64]int64{}, relayed: map[int64]int64{}}
 }
 
 // add records e; it never blocks.
@@ -77,6 +91,9 @@ func (ev *events) run(ctx context.Context) {
 			ev.store(ctx, batch)
 			batch = batch[:0]
 		}
+		if ev.others && len(batch) == 0 {
+			ev.relay(ctx)
+		}
 	}
 }
 
@@ -84,7 +101,50 @@ func (ev *events) store(ctx context.Context, batch []wire.Event) {
 	if len(batch) == 0 {
 		return
 	}
-	if _, err := ev.st.AddEvents(ctx, batch); err != nil {
+	stored, err := ev.st.AddEvents(ctx, batch)
+	if err != nil {
 		ev.log.Warn("storing events failed; they are lost", "events", len(batch), "err", err)
+		return
+	}
+	if ev.others {
+		now := time.Now().UnixMilli()
+		for _, e := range stored {
+			ev.own[e.ID] = now
+		}
+	}
+}
+
+// relay streams the events other managers stored since the last round
+// (they are in the shared database, but only their own clients saw them
+// streamed), oldest first, each once; it leaves out this manager's own.
+// They are not counted here: fcmon_events_total of each manager counts
+// what it saw, so the sum over managers counts each event once.
+func (ev *events) relay(ctx context.Context) {
+	now := time.Now().UnixMilli()
+	if ev.relayFrom == 0 {
+		ev.relayFrom = now // from the start, not the history
+	}
+	got, err := ev.st.Events(ctx, store.EventQuery{SinceMs: ev.relayFrom - relaySlack.Milliseconds(), Limit: 1000})
+	if err != nil {
+		return
+	}
+	for i := len(got) - 1; i >= 0; i-- {
+		e := got[i]
+		if _, mine := ev.own[e.ID]; mine {
+			continue
+		}
+		if _, done := ev.relayed[e.ID]; done {
+			continue
+		}
+		ev.relayed[e.ID] = now
+		ev.publish(e)
+	}
+	ev.relayFrom = now
+	for _, m := range []map[int64]int64{ev.own, ev.relayed} {
+		for id, at := range m {
+			if now-at > 2*relaySlack.Milliseconds() {
+				delete(m, id)
+			}
+		}
 	}
 }
