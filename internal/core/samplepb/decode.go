@@ -187,31 +187,17 @@ func (d *Decoder) guest(data []byte, g *Guest) error {
 			g.HasDisk = true
 			return d.sub(t, b, func() error { return d.rates(b, &g.Disk) })
 		case guestOOMKills:
-			var u uint64
-			if err := asUint(t, x, &u); err != nil {
-				return err
-			}
-			g.OOMKills = &u
-		case guestRestores, guestVMGeneration:
-			var u uint64
-			if err := asUint(t, x, &u); err != nil {
-				return err
-			}
-			if n == guestRestores {
-				g.RestoresDetected = &u
-			} else {
-				g.VMGeneration = &u
-			}
+			return asOptUint(t, x, &g.OOMKills)
+		case guestRestores:
+			return asOptUint(t, x, &g.RestoresDetected)
+		case guestVMGeneration:
+			return asOptUint(t, x, &g.VMGeneration)
 		case guestClockStep:
 			return asInt(t, x, &g.ClockStepMs)
 		case guestAgentStarted:
 			return asInt(t, x, &g.AgentStartedMs)
 		case guestClockSkew:
-			var i int64
-			if err := asInt(t, x, &i); err != nil {
-				return err
-			}
-			g.ClockSkewMs = &i
+			return asOptInt(t, x, &g.ClockSkewMs)
 		}
 		return nil
 	})
@@ -237,26 +223,18 @@ func vcpu(data []byte, c *VCPU) error {
 }
 
 func balloon(data []byte, bl *Balloon) error {
-	opt := func(t protowire.Type, x uint64, p **uint64) error {
-		var u uint64
-		if err := asUint(t, x, &u); err != nil {
-			return err
-		}
-		*p = &u
-		return nil
-	}
 	return fields(data, func(n protowire.Number, t protowire.Type, _ []byte, x uint64) error {
 		switch n {
 		case balloonTotal:
-			return opt(t, x, &bl.TotalKB)
+			return asOptUint(t, x, &bl.TotalKB)
 		case balloonAvail:
-			return opt(t, x, &bl.AvailableKB)
+			return asOptUint(t, x, &bl.AvailableKB)
 		case balloonFree:
-			return opt(t, x, &bl.FreeKB)
+			return asOptUint(t, x, &bl.FreeKB)
 		case balloonAgeMs:
 			return asInt(t, x, &bl.AgeMs)
 		case balloonOOMKills:
-			return opt(t, x, &bl.OOMKills)
+			return asOptUint(t, x, &bl.OOMKills)
 		}
 		return nil
 	})
@@ -362,6 +340,25 @@ func asUint(t protowire.Type, x uint64, p *uint64) error {
 		return errType
 	}
 	*p = x
+	return nil
+}
+
+// asOptUint and asOptInt set an optional field: present, even when 0.
+func asOptUint(t protowire.Type, x uint64, p **uint64) error {
+	var u uint64
+	if err := asUint(t, x, &u); err != nil {
+		return err
+	}
+	*p = &u
+	return nil
+}
+
+func asOptInt(t protowire.Type, x uint64, p **int64) error {
+	var i int64
+	if err := asInt(t, x, &i); err != nil {
+		return err
+	}
+	*p = &i
 	return nil
 }
 
