@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/testsupport/poll"
+
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/testsupport/fcstandin"
 	"github.com/fcmon/fcmon/internal/testsupport/memcg"
@@ -40,7 +42,7 @@ func TestEventsFromARealGuest(t *testing.T) {
 	event := func(typ string, within time.Duration) wire.Event {
 		t.Helper()
 		var found wire.Event
-		waitFor(t, within, "a "+typ+" event", func() bool {
+		poll.Until(t, within, "a "+typ+" event", func() bool {
 			var evs []wire.Event
 			getJSON(t, base+"/v1/vms/"+id+"/events?type="+typ, &evs)
 			if len(evs) > 0 {
@@ -152,7 +154,7 @@ func TestEventsFromARealGuest(t *testing.T) {
 func restoreFrom(t *testing.T, base, id, from string, within time.Duration) wire.Event {
 	t.Helper()
 	var found wire.Event
-	waitFor(t, within, "a restore event from "+from, func() bool {
+	poll.Until(t, within, "a restore event from "+from, func() bool {
 		var evs []wire.Event
 		getJSON(t, base+"/v1/vms/"+id+"/events?type=restore", &evs)
 		for _, e := range evs {
@@ -185,7 +187,7 @@ func TestHostOOMKillsTheVMM(t *testing.T) {
 	// 160 MiB the guest has not used yet: the VMM must back it with new pages.
 	go q.Guest.Run(ctx, "dd if=/dev/zero of=/dev/null bs=160M count=1")
 	var found wire.Event
-	waitFor(t, 30*time.Second, "a vmm_exit event", func() bool {
+	poll.Until(t, 30*time.Second, "a vmm_exit event", func() bool {
 		var evs []wire.Event
 		getJSON(t, base+"/v1/vms/"+id+"/events?type=vmm_exit", &evs)
 		if len(evs) > 0 {
@@ -218,7 +220,7 @@ func collectedGuest(ctx context.Context, t *testing.T, vmID string, memoryMiB in
 		"--poll-interval", "1s", "--host-agents", "http://"+host.Addr)
 	base := "http://" + mgr.Addr
 	var id string
-	waitFor(t, 30*time.Second, "the VM with its guest's figures", func() bool {
+	poll.Until(t, 30*time.Second, "the VM with its guest's figures", func() bool {
 		var vms []wire.VM
 		getJSON(t, base+"/v1/vms", &vms)
 		if len(vms) == 1 && vms[0].Source == wire.SourceGuest {

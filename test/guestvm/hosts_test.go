@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/testsupport/poll"
+
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/testsupport/fcstandin"
 	"github.com/fcmon/fcmon/internal/testsupport/testbuild"
@@ -61,7 +63,7 @@ func TestManagerWithHostAgents(t *testing.T) {
 	base := "http://" + mgr.Addr
 
 	var vms []wire.VM
-	waitFor(t, 30*time.Second, "three VMs registered by their host agents", func() bool {
+	poll.Until(t, 30*time.Second, "three VMs registered by their host agents", func() bool {
 		getJSON(t, base+"/v1/vms", &vms)
 		return len(vms) == 3 && vms[0].Source == wire.SourceGuest && vms[1].Source == wire.SourceGuest && vms[2].Source == wire.SourceGuest
 	})
@@ -93,7 +95,7 @@ func TestManagerWithHostAgents(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 	stopped := time.Now()
-	waitFor(t, 15*time.Second, "vCPU and balloon figures", func() bool {
+	poll.Until(t, 15*time.Second, "vCPU and balloon figures", func() bool {
 		s = latest(qemu)
 		return s.Source == wire.SourceVCPU && s.MemorySource == wire.SourceBalloon
 	})
@@ -109,12 +111,12 @@ func TestManagerWithHostAgents(t *testing.T) {
 		t.Fatal(err)
 	}
 	back := time.Now()
-	waitFor(t, 20*time.Second, "the guest's figures again", func() bool { return latest(qemu).Source == wire.SourceGuest })
+	poll.Until(t, 20*time.Second, "the guest's figures again", func() bool { return latest(qemu).Source == wire.SourceGuest })
 	t.Logf("guest agent back: guest after %v", time.Since(back).Round(10*time.Millisecond))
 
 	b1, a2 := ids["vm-b1"].ID, ids["vm-a2"].ID
 	hostB.Signal(syscall.SIGKILL)
-	waitFor(t, 10*time.Second, "host B's VM stale", func() bool { return latest(b1).Stale })
+	poll.Until(t, 10*time.Second, "host B's VM stale", func() bool { return latest(b1).Stale })
 	if s := latest(a2); s.Stale || s.Source != wire.SourceGuest {
 		t.Errorf("host A's VM while host B is down: %+v", s)
 	}
@@ -125,7 +127,7 @@ func TestManagerWithHostAgents(t *testing.T) {
 		}
 	}
 	testprog.Start(t, hostBin, t.TempDir(), nil, testprog.HostServing, hostArgs(hostB.Addr, scopeB)...)
-	waitFor(t, 15*time.Second, "host B's VM recovered", func() bool {
+	poll.Until(t, 15*time.Second, "host B's VM recovered", func() bool {
 		s := latest(b1)
 		return !s.Stale && s.Source == wire.SourceGuest
 	})
@@ -136,7 +138,7 @@ func TestManagerWithHostAgents(t *testing.T) {
 	a2Proc.Wait()
 	exited := time.Now()
 	var vm wire.VM
-	waitFor(t, 10*time.Second, "the exited VM gone", func() bool {
+	poll.Until(t, 10*time.Second, "the exited VM gone", func() bool {
 		getJSON(t, base+"/v1/vms/"+a2, &vm)
 		return vm.GoneMs != 0
 	})
@@ -172,16 +174,5 @@ func getJSON(t *testing.T, url string, v any) {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatalf("GET %s: %v", url, err)
-	}
-}
-
-func waitFor(t *testing.T, within time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/testsupport/poll"
+
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/testsupport/fcstandin"
 	"github.com/fcmon/fcmon/internal/testsupport/procfixture"
@@ -74,7 +76,7 @@ func TestPrometheusDiscoversAndServesHistory(t *testing.T) {
 
 	// Discovery: the host agent and the direct guest, both up.
 	var up map[string]string
-	eventually(t, 30*time.Second, "Prometheus scraping both targets", func() bool {
+	poll.Until(t, 30*time.Second, "Prometheus scraping both targets", func() bool {
 		up = map[string]string{}
 		for _, r := range promQuery(t, promAddr, `up`) {
 			up[r.Metric["fcmon_role"]] = r.Value[1].(string)
@@ -194,7 +196,7 @@ scrape_configs:
 			t.Logf("prometheus log:\n%s", b)
 		}
 	})
-	eventually(t, 30*time.Second, "Prometheus ready", func() bool {
+	poll.Until(t, 30*time.Second, "Prometheus ready", func() bool {
 		res, err := http.Get("http://" + addr + "/-/ready")
 		if err != nil {
 			return false
@@ -265,15 +267,4 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
 }
