@@ -66,14 +66,7 @@ func (g Guest) VMConfig(agent, dir, id string, managerPort, hostPort int) (vmtes
 		Restrict:      true,
 		GuestForwards: []vmtest.GuestForward{{Port: managerPort, HostPort: managerPort}},
 	}
-	if g.Stress {
-		script := filepath.Join(dir, "stress.sh")
-		if err := os.WriteFile(script, StressScript, 0o755); err != nil {
-			return cfg, fmt.Errorf("writing the stress script: %w", err)
-		}
-		cfg.Files = map[string]string{StressPath: script}
-	}
-	return cfg, nil
+	return cfg, g.addStress(&cfg, dir)
 }
 
 // FirecrackerConfig is the QEMU guest for g as make run boots it behind a
@@ -92,14 +85,21 @@ func (g Guest) FirecrackerConfig(agent, dir string, hostPort int) (vmtest.Config
 		HostPort:   hostPort,
 		Restrict:   true,
 	}
-	if g.Stress {
-		script := filepath.Join(dir, "stress.sh")
-		if err := os.WriteFile(script, StressScript, 0o755); err != nil {
-			return cfg, fmt.Errorf("writing the stress script: %w", err)
-		}
-		cfg.Files = map[string]string{StressPath: script}
+	return cfg, g.addStress(&cfg, dir)
+}
+
+// addStress puts the stress script into cfg's guest when g.Stress,
+// written into dir.
+func (g Guest) addStress(cfg *vmtest.Config, dir string) error {
+	if !g.Stress {
+		return nil
 	}
-	return cfg, nil
+	script := filepath.Join(dir, "stress.sh")
+	if err := os.WriteFile(script, StressScript, 0o755); err != nil {
+		return fmt.Errorf("writing the stress script: %w", err)
+	}
+	cfg.Files = map[string]string{StressPath: script}
+	return nil
 }
 
 // StressCommand starts the stress loop in the background of a guest for seconds.
