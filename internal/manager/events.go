@@ -21,9 +21,11 @@ type events struct {
 	queue     chan wire.Event
 
 	// others: managers share the database, and the events the others
-	// store are streamed to this one's clients too (relay). own and
-	// relayed hold ids stored here and ids relayed, with when (Unix ms).
+	// store are streamed to this one's clients too (relay), while
+	// listeners (nil: always) says there are any. own and relayed hold ids
+	// stored here and ids relayed, with when (Unix ms).
 	others    bool
+	listeners func() int
 	own       map[int64]int64
 	relayed   map[int64]int64
 	relayFrom int64
@@ -91,8 +93,13 @@ func (ev *events) run(ctx context.Context) {
 			ev.store(ctx, batch)
 			batch = batch[:0]
 		}
-		if ev.others && len(batch) == 0 {
-			ev.relay(ctx)
+		if ev.others {
+			if ev.listeners == nil || ev.listeners() > 0 {
+				ev.relay(ctx)
+			} else {
+				ev.relayFrom = 0 // nobody to tell: no database reads until there is
+			}
+			ev.forget(time.Now().UnixMilli())
 		}
 	}
 }
@@ -140,6 +147,10 @@ func (ev *events) relay(ctx context.Context) {
 		ev.publish(e)
 	}
 	ev.relayFrom = now
+}
+
+// forget drops the ids too old for a relay round to read again.
+func (ev *events) forget(now int64) {
 	for _, m := range []map[int64]int64{ev.own, ev.relayed} {
 		for id, at := range m {
 			if now-at > 2*relaySlack.Milliseconds() {

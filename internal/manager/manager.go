@@ -156,6 +156,7 @@ func (m *Manager) build(st store.Store) *parts {
 		Retention: m.set.retention, Logger: m.log.With("part", "history"), Remote: p.reg.remoteHistory(m.set.tsdb)})
 	p.events = newEvents(st, m.log.With("part", "events"), m.set.retention, p.metrics.Event, p.hub.PublishEvent)
 	p.events.others = st.Backend() == "postgres" // other managers may share it
+	p.events.listeners = p.hub.Subscribers
 	p.reg.onEvent = p.events.add
 	p.cluster = newCluster(st, m.cfg.Listen, m.set.advertise, m.log.With("part", "cluster"), p.reg.hostsChanged)
 	p.reg.holds = p.cluster.holds
