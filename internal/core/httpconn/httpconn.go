@@ -24,8 +24,17 @@ import (
 // DefaultMaxBody caps an answer's body when Conn.MaxBody is zero.
 const DefaultMaxBody = 1 << 20
 
+// DefaultMaxHeader caps an answer's status line and headers when
+// Conn.MaxHeader is zero.
+const DefaultMaxHeader = 16 << 10
+
 // ErrTooLarge is returned for an answer whose body exceeds MaxBody.
 var ErrTooLarge = errors.New("answer body too large")
+
+// ErrHeaderTooLarge is returned for an answer whose status line and
+// headers exceed MaxHeader: a server that never ends its head (a hostile
+// guest, a fake API) costs at most that much memory.
+var ErrHeaderTooLarge = errors.New("answer's status line and headers too large")
 
 // Conn is one kept-alive connection. It is not safe for concurrent use:
 // one request at a time, as a poller makes them.
@@ -39,8 +48,12 @@ type Conn struct {
 	Header []string
 	// MaxBody caps an answer's body; 0 means DefaultMaxBody.
 	MaxBody int64
+	// MaxHeader caps an answer's status line and headers; 0 means
+	// DefaultMaxHeader.
+	MaxHeader int64
 
 	conn net.Conn
+	lim  budget // what the buffered reader may still read from conn
 	br   *bufio.Reader
 	req  []byte // reused request buffer
 }
@@ -87,8 +100,19 @@ func (c *Conn) roundTrip(ctx context.Context, method, path string, body []byte) 
 	}
 	if c.br == nil {
 		c.br = readers.Get().(*bufio.Reader)
-		c.br.Reset(c.conn)
+		c.br.Reset(&c.lim)
 	}
+	limit := c.MaxBody
+	if limit <= 0 {
+		limit = DefaultMaxBody
+	}
+	head := c.MaxHeader
+	if head <= 0 {
+		head = DefaultMaxHeader
+	}
+	// The head may take what was left over plus MaxHeader; the body, once
+	// the head is read, twice MaxBody (room for chunked framing).
+	c.lim.r, c.lim.n, c.lim.err = c.conn, head, ErrHeaderTooLarge
 	keep := false
 	defer func() {
 		if !keep {
@@ -106,13 +130,14 @@ func (c *Conn) roundTrip(ctx context.Context, method, path string, body []byte) 
 	}
 	hr, err := http.ReadResponse(c.br, nil)
 	if err != nil {
+		// Cut at the limit, the parser may first see a partial line.
+		if errors.Is(err, ErrHeaderTooLarge) || c.lim.n <= 0 {
+			err = fmt.Errorf("%w: over %d bytes", ErrHeaderTooLarge, head)
+		}
 		return Response{}, err
 	}
 	defer hr.Body.Close()
-	limit := c.MaxBody
-	if limit <= 0 {
-		limit = DefaultMaxBody
-	}
+	c.lim.n, c.lim.err = 2*limit+head, ErrTooLarge
 	data, err := io.ReadAll(io.LimitReader(hr.Body, limit+1))
 	if err != nil {
 		return Response{}, fmt.Errorf("reading the body: %w", err)
@@ -125,6 +150,25 @@ func (c *Conn) roundTrip(ctx context.Context, method, path string, body []byte) 
 		c.release()
 	}
 	return Response{Status: hr.StatusCode, Body: data}, nil
+}
+
+// budget reads from r until n bytes are read, then fails with err.
+type budget struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (b *budget) Read(p []byte) (int, error) {
+	if b.n <= 0 {
+		return 0, b.err
+	}
+	if int64(len(p)) > b.n {
+		p = p[:b.n]
+	}
+	n, err := b.r.Read(p)
+	b.n -= int64(n)
+	return n, err
 }
 
 // readers are the buffered readers of connections between exchanges: an

@@ -102,3 +102,69 @@ func TestLimitsAndDeadlines(t *testing.T) {
 		t.Errorf("Connection: close: %+v %v, connected %v", r, err, c.Connected())
 	}
 }
+
+// rawServer answers every connection with write, whatever was asked.
+func rawServer(t *testing.T, write func(net.Conn)) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.Read(make([]byte, 4096))
+				write(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestHeadBounded: an answer whose head never ends is cut off after
+// MaxHeader bytes, and one within it is read.
+func TestHeadBounded(t *testing.T) {
+	var sent atomic.Int64
+	endless := rawServer(t, func(c net.Conn) {
+		c.Write([]byte("HTTP/1.1 200 OK\r\nX-Endless: "))
+		chunk := []byte(strings.Repeat("a", 4096))
+		for {
+			n, err := c.Write(chunk)
+			sent.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	})
+	c := Conn{Dial: dialer(endless)}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := c.Do(ctx, "GET", "/", nil)
+	if !errors.Is(err, ErrHeaderTooLarge) || ctx.Err() != nil {
+		t.Fatalf("endless head: %v (context %v)", err, ctx.Err())
+	}
+	many := rawServer(t, func(c net.Conn) {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+		for i := 0; i < 100000; i++ {
+			if _, err := io.WriteString(c, "X-Many: a\r\n"); err != nil {
+				return
+			}
+		}
+	})
+	if _, err := (&Conn{Dial: dialer(many)}).Do(ctx, "GET", "/", nil); !errors.Is(err, ErrHeaderTooLarge) {
+		t.Errorf("endless header lines: %v", err)
+	}
+	big := strings.Repeat("b", 12<<10)
+	within := rawServer(t, func(c net.Conn) {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Big: "+big+"\r\nContent-Length: 2\r\n\r\nok")
+	})
+	r, err := (&Conn{Dial: dialer(within)}).Do(ctx, "GET", "/", nil)
+	if err != nil || string(r.Body) != "ok" {
+		t.Errorf("a 12 KiB head: %q, %v", r.Body, err)
+	}
+}
