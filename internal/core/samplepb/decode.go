@@ -38,7 +38,7 @@ func (d *Decoder) Decode(data []byte, h *HostSamples) error {
 		d.strs, d.gen = make(map[string]string), 0 // bounded, even if strings keep changing
 	}
 	d.gen++
-	*h = HostSamples{VMs: h.VMs[:0], Exits: h.Exits[:0]}
+	*h = HostSamples{VMs: h.VMs[:0], Exits: h.Exits[:0], Clashes: h.Clashes[:0]}
 	err := fields(data, func(n protowire.Number, t protowire.Type, v []byte, x uint64) error {
 		switch n {
 		case hostHost:
@@ -65,6 +65,15 @@ func (d *Decoder) Decode(data []byte, h *HostSamples) error {
 			}
 			h.Exits = append(h.Exits, Exit{})
 			return d.exit(v, &h.Exits[len(h.Exits)-1])
+		case hostClashes:
+			if t != protowire.BytesType {
+				return errType
+			}
+			if len(h.Clashes) >= MaxExits {
+				return fmt.Errorf("over %d clashes", MaxExits)
+			}
+			h.Clashes = append(h.Clashes, Clash{})
+			return d.clash(v, &h.Clashes[len(h.Clashes)-1])
 		}
 		return nil
 	})
@@ -389,6 +398,24 @@ func asDouble(t protowire.Type, x uint64, p *float64) error {
 	}
 	*p = f
 	return nil
+}
+
+func (d *Decoder) clash(data []byte, c *Clash) error {
+	return fields(data, func(n protowire.Number, t protowire.Type, v []byte, x uint64) error {
+		switch n {
+		case clashID:
+			return d.str(t, v, &c.ID)
+		case clashPID:
+			return asInt(t, x, &c.PID)
+		case clashHolderPID:
+			return asInt(t, x, &c.HolderPID)
+		case clashRenamedTo:
+			return d.str(t, v, &c.RenamedTo)
+		case clashAtMs:
+			return asInt(t, x, &c.AtMs)
+		}
+		return nil
+	})
 }
 
 func (d *Decoder) exit(data []byte, e *Exit) error {

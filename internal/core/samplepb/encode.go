@@ -27,6 +27,16 @@ func Append(b []byte, h *HostSamples) []byte {
 			return appendString(b, exitReason, e.Reason)
 		})
 	}
+	for i := range h.Clashes {
+		c := &h.Clashes[i]
+		b = appendMessage(b, hostClashes, func(b []byte) []byte {
+			b = appendString(b, clashID, c.ID)
+			b = appendInt(b, clashPID, c.PID)
+			b = appendInt(b, clashHolderPID, c.HolderPID)
+			b = appendString(b, clashRenamedTo, c.RenamedTo)
+			return appendInt(b, clashAtMs, c.AtMs)
+		})
+	}
 	return b
 }
 

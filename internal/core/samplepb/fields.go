@@ -4,9 +4,11 @@ import "google.golang.org/protobuf/encoding/protowire"
 
 // Field numbers, as docs/samples.proto has them (a test holds them equal).
 const (
-	hostHost, hostTimestampMs, hostIntervalMs, hostVMs, hostExits protowire.Number = 1, 2, 3, 4, 5
+	hostHost, hostTimestampMs, hostIntervalMs, hostVMs, hostExits, hostClashes protowire.Number = 1, 2, 3, 4, 5, 6
 
 	exitID, exitPID, exitAtMs, exitReason protowire.Number = 1, 2, 3, 4
+
+	clashID, clashPID, clashHolderPID, clashRenamedTo, clashAtMs protowire.Number = 1, 2, 3, 4, 5
 
 	vmID, vmDiscovered, vmGuest, vmVCPU, vmBalloon, vmProcess, vmNetwork, vmBlock, vmErrors protowire.Number = 1, 2, 3, 4, 5, 6, 7, 8, 9
 
@@ -29,8 +31,9 @@ const (
 
 // schema names every field by message, for the test against the .proto.
 var schema = map[string]map[string]protowire.Number{
-	"HostSamples": {"host": hostHost, "timestamp_ms": hostTimestampMs, "interval_ms": hostIntervalMs, "vms": hostVMs, "exits": hostExits},
+	"HostSamples": {"host": hostHost, "timestamp_ms": hostTimestampMs, "interval_ms": hostIntervalMs, "vms": hostVMs, "exits": hostExits, "clashes": hostClashes},
 	"Exit":        {"id": exitID, "pid": exitPID, "at_ms": exitAtMs, "reason": exitReason},
+	"Clash":       {"id": clashID, "pid": clashPID, "holder_pid": clashHolderPID, "renamed_to": clashRenamedTo, "at_ms": clashAtMs},
 	"VM": {"id": vmID, "discovered": vmDiscovered, "guest": vmGuest, "vcpu": vmVCPU, "balloon": vmBalloon,
 		"process": vmProcess, "network": vmNetwork, "block": vmBlock, "errors": vmErrors},
 	"Guest": {"cpu_usage_percent": guestCPU, "memory_usage_percent": guestMemPct, "memory_used_kb": guestMemUsed,

@@ -6,12 +6,16 @@ import "github.com/fcmon/fcmon/internal/core/wire"
 // the dense encoding carries, into h (reusing h.VMs): what the host agent
 // encodes, and what a manager reading JSON works with.
 func FromWire(w *wire.HostSamples, h *HostSamples) {
-	*h = HostSamples{Host: w.Host, TimestampMs: w.TimestampMs, IntervalMs: w.IntervalMs, VMs: h.VMs[:0], Exits: h.Exits[:0]}
+	*h = HostSamples{Host: w.Host, TimestampMs: w.TimestampMs, IntervalMs: w.IntervalMs, VMs: h.VMs[:0], Exits: h.Exits[:0],
+		Clashes: h.Clashes[:0]}
 	for i := range w.VMs {
 		h.VMs = append(h.VMs, fromVM(&w.VMs[i], w.TimestampMs))
 	}
 	for _, e := range w.Exits {
 		h.Exits = append(h.Exits, Exit{ID: e.ID, PID: int64(e.PID), AtMs: e.AtMs, Reason: e.Reason})
+	}
+	for _, c := range w.Clashes {
+		h.Clashes = append(h.Clashes, Clash{ID: c.ID, PID: int64(c.PID), HolderPID: int64(c.HolderPID), RenamedTo: c.RenamedTo, AtMs: c.AtMs})
 	}
 }
 

@@ -18,6 +18,16 @@ type HostSamples struct {
 	IntervalMs  int64
 	VMs         []VM
 	Exits       []Exit
+	Clashes     []Clash
+}
+
+// Clash is a process that reported a VM id another VM holds (wire.IDClash).
+type Clash struct {
+	ID        string
+	PID       int64
+	HolderPID int64
+	RenamedTo string
+	AtMs      int64
 }
 
 // Exit is a VM whose VMM process ended (wire.VMExit).

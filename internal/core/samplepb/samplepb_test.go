@@ -52,7 +52,8 @@ func full() HostSamples {
 		HasNetwork: true, Network: Rates{Source: "firecracker", RxBytesPerSec: 20013, TxBytesPerSec: 10006, AgeMs: 474},
 		HasBlock: true, Block: Rates{Source: "firecracker", RxBytesPerSec: 80052.1, TxBytesPerSec: 40026.05, AgeMs: 474},
 		Errors: map[string]string{"tap": "no such device", "balloon": strings.Repeat("é", 100)},
-	}, {ID: "bare"}}, Exits: []Exit{{ID: "vm-0", PID: 23001, AtMs: 1796058080000, Reason: "killed by SIGKILL"}, {ID: "vm-9", PID: 9}}}
+	}, {ID: "bare"}}, Exits: []Exit{{ID: "vm-0", PID: 23001, AtMs: 1796058080000, Reason: "killed by SIGKILL"}, {ID: "vm-9", PID: 9}},
+		Clashes: []Clash{{ID: "vm-0", PID: 23002, HolderPID: 23001, RenamedTo: "vm-0@23002", AtMs: 1796058081000}}}
 }
 
 func TestRoundTrip(t *testing.T) {
@@ -68,6 +69,9 @@ func TestRoundTrip(t *testing.T) {
 		}
 		if len(h.Exits) == 0 {
 			h.Exits = got.Exits[:0]
+		}
+		if len(h.Clashes) == 0 {
+			h.Clashes = got.Clashes[:0]
 		}
 		if !reflect.DeepEqual(got, h) {
 			t.Errorf("%s: decoded\n%+v\nwant\n%+v", name, got, h)

@@ -187,6 +187,19 @@ type HostSamples struct {
 	// last five minutes, and how, when the kernel told (the reason of the
 	// manager's vmm_exit event). Oldest first.
 	Exits []VMExit `json:"exits,omitempty"`
+	// Clashes are the Firecracker processes that reported the id of a VM
+	// another one holds, in the last five minutes: each is watched under
+	// RenamedTo (the manager's id_clash event). Oldest first.
+	Clashes []IDClash `json:"clashes,omitempty"`
+}
+
+// IDClash is a process that reported a VM id another VM holds.
+type IDClash struct {
+	ID        string `json:"id"`         // the id it reported
+	PID       int    `json:"pid"`        // its process
+	HolderPID int    `json:"holder_pid"` // the process of the VM holding the id; 0 for one attached without a pid
+	RenamedTo string `json:"renamed_to"` // the id it is watched under, id@pid
+	AtMs      int64  `json:"at_ms"`
 }
 
 // VMExit is a VM that left because its VMM process ended.
