@@ -39,7 +39,7 @@ test: test-deps lint all
 
 # Tests that boot VMs, run a browser or measure CPU: one package at a time, so
 # they do not compete for this machine's cores with each other.
-SYSTEM_TESTS := guestvm|e2e|ui
+SYSTEM_TESTS := guestvm|e2e|ui|attack
 
 test-deps: ui-test-deps
 	scripts/install-deps.sh

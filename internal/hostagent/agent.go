@@ -20,6 +20,7 @@ import (
 	"github.com/fcmon/fcmon/internal/core/version"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/hostagent/procstat"
+	"github.com/fcmon/fcmon/internal/hostagent/vmpath"
 )
 
 // Agent holds the attached VMs and the samplers. Create it with New, serve
@@ -36,6 +37,8 @@ type Agent struct {
 	mu       sync.RWMutex
 	vms      map[string]*vm
 	exits    exitLog
+	clashes  clashLog
+	fifos    fifoClaims
 }
 
 // New validates cfg and returns an Agent. Its errors are one line, fit to
@@ -51,6 +54,11 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, set: set, token: set.token, log: log,
 		procs: procstat.NewTracker(r, cfg.Interval), vms: map[string]*vm{}}
+	if cfg.Discover {
+		for _, o := range subIDOverlaps(set.discoverUIDs, "/etc/subuid", "/etc/subgid") {
+			log.Warn("--discover-uids meets a user's subordinate ids: processes of that user's namespaces would be discovered", "entry", o)
+		}
+	}
 	if cfg.TLSCert != "" {
 		a.tls, err = tlsconf.NewServer(tlsconf.ServerOptions{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey,
 			ClientCAFile: cfg.TLSClientCA, OnReloadError: func(err error) {
@@ -167,19 +175,21 @@ func (a *Agent) Attach(cfg wire.VMConfig) (wire.VMInfo, bool, error) {
 		return wire.VMInfo{}, false, err
 	}
 	var paths resolvedPaths
-	var err error
-	if cfg.MetricsFIFO != "" {
-		if paths.metrics, err = a.checkPath("metrics_fifo", cfg.MetricsFIFO, pathMetrics); err != nil {
-			return wire.VMInfo{}, false, err
+	root := a.attachRoot(cfg.PID)
+	for _, p := range []struct {
+		field, name string
+		kind        vmpath.Kind
+		into        *vpath
+	}{
+		{"metrics_fifo", cfg.MetricsFIFO, vmpath.Metrics, &paths.metrics},
+		{"api_socket", cfg.APISocket, vmpath.Socket, &paths.socket},
+		{"vsock_uds", cfg.VsockUDS, vmpath.Socket, &paths.vsock},
+	} {
+		if p.name == "" {
+			continue
 		}
-	}
-	if cfg.APISocket != "" {
-		if paths.socket, err = a.checkPath("api_socket", cfg.APISocket, pathSocket); err != nil {
-			return wire.VMInfo{}, false, err
-		}
-	}
-	if cfg.VsockUDS != "" {
-		if paths.vsock, err = a.checkPath("vsock_uds", cfg.VsockUDS, pathSocket); err != nil {
+		var err error
+		if *p.into, err = a.checkPath(root, p.field, p.name, p.kind); err != nil {
 			return wire.VMInfo{}, false, err
 		}
 	}
@@ -188,6 +198,10 @@ func (a *Agent) Attach(cfg wire.VMConfig) (wire.VMInfo, bool, error) {
 	old, exists := a.lookup(cfg.ID)
 	if exists && old.attached != nil && *old.attached == cfg {
 		return old.info(), false, nil
+	}
+	if exists && old.found != nil && cfg.PID != 0 && cfg.PID != old.found.pid {
+		return wire.VMInfo{}, false, httpapi.Errorf(http.StatusConflict,
+			"VM %q is the discovered Firecracker process %d, not pid %d", cfg.ID, old.found.pid, cfg.PID)
 	}
 	if !exists && a.count() >= a.cfg.MaxVMs {
 		return wire.VMInfo{}, false, httpapi.Errorf(http.StatusConflict, "cannot attach more than %d VMs (see --max-vms)", a.cfg.MaxVMs)
@@ -240,6 +254,9 @@ func (a *Agent) remove(id string) {
 	a.mu.Unlock()
 	if ok {
 		a.retire(v, nil)
+		if v.found != nil {
+			v.found.root.Close()
+		}
 	}
 }
 

@@ -35,8 +35,9 @@ type Config struct {
 	// address, localhost and loopback addresses that requests may carry
 	// as Host (the DNS-rebinding defence).
 	AllowedHosts string
-	// AllowPaths lists, comma-separated, the directories under which the
-	// metrics FIFOs and API sockets that POST /v1/vms names must lie.
+	// AllowPaths lists, comma-separated, the directories under which every
+	// path the agent opens, creates or connects to must lie: those POST
+	// /v1/vms names, and those of discovered VMs (a jailed VM's jail).
 	AllowPaths string
 	// TLSCert and TLSKey, when set, serve HTTPS; TLSClientCA makes every
 	// client present a certificate signed by it.
@@ -46,6 +47,9 @@ type Config struct {
 	// (a VM is in scope when its jail, or else its API socket, lies below one).
 	Discover      bool
 	DiscoverScope string
+	// DiscoverUIDs lists the users (uids and ranges) whose Firecracker
+	// processes discovery watches; others are never contacted.
+	DiscoverUIDs string
 	// GuestVsockPort is the guest agents' vsock port.
 	GuestVsockPort int
 	// GuestAllowCIDRs lists the networks of guest_addr, the guest agents
@@ -75,11 +79,11 @@ func (c *Config) Flags(fs *cli.FlagSet) {
 		"allow listening on a non-loopback address without a token")
 	fs.String(&c.ProcRoot, "proc-root", "/proc", "where procfs is mounted")
 	fs.String(&c.SysRoot, "sys-root", "/sys", "where sysfs is mounted")
-	fs.Int(&c.MaxVMs, "max-vms", 1000, "most VMs that may be attached at once")
+	fs.Int(&c.MaxVMs, "max-vms", 4096, "most VMs watched at once, attached and discovered")
 	fs.String(&c.AllowedHosts, "allowed-hosts", "",
 		"comma-separated host names (or *.domain patterns) requests may name in Host besides the listen address, localhost and loopback addresses")
 	fs.String(&c.AllowPaths, "allow-paths", DefaultAllowPaths,
-		"comma-separated directories under which metrics_fifo and api_socket paths of POST /v1/vms must lie")
+		"comma-separated directories under which every path the agent opens must lie: those of POST /v1/vms, and a discovered VM's (its jail, for a jailed one)")
 	fs.String(&c.TLSCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with; re-read when it changes or on SIGHUP")
 	fs.String(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.String(&c.TLSClientCA, "tls-client-ca", "", "PEM CA certificates; every client must then present a certificate they signed")
@@ -87,6 +91,8 @@ func (c *Config) Flags(fs *cli.FlagSet) {
 		"find every Firecracker process on the host (plain or jailed) each interval, and read its VM without an attach")
 	fs.String(&c.DiscoverScope, "discover-scope", "",
 		"comma-separated directories: discover only VMs whose jail, or else API socket, lies below one (default: every VM)")
+	fs.String(&c.DiscoverUIDs, "discover-uids", DefaultDiscoverUIDs,
+		"comma-separated uids and uid ranges whose Firecracker processes discovery watches (default: root and the jailer block 800000000-899999999); other users' processes are never contacted")
 	fs.Int(&c.GuestVsockPort, "guest-vsock-port", wire.DefaultGuestPort, "the vsock port the guest agents listen on")
 	fs.String(&c.GuestAllowCIDRs, "guest-allow-cidrs", netpolicy.PrivateRanges,
 		"comma-separated networks of the guest addresses (guest_addr) the agent may read guest agents at over TCP")
@@ -100,12 +106,13 @@ func (c *Config) Flags(fs *cli.FlagSet) {
 
 // settings is a validated Config.
 type settings struct {
-	token      string
-	guestToken string
-	hosts      *netpolicy.Hosts
-	paths      []string // clean absolute roots, symlinks resolved where they exist
-	scope      []string // discovery's directories; empty: every VM
-	guestAllow netpolicy.List
+	token        string
+	guestToken   string
+	hosts        *netpolicy.Hosts
+	paths        []string // clean absolute roots, symlinks resolved where they exist
+	scope        []string // discovery's directories; empty: every VM
+	discoverUIDs uidSet
+	guestAllow   netpolicy.List
 }
 
 // validate checks the configuration and reads the token file. Errors are
@@ -151,13 +158,16 @@ func (c *Config) validate() (settings, error) {
 		s.paths = append(s.paths, p)
 	}
 	if len(s.paths) == 0 {
-		return s, fmt.Errorf("--allow-paths is empty: no metrics FIFO or API socket could be attached")
+		return s, fmt.Errorf("--allow-paths is empty: no metrics FIFO or API socket could be opened")
 	}
 	for _, p := range netpolicy.SplitList(c.DiscoverScope) {
 		if !filepath.IsAbs(p) {
 			return s, fmt.Errorf("--discover-scope: %q is not an absolute path", p)
 		}
 		s.scope = append(s.scope, filepath.Clean(p))
+	}
+	if s.discoverUIDs, err = parseUIDSet("--discover-uids", c.DiscoverUIDs); err != nil {
+		return s, err
 	}
 	if c.GuestVsockPort < 1 || c.GuestVsockPort > 1<<31 {
 		return s, fmt.Errorf("--guest-vsock-port %d is not a port", c.GuestVsockPort)

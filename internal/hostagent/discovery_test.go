@@ -151,7 +151,10 @@ func startFirecracker(t *testing.T, o fcOpts) *fcVM {
 	os.WriteFile(see("config.json"), b, 0o644)
 	args := []string{"--id", o.id, "--config-file", inside("config.json")}
 	v.api = see("firecracker.socket")
-	if o.jailed || o.noAPISock {
+	if o.noAPISock && !o.jailed {
+		os.MkdirAll(see("hidden"), 0o755)
+		v.api = see("hidden/api.sock")
+	} else if o.jailed {
 		v.api = see("run/firecracker.socket")
 	} else {
 		args = append([]string{"--api-sock", inside("firecracker.socket")}, args...)
@@ -163,6 +166,9 @@ func startFirecracker(t *testing.T, o fcOpts) *fcVM {
 	v.cmd = exec.Command(path, args...)
 	v.cmd.Env = []string{"FCSTANDIN_FORWARD=8080=" + o.guest, "FCSTANDIN_BALLOON_FILE=" + inside("balloon.json"),
 		"FCSTANDIN_VCPU_BUSY=" + o.busy, "FCSTANDIN_NET_RATE=1000"}
+	if o.noAPISock && !o.jailed {
+		v.cmd.Env = append(v.cmd.Env, "FCSTANDIN_API_SOCK="+v.api)
+	}
 	v.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if o.jailed {
 		v.cmd.SysProcAttr.Chroot = dir

@@ -1,103 +1,76 @@
 package hostagent
 
 import (
+	"context"
 	"errors"
 	"io/fs"
-	"os"
+	"net"
 	"path/filepath"
 	"strings"
+
+	"github.com/fcmon/fcmon/internal/hostagent/discover"
+	"github.com/fcmon/fcmon/internal/hostagent/vmpath"
 )
 
-// Kinds of file a path given to POST /v1/vms must name.
-const (
-	pathMetrics = iota // a FIFO, or a regular file Firecracker created; created as a FIFO when absent
-	pathSocket         // a Unix socket, or nothing yet (Firecracker creates it at start)
-)
+// vpath is a path a VM names and the root it resolves in: the host's,
+// beneath --allow-paths, for a path POST /v1/vms gave; the process's (its
+// jail) for one discovery found.
+type vpath struct {
+	root     *vmpath.Root
+	name     string
+	attached bool // given by POST /v1/vms: a metrics FIFO may be created there
+}
 
-// checkPath confines a path from the API to --allow-paths: after resolving
-// every symlink of its existing part, it must lie under one of the roots,
-// and an existing file must be of the kind the field needs (a regular file
-// given as a socket, a directory or a device are refused). It returns the
-// resolved path, which is what the agent then opens, so a symlink swapped
-// in later is not followed out of the roots. The caller has checked that p
-// is absolute, bounded and free of NUL.
-func (a *Agent) checkPath(field, p string, kind int) (string, error) {
+func (p vpath) set() bool { return p.name != "" }
+
+// shown is how the host reaches the path, for the API and logs.
+func (p vpath) shown() string {
+	if !p.set() {
+		return ""
+	}
+	return p.root.Show(p.name)
+}
+
+// same reports whether p and q name the same path in the same root.
+func (p vpath) same(q vpath) bool {
+	return p.name == q.name && p.root.Equal(q.root)
+}
+
+func (p vpath) key(kind vmpath.Kind) (vmpath.FileKey, error) { return p.root.Key(p.name, kind) }
+
+// dial connects to the socket p names, checked at every dial.
+func (p vpath) dial(ctx context.Context) (net.Conn, error) { return p.root.Dial(ctx, p.name) }
+
+// attachRoot is the root of the paths of an attach: the host's, beneath
+// --allow-paths, files owned by the VM's process's user (or root) when the
+// attach names a live process.
+func (a *Agent) attachRoot(pid int) *vmpath.Root {
+	owner := vmpath.AnyOwner
+	if pid > 0 {
+		if uids, err := discover.NewScanner(a.cfg.ProcRoot).UIDs(pid); err == nil {
+			owner = uids[3]
+		}
+	}
+	return vmpath.Host(a.set.paths, owner)
+}
+
+// checkPath checks a path of POST /v1/vms before anything is opened: clean,
+// beneath --allow-paths once resolved, and — when it exists — of the kind
+// the field needs and owned by the VM's user. A path that does not exist
+// yet (Firecracker has not started) must lie beneath them too. The caller
+// has checked that p is absolute, bounded and free of NUL.
+func (a *Agent) checkPath(root *vmpath.Root, field, p string, kind vmpath.Kind) (vpath, error) {
 	if filepath.Clean(p) != p {
-		return "", badRequest("%s %q is not a clean path (no \"..\", \".\", \"//\" or trailing slash)", field, p)
+		return vpath{}, badRequest("%s %q is not a clean path (no \"..\", \".\", \"//\" or trailing slash)", field, p)
 	}
-	resolved, err := resolveExisting(p)
-	if err != nil {
-		return "", badRequest("%s %q cannot be resolved: %v", field, p, errors.Unwrap(err))
-	}
-	if !a.underRoots(resolved) {
-		where := ""
-		if resolved != p {
-			where = " (it resolves to " + resolved + ")"
-		}
-		return "", badRequest("%s %q lies outside the allowed directories%s: %s; the host agent's --allow-paths decides which",
-			field, p, where, strings.Join(a.set.paths, ", "))
-	}
-	fi, err := os.Stat(resolved)
+	err := root.Check(p, kind)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return resolved, nil
-	case err != nil:
-		return "", badRequest("%s %q: %v", field, p, errors.Unwrap(err))
+	case err == nil:
+		return vpath{root: root, name: p, attached: true}, nil
+	case errors.Is(err, vmpath.ErrOutside):
+		return vpath{}, badRequest("%s %q: %v; the host agent's --allow-paths decides which", field, p, err)
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, vmpath.ErrKind), errors.Is(err, vmpath.ErrOwner):
+		return vpath{}, badRequest("%s %q: %v", field, p, err)
 	}
-	m := fi.Mode()
-	switch {
-	case kind == pathSocket && m&fs.ModeSocket == 0:
-		return "", badRequest("%s %q is %s, not a Unix socket", field, p, describeMode(m))
-	case kind == pathMetrics && m&fs.ModeNamedPipe == 0 && !m.IsRegular():
-		return "", badRequest("%s %q is %s, not a FIFO (or the regular file Firecracker creates when none exists)", field, p, describeMode(m))
-	}
-	return resolved, nil
-}
-
-// resolveExisting resolves the symlinks of p's longest existing prefix and
-// appends the rest, which does not exist yet.
-func resolveExisting(p string) (string, error) {
-	rest := ""
-	for cur := p; ; {
-		r, err := filepath.EvalSymlinks(cur)
-		if err == nil {
-			return filepath.Join(r, rest), nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return "", err
-		}
-		parent := filepath.Dir(cur)
-		if parent == cur {
-			return "", err
-		}
-		rest = filepath.Join(filepath.Base(cur), rest)
-		cur = parent
-	}
-}
-
-func (a *Agent) underRoots(p string) bool {
-	for _, root := range a.set.paths {
-		if p == root || strings.HasPrefix(p, strings.TrimSuffix(root, "/")+"/") {
-			return true
-		}
-	}
-	return false
-}
-
-func describeMode(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m.IsRegular():
-		return "a regular file"
-	case m&fs.ModeSocket != 0:
-		return "a Unix socket"
-	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m&fs.ModeSymlink != 0:
-		return "a symlink"
-	}
-	return "a special file"
+	return vpath{}, badRequest("%s %q cannot be resolved: %v", field, p, strings.TrimPrefix(err.Error(), p+": "))
 }

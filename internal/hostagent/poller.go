@@ -14,6 +14,7 @@ import (
 	"github.com/fcmon/fcmon/internal/core/httpconn"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/hostagent/firecracker"
+	"github.com/fcmon/fcmon/internal/hostagent/vmpath"
 )
 
 // poller asks, every interval at the VM's own phase, what only the VM's
@@ -23,10 +24,11 @@ import (
 // /vm/config), which also names the vsock socket of a VM attached by its
 // API socket alone.
 type poller struct {
-	a     *Agent
-	id    string
-	api   *firecracker.Client // nil without an API socket
-	phase time.Duration
+	a       *Agent
+	id      string
+	api     *firecracker.Client // nil without an API socket
+	apiRoot *vmpath.Root        // where the paths the API names resolve
+	phase   time.Duration
 	// flusher, when the VM has a metrics FIFO, is asked each round to
 	// request FlushMetrics; it changes with the FIFO, the poller may stay.
 	flusher atomic.Pointer[firecracker.Flusher]
@@ -53,11 +55,13 @@ type poller struct {
 }
 
 // newPoller returns the poller of VM id; vsock or guestAddr (at most one)
-// name the guest agent when already known, f is discovery's account.
-func (a *Agent) newPoller(id string, api *firecracker.Client, vsock, guestAddr string, f *found) *poller {
+// name the guest agent when already known, f is discovery's account. The
+// paths the API names (the vsock socket of a VM attached by its API
+// socket) resolve in apiRoot.
+func (a *Agent) newPoller(id string, api *firecracker.Client, apiRoot *vmpath.Root, vsock vpath, guestAddr string, f *found) *poller {
 	h := fnv.New64a()
 	h.Write([]byte(id))
-	p := &poller{a: a, id: id, api: api, done: make(chan struct{}),
+	p := &poller{a: a, id: id, api: api, apiRoot: apiRoot, done: make(chan struct{}),
 		phase: time.Duration(h.Sum64() % uint64(a.cfg.Interval))}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if f != nil {
@@ -66,27 +70,31 @@ func (a *Agent) newPoller(id string, api *firecracker.Client, vsock, guestAddr s
 	}
 	switch {
 	case guestAddr != "":
-		p.setGuest(wire.TransportTCP, guestAddr)
-	case vsock != "":
-		p.setGuest(wire.TransportVsock, vsock)
+		p.setGuest(wire.TransportTCP, guestAddr, func(ctx context.Context) (net.Conn, error) {
+			d := net.Dialer{Control: a.set.guestAllow.Control}
+			return d.DialContext(ctx, "tcp", guestAddr)
+		})
+	case vsock.set():
+		p.setVsock(vsock)
 	}
 	return p
 }
 
-// setGuest points the guest connection at a vsock socket or TCP address.
-func (p *poller) setGuest(transport, target string) {
+// setVsock points the guest connection at the VM's vsock socket, which is
+// checked at every dial: the guests' token goes to no other socket.
+func (p *poller) setVsock(v vpath) {
+	port := uint32(p.a.cfg.GuestVsockPort)
+	p.setGuest(wire.TransportVsock, v.shown(), func(ctx context.Context) (net.Conn, error) {
+		return firecracker.DialVsock(ctx, v.dial, port)
+	})
+}
+
+// setGuest points the guest connection at target, reached by dial.
+func (p *poller) setGuest(transport, target string, dial firecracker.Dialer) {
 	p.connMu.Lock()
 	defer p.connMu.Unlock()
 	p.guest.Close()
 	p.target = target
-	port := uint32(p.a.cfg.GuestVsockPort)
-	dial := func(ctx context.Context) (net.Conn, error) { return firecracker.DialVsock(ctx, target, port) }
-	if transport == wire.TransportTCP {
-		dial = func(ctx context.Context) (net.Conn, error) {
-			d := net.Dialer{Control: p.a.set.guestAllow.Control}
-			return d.DialContext(ctx, "tcp", target)
-		}
-	}
 	p.guest = httpconn.Conn{Dial: dial, Host: "guest", Header: p.a.guestHeader()}
 	p.mu.Lock()
 	p.transport = transport
@@ -185,12 +193,14 @@ func (p *poller) learn(ctx context.Context) {
 	p.mu.Lock()
 	p.info, p.balloonOn = &info, info.BalloonStats
 	p.mu.Unlock()
-	if vc.Vsock != nil && vc.Vsock.UDSPath != "" && !p.hasGuest() {
-		// An attached VM's paths are the host's (a discovered one's
-		// vsock socket comes resolved from discovery).
-		p.setGuest(wire.TransportVsock, vc.Vsock.UDSPath)
+	if vc.Vsock != nil && vc.Vsock.UDSPath != "" && !p.hasGuest() && p.apiRoot != nil {
+		// Resolved where the API socket's paths are: an attached VM's on
+		// the host, beneath --allow-paths (a discovered one's vsock socket
+		// comes from discovery).
+		v := vpath{root: p.apiRoot, name: vc.Vsock.UDSPath}
+		p.setVsock(v)
 		p.mu.Lock()
-		p.vsock = vc.Vsock.UDSPath
+		p.vsock = v.shown()
 		p.mu.Unlock()
 	}
 }

@@ -32,7 +32,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 // source a VM lacks exports nothing, rather than zeros.
 type vmCollector struct {
 	a                                         *Agent
-	info, attached                            *prometheus.Desc
+	info, attached, clashes                   *prometheus.Desc
 	cpu, vcpu, cpuPct, vcpuPct                *prometheus.Desc
 	rss, threads, uptime, up, vcpus           *prometheus.Desc
 	netRx, netTx, netRxPkts, netTxPkts        *prometheus.Desc
@@ -44,9 +44,11 @@ type vmCollector struct {
 
 func newVMCollector(a *Agent) *vmCollector {
 	return &vmCollector{
-		a:          a,
-		info:       prometheus.NewDesc("host_agent_build_info", "Version of the host agent.", []string{"version"}, nil),
-		attached:   prometheus.NewDesc("host_agent_vms_attached", "VMs attached to this host agent.", nil, nil),
+		a:        a,
+		info:     prometheus.NewDesc("host_agent_build_info", "Version of the host agent.", []string{"version"}, nil),
+		attached: prometheus.NewDesc("host_agent_vms_attached", "VMs attached to this host agent.", nil, nil),
+		clashes: prometheus.NewDesc("host_agent_id_clashes_total",
+			"Firecracker processes that reported the id of a VM another one holds (each watched under id@pid).", nil, nil),
 		up:         desc("process_up", "1 when the VMM process is alive, 0 when it is gone."),
 		cpu:        desc("cpu_seconds_total", "CPU time of the VMM process, all threads."),
 		vcpu:       desc("vcpu_seconds_total", "CPU time of the VMM's live fc_vcpu threads."),
@@ -80,7 +82,7 @@ func newVMCollector(a *Agent) *vmCollector {
 
 // Describe sends every descriptor, so the registry checks them.
 func (c *vmCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.info, c.attached, c.up, c.cpu, c.vcpu, c.cpuPct, c.vcpuPct, c.vcpus,
+	for _, d := range []*prometheus.Desc{c.info, c.attached, c.clashes, c.up, c.cpu, c.vcpu, c.cpuPct, c.vcpuPct, c.vcpus,
 		c.rss, c.threads, c.uptime, c.netRx, c.netTx, c.netRxPkts, c.netTxPkts, c.blkRead, c.blkWrite,
 		c.blkReads, c.blkWrites, c.lines, c.badLines, c.missed, c.lastLine, c.flushes, c.flushFails,
 		c.tapRx, c.tapTx, c.tapRxPkts, c.tapTxPkts, c.tapDr} {
@@ -93,6 +95,7 @@ func (c *vmCollector) Collect(ch chan<- prometheus.Metric) {
 	vms := c.a.snapshot()
 	ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, version.Version)
 	ch <- prometheus.MustNewConstMetric(c.attached, prometheus.GaugeValue, float64(len(vms)))
+	ch <- prometheus.MustNewConstMetric(c.clashes, prometheus.CounterValue, float64(c.a.clashes.count()))
 	for _, v := range vms {
 		st := c.a.stats(v)
 		e := emitter{ch: ch, id: v.cfg.ID}

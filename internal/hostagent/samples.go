@@ -58,6 +58,7 @@ func (a *Agent) hostSamples(now time.Time) wire.HostSamples {
 		out.VMs = append(out.VMs, a.vmSample(v, now))
 	}
 	out.Exits = a.exits.list(now)
+	out.Clashes = a.clashes.recent(now)
 	return out
 }
 

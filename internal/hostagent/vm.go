@@ -1,13 +1,16 @@
 package hostagent
 
 import (
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/hostagent/firecracker"
+	"github.com/fcmon/fcmon/internal/hostagent/vmpath"
 )
 
 // pidMax is the kernel's PID_MAX_LIMIT: no pid is larger on any system.
@@ -36,17 +39,25 @@ type vm struct {
 	flusher    *firecracker.Flusher       // nil without API socket and metrics path; called by poll
 	tap        *tapReader                 // nil without tap
 	poll       *poller                    // guest, balloon, Firecracker's account; nil when there is none to ask
+	refused    map[string]string          // source → why a path discovery found is not read
 }
 
 // found is what discovery learnt of a Firecracker process and its API.
+// Its paths are as the process names them, resolved in root (its jail, or
+// the host's root with its working directory), which the VM holds until
+// discovery loses it.
 type found struct {
 	pid        int
 	startTicks uint64
-	apiSocket  string // as the host reaches it
-	metrics    string
+	root       *vmpath.Root
+	apiSocket  string
+	metrics    string // "" when there is none, or it was refused
 	vsock      string
 	info       wire.FirecrackerInfo
+	refused    map[string]string // field → why a path it named is not used
 }
+
+func (f *found) path(name string) vpath { return vpath{root: f.root, name: name} }
 
 // validateVM checks a configuration before anything is opened, with
 // messages that say what was expected.
@@ -108,9 +119,8 @@ func validPath(field, p string) error {
 	return nil
 }
 
-// resolvedPaths are a VM's paths as the agent opens them: symlinks of
-// attached paths resolved, discovered ones as the host reaches them.
-type resolvedPaths struct{ metrics, socket, vsock string }
+// resolvedPaths are a VM's paths with the roots they resolve in.
+type resolvedPaths struct{ metrics, socket, vsock vpath }
 
 // merge is the effective configuration of a VM: what was attached, and
 // for what it leaves out, what discovery found.
@@ -128,16 +138,19 @@ func merge(id string, attached *wire.VMConfig, attachedPaths resolvedPaths, f *f
 		cfg.PID = f.pid
 	}
 	if cfg.APISocket == "" && f.apiSocket != "" {
-		cfg.APISocket, paths.socket = f.apiSocket, f.apiSocket
+		paths.socket = f.path(f.apiSocket)
+		cfg.APISocket = paths.socket.shown()
 	}
 	if cfg.MetricsFIFO == "" && f.metrics != "" {
-		cfg.MetricsFIFO, paths.metrics = f.metrics, f.metrics
+		paths.metrics = f.path(f.metrics)
+		cfg.MetricsFIFO = paths.metrics.shown()
 	}
 	if cfg.Tap == "" && len(f.info.Taps) > 0 {
 		cfg.Tap = f.info.Taps[0]
 	}
 	if cfg.VsockUDS == "" && cfg.GuestAddr == "" && f.vsock != "" {
-		cfg.VsockUDS, paths.vsock = f.vsock, f.vsock
+		paths.vsock = f.path(f.vsock)
+		cfg.VsockUDS = paths.vsock.shown()
 	}
 	return cfg, paths
 }
@@ -151,22 +164,27 @@ func (a *Agent) prepare(cfg wire.VMConfig, paths resolvedPaths, attached *wire.V
 	if old != nil {
 		nv.attachedAt = old.attachedAt
 	}
-	if cfg.MetricsFIFO != "" {
-		if old != nil && old.reader != nil && old.paths.metrics == paths.metrics {
+	if paths.metrics.set() {
+		if old != nil && old.reader != nil && old.paths.metrics.name == paths.metrics.name && a.sameFile(old.reader, paths.metrics) {
 			nv.reader = old.reader
 		} else {
-			r, err := firecracker.OpenMetrics(paths.metrics)
-			if err != nil {
+			r, err := a.openMetrics(cfg.ID, paths.metrics)
+			switch {
+			case err == nil:
+				nv.reader = r
+			case paths.metrics.attached:
 				return nil, badRequest("metrics_fifo: %v", err)
+			default: // discovered: the VM is watched without it
+				nv.refused = map[string]string{"metrics_fifo": "refused: " + err.Error()}
+				a.log.Warn("discovery: a metrics path the VM names is refused", "vm_id", cfg.ID, "err", err)
 			}
-			nv.reader = r
 		}
 	}
-	if cfg.APISocket != "" {
-		if old != nil && old.api != nil && old.paths.socket == paths.socket {
+	if paths.socket.set() {
+		if old != nil && old.api != nil && old.paths.socket.same(paths.socket) {
 			nv.api = old.api
 		} else {
-			nv.api = firecracker.NewClient(paths.socket, min(a.cfg.Interval, firecracker.DefaultTimeout))
+			nv.api = firecracker.NewClient(paths.socket.shown(), paths.socket.dial, min(a.cfg.Interval, firecracker.DefaultTimeout))
 		}
 	}
 	// FlushMetrics only makes sense when someone reads the lines.
@@ -185,10 +203,10 @@ func (a *Agent) prepare(cfg wire.VMConfig, paths resolvedPaths, attached *wire.V
 		}
 	}
 	if nv.api != nil || cfg.VsockUDS != "" || cfg.GuestAddr != "" {
-		if old != nil && old.poll != nil && old.api == nv.api && old.paths.vsock == paths.vsock && old.cfg.GuestAddr == cfg.GuestAddr {
+		if old != nil && old.poll != nil && old.api == nv.api && old.paths.vsock.same(paths.vsock) && old.cfg.GuestAddr == cfg.GuestAddr {
 			nv.poll = old.poll
 		} else {
-			nv.poll = a.newPoller(cfg.ID, nv.api, paths.vsock, cfg.GuestAddr, f)
+			nv.poll = a.newPoller(cfg.ID, nv.api, paths.socket.root, paths.vsock, cfg.GuestAddr, f)
 		}
 	}
 	return nv, nil
@@ -227,6 +245,9 @@ func (a *Agent) retire(old, nv *vm) {
 		old.api.Close()
 	}
 	if old.reader != nil && (nv == nil || nv.reader != old.reader) {
+		if nv == nil || nv.reader == nil || nv.reader.Key() != old.reader.Key() {
+			a.fifos.release(old.reader.Key(), old.cfg.ID)
+		}
 		if err := old.reader.Close(); err != nil {
 			a.log.Warn("closing metrics FIFO", "vm_id", old.cfg.ID, "err", err)
 		}
@@ -250,4 +271,55 @@ func (v *vm) info() wire.VMInfo {
 		in.FIFOCreated = v.reader.Created()
 	}
 	return in
+}
+
+// sameFile reports whether p still resolves, with its checks, to the file r
+// reads: an update that names it again keeps the reader and its totals.
+func (a *Agent) sameFile(r *firecracker.MetricsReader, p vpath) bool {
+	key, err := p.key(vmpath.Metrics)
+	return err == nil && key == r.Key()
+}
+
+// openMetrics opens a VM's metrics output, which no other VM may read: two
+// readers of one FIFO would each get some of its lines. Only a path given
+// by POST /v1/vms is created when absent.
+func (a *Agent) openMetrics(id string, p vpath) (*firecracker.MetricsReader, error) {
+	m, err := p.root.OpenMetrics(p.name, p.attached)
+	if err != nil {
+		return nil, err
+	}
+	if holder, ok := a.fifos.claim(m.Key, id); !ok {
+		m.File.Close()
+		return nil, fmt.Errorf("%s is already read for VM %q: a metrics output belongs to one VM", p.shown(), holder)
+	}
+	return firecracker.NewMetricsReader(m), nil
+}
+
+// fifoClaims records which VM reads each metrics output.
+type fifoClaims struct {
+	mu sync.Mutex
+	by map[vmpath.FileKey]string
+}
+
+// claim gives key to id unless another VM holds it; it returns the holder.
+func (c *fifoClaims) claim(key vmpath.FileKey, id string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.by == nil {
+		c.by = map[vmpath.FileKey]string{}
+	}
+	if h, ok := c.by[key]; ok && h != id {
+		return h, false
+	}
+	c.by[key] = id
+	return id, true
+}
+
+// release gives key up when id holds it.
+func (c *fifoClaims) release(key vmpath.FileKey, id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.by[key] == id {
+		delete(c.by, key)
+	}
 }

@@ -13,6 +13,14 @@ import (
 func (a *Agent) stats(v *vm) wire.VMStats {
 	st := wire.VMStats{ID: v.cfg.ID, TimestampMs: time.Now().UnixMilli()}
 	errs := map[string]string{}
+	if v.found != nil {
+		for k, e := range v.found.refused {
+			errs[k] = e
+		}
+	}
+	for k, e := range v.refused {
+		errs[k] = e
+	}
 	if v.cfg.PID > 0 {
 		ps, err := a.procs.Stats(v.cfg.PID)
 		if err != nil {

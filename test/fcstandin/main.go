@@ -9,6 +9,8 @@
 //	FCSTANDIN_VCPU_BUSY=0.5,0                busy share of each fc_vcpu thread
 //	FCSTANDIN_NET_RATE=1000                  bytes per second each interface sends and receives
 //	FCSTANDIN_EXIT_AFTER=5s                  exit on its own after that long (code FCSTANDIN_EXIT_CODE)
+//	FCSTANDIN_API_SOCK=path                  without --api-sock, listen there instead of /run/firecracker.socket
+//	                                         (a process whose command line does not name its API socket)
 //
 // SIGUSR1 makes it touch all of its guest's memory (mem_size_mib), as
 // Firecracker does when its guest uses all it has: over a memory cgroup's
@@ -47,10 +49,19 @@ func main() {
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(1)
 	}
+	if p := os.Getenv("FCSTANDIN_API_SOCK"); p != "" && !flagGiven(fs, "api-sock") {
+		*apiSock = p
+	}
 	if err := run(*apiSock, *id, *configFile, *metricsPath, *noAPI); err != nil {
 		fmt.Fprintln(os.Stderr, "firecracker (stand-in):", err)
 		os.Exit(1)
 	}
+}
+
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 func run(apiSock, id, configFile, metricsPath string, noAPI bool) error {

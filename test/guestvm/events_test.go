@@ -215,7 +215,7 @@ func collectedGuest(ctx context.Context, t *testing.T, vmID string, memoryMiB in
 		t.Fatal(err)
 	}
 	host := testprog.Start(t, progs[0], t.TempDir(), nil, testprog.HostServing, "--listen", "127.0.0.1:0", "--interval", "1s",
-		"--discover-scope", dir)
+		"--discover-scope", dir, "--allow-paths", dir)
 	mgr := testprog.Start(t, progs[1], t.TempDir(), nil, testprog.ManagerServing, "--listen", "127.0.0.1:0",
 		"--poll-interval", "1s", "--host-agents", "http://"+host.Addr)
 	base := "http://" + mgr.Addr

@@ -46,7 +46,7 @@ func TestFirecrackerStandIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	host := testprog.Start(t, bin, t.TempDir(), nil, testprog.HostServing, "--listen", "127.0.0.1:0",
-		"--interval", "1s", "--discover-scope", dir)
+		"--interval", "1s", "--discover-scope", dir, "--allow-paths", dir)
 	get := func() *wire.VMSample {
 		resp, err := http.Get("http://" + host.Addr + "/v1/samples")
 		if err != nil {

@@ -54,7 +54,7 @@ func TestManagerWithHostAgents(t *testing.T) {
 	fcstandin.StartProcess(t, fcstandin.ProcessOptions{Bin: fc, Dir: filepath.Join(scopeB, "p"), ID: "vm-b1", Guest: g2.Addr})
 
 	hostArgs := func(listen, scope string) []string {
-		return []string{"--listen", listen, "--interval", "1s", "--discover-scope", scope, "--guest-allow-cidrs", "127.0.0.0/8"}
+		return []string{"--listen", listen, "--interval", "1s", "--discover-scope", scope, "--allow-paths", scope, "--guest-allow-cidrs", "127.0.0.0/8"}
 	}
 	hostA := testprog.Start(t, hostBin, t.TempDir(), nil, testprog.HostServing, hostArgs("127.0.0.1:0", scopeA)...)
 	hostB := testprog.Start(t, hostBin, t.TempDir(), nil, testprog.HostServing, hostArgs("127.0.0.1:0", scopeB)...)

@@ -57,7 +57,7 @@ func TestPrometheusDiscoversAndServesHistory(t *testing.T) {
 		fcstandin.StartProcess(t, fcstandin.ProcessOptions{Bin: fcBin, Dir: filepath.Join(scope, id), ID: id, Guest: g.Addr})
 	}
 	host := testprog.Start(t, hostBin, t.TempDir(), nil, testprog.HostServing, "--listen", "127.0.0.1:0",
-		"--interval", "1s", "--discover-scope", scope, "--guest-allow-cidrs", "127.0.0.0/8")
+		"--interval", "1s", "--discover-scope", scope, "--allow-paths", scope, "--guest-allow-cidrs", "127.0.0.0/8")
 	direct := procfixture.Copy(t)
 	procfixture.Animate(t, direct)
 	guest := testprog.Start(t, guestBin, direct, nil, testprog.GuestServing, "--listen", "127.0.0.1:0",

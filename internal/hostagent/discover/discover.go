@@ -1,15 +1,15 @@
 // Package discover finds the Firecracker processes on a host from /proc:
-// their pid, the instance id and the paths on their command line, and the
-// Unix sockets they listen on, with paths as the host sees them (through
-// /proc/<pid>/root for a jailed Firecracker, /proc/<pid>/cwd for relative
-// ones). Asking each process's API what it is is the caller's job.
+// their pid, user, instance id and the paths on their command line, and
+// the Unix sockets they listen on. Paths are as the process names them
+// (inside its jail, relative to its working directory): where they lead on
+// the host is for package vmpath to resolve, and asking each process's API
+// what it is is the caller's job.
 package discover
 
 import (
 	"bufio"
 	"bytes"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,21 +29,18 @@ type Process struct {
 	// StartTicks is when it started, in clock ticks after boot: with PID it
 	// tells a process from a later one that reused the pid.
 	StartTicks uint64
+	// UIDs are its real, effective, saved and file-system user ids.
+	UIDs [4]int
 	// ID is the instance id of --id, "" without one.
 	ID string
-	// Jailed: the process runs in a root other than the host's (the
-	// jailer's chroot); Root is that root as the host reaches it.
-	Jailed bool
-	Root   string
-	// APISock is the API socket of --api-sock (or Firecracker's default),
-	// as the host reaches it; it may not exist (a process started
-	// otherwise, or not yet listening).
+	// APISock is the API socket of --api-sock (or Firecracker's default);
+	// it may not exist (a process started otherwise, or not yet listening).
 	APISock string
-	// MetricsPath and ConfigFile are --metrics-path and --config-file as
-	// the host reaches them, "" without.
+	// MetricsPath and ConfigFile are --metrics-path and --config-file, ""
+	// without.
 	MetricsPath, ConfigFile string
-	// Listening are the Unix sockets the process listens on, as the host
-	// reaches them: its API socket and its vsock socket, when it holds them.
+	// Listening are the Unix sockets the process listens on, as it bound
+	// them: its API socket and its vsock socket, when it holds them.
 	Listening []string
 }
 
@@ -90,40 +87,73 @@ func (s *Scanner) read(pid int) (Process, bool) {
 	if !ok || state == 'Z' || state == 'X' {
 		return Process{}, false
 	}
+	status, err := os.ReadFile(filepath.Join(dir, "status"))
+	if err != nil {
+		return Process{}, false
+	}
 	p := Process{PID: pid, StartTicks: start}
-	if root, err := os.Readlink(filepath.Join(dir, "root")); err == nil && root != "/" {
-		p.Jailed, p.Root = true, filepath.Join(dir, "root")
+	if p.UIDs, ok = parseUIDs(status); !ok {
+		return Process{}, false
 	}
 	args := readCmdline(filepath.Join(dir, "cmdline"))
-	api := flag(args, "api-sock")
-	if api == "" {
-		api = DefaultAPISock
+	p.APISock = flag(args, "api-sock")
+	if p.APISock == "" {
+		p.APISock = DefaultAPISock
 	}
 	p.ID = flag(args, "id")
-	p.APISock = s.hostPath(pid, p, api)
-	if m := flag(args, "metrics-path"); m != "" {
-		p.MetricsPath = s.hostPath(pid, p, m)
-	}
-	if c := flag(args, "config-file"); c != "" {
-		p.ConfigFile = s.hostPath(pid, p, c)
-	}
-	p.Listening = s.listening(pid, p)
+	p.MetricsPath = flag(args, "metrics-path")
+	p.ConfigFile = flag(args, "config-file")
+	p.Listening = s.listening(pid)
 	return p, true
 }
 
-// HostPath turns a path as process p sees it into one the host reaches:
-// below its root when jailed, below its working directory when relative.
-func (s *Scanner) HostPath(p Process, path string) string { return s.hostPath(p.PID, p, path) }
-
-func (s *Scanner) hostPath(pid int, p Process, path string) string {
-	dir := filepath.Join(s.proc, strconv.Itoa(pid))
-	switch {
-	case !filepath.IsAbs(path):
-		return filepath.Join(dir, "cwd", path)
-	case p.Jailed:
-		return filepath.Join(p.Root, path)
+// StartTicks returns the start time of pid (see Process.StartTicks); false
+// when it no longer lives.
+func (s *Scanner) StartTicks(pid int) (uint64, bool) {
+	stat, err := os.ReadFile(filepath.Join(s.proc, strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, false
 	}
-	return filepath.Clean(path)
+	state, start, ok := parseStat(stat)
+	return start, ok && state != 'Z' && state != 'X'
+}
+
+// UIDs returns the real, effective, saved and file-system uids of pid.
+func (s *Scanner) UIDs(pid int) ([4]int, error) {
+	status, err := os.ReadFile(filepath.Join(s.proc, strconv.Itoa(pid), "status"))
+	if err != nil {
+		return [4]int{}, err
+	}
+	uids, ok := parseUIDs(status)
+	if !ok {
+		return uids, errors.New("no Uid line in " + filepath.Join(s.proc, strconv.Itoa(pid), "status"))
+	}
+	return uids, nil
+}
+
+// parseUIDs reads the "Uid:" line of /proc/<pid>/status: real, effective,
+// saved and file-system uids.
+func parseUIDs(status []byte) ([4]int, bool) {
+	var out [4]int
+	for line := range strings.SplitSeq(string(status), "\n") {
+		rest, ok := strings.CutPrefix(line, "Uid:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 4 {
+			return out, false
+		}
+		for i, v := range f {
+			n, err := strconv.ParseUint(v, 10, 32)
+			if err != nil {
+				return out, false
+			}
+			out[i] = int(n)
+		}
+		return out, true
+	}
+	return out, false
 }
 
 // parseStat returns the state and start time of a /proc/<pid>/stat line.
@@ -170,10 +200,10 @@ func flag(args []string, name string) string {
 	return ""
 }
 
-// listening returns the host paths of the Unix sockets pid listens on:
-// the sockets among its descriptors whose entry in its network namespace's
+// listening returns the paths of the Unix sockets pid listens on: the
+// sockets among its descriptors whose entry in its network namespace's
 // /proc/net/unix is a listening stream socket with a path.
-func (s *Scanner) listening(pid int, p Process) []string {
+func (s *Scanner) listening(pid int) []string {
 	dir := filepath.Join(s.proc, strconv.Itoa(pid))
 	inodes := socketInodes(filepath.Join(dir, "fd"))
 	if len(inodes) == 0 {
@@ -187,7 +217,7 @@ func (s *Scanner) listening(pid int, p Process) []string {
 	var out []string
 	for _, e := range parseUnix(f) {
 		if inodes[e.inode] && e.listening && e.path != "" && !strings.HasPrefix(e.path, "@") {
-			out = append(out, s.hostPath(pid, p, e.path))
+			out = append(out, e.path)
 		}
 	}
 	return out
@@ -254,11 +284,4 @@ func parseUnix(r interface{ Read([]byte) (int, error) }) []unixEntry {
 		out = append(out, e)
 	}
 	return out
-}
-
-// Exists reports whether path exists (for a socket that may not be
-// there yet).
-func Exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil || !errors.Is(err, fs.ErrNotExist)
 }

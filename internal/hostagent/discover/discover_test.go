@@ -106,6 +106,7 @@ func fakeProc(t *testing.T, pid int, comm string, args []string, jail string, so
 	must(os.MkdirAll(filepath.Join(dir, "net"), 0o755))
 	must(os.WriteFile(filepath.Join(dir, "comm"), []byte(comm+"\n"), 0o644))
 	must(os.WriteFile(filepath.Join(dir, "stat"), []byte(strconv.Itoa(pid)+" ("+comm+") S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0\n"), 0o644))
+	must(os.WriteFile(filepath.Join(dir, "status"), []byte("Name:\t"+comm+"\nUid:\t4321\t4321\t4321\t4322\nGid:\t0\t0\t0\t0\n"), 0o644))
 	must(os.WriteFile(filepath.Join(dir, "cmdline"), []byte(strings.Join(args, "\x00")+"\x00"), 0o644))
 	root := "/"
 	if jail != "" {
@@ -135,11 +136,14 @@ func TestScanPlain(t *testing.T) {
 		t.Fatalf("Scan = %+v, %v", ps, err)
 	}
 	p := ps[0]
-	if p.PID != 4242 || p.StartTicks != 777 || p.ID != "vm-1" || p.Jailed || p.APISock != "/run/fc/a.sock" {
+	if p.PID != 4242 || p.StartTicks != 777 || p.ID != "vm-1" || p.APISock != "/run/fc/a.sock" || p.UIDs != [4]int{4321, 4321, 4321, 4322} {
 		t.Errorf("process %+v", p)
 	}
-	if want := filepath.Join(proc, "4242", "cwd", "m.fifo"); p.MetricsPath != want {
-		t.Errorf("a relative metrics path became %q, want %q", p.MetricsPath, want)
+	if p.MetricsPath != "m.fifo" {
+		t.Errorf("a relative metrics path became %q, want it as the process named it", p.MetricsPath)
+	}
+	if start, ok := NewScanner(proc).StartTicks(4242); !ok || start != 777 {
+		t.Errorf("StartTicks = %d, %v", start, ok)
 	}
 	got := map[string]bool{}
 	for _, l := range p.Listening {
@@ -158,11 +162,10 @@ func TestScanJailed(t *testing.T) {
 		t.Fatalf("Scan = %+v, %v", ps, err)
 	}
 	p := ps[0]
-	root := filepath.Join(proc, "77", "root")
-	if !p.Jailed || p.Root != root || p.APISock != filepath.Join(root, DefaultAPISock) {
+	if p.APISock != DefaultAPISock {
 		t.Errorf("jailed process %+v", p)
 	}
-	if len(p.Listening) != 1 || p.Listening[0] != filepath.Join(root, "/run/firecracker.socket") {
+	if len(p.Listening) != 1 || p.Listening[0] != "/run/firecracker.socket" {
 		t.Errorf("listening %v", p.Listening)
 	}
 }
@@ -174,5 +177,19 @@ func TestScanSkipsOthers(t *testing.T) {
 	}
 	if _, err := NewScanner(filepath.Join(proc, "absent")).Scan(); err == nil {
 		t.Error("an absent procfs gave no error")
+	}
+}
+
+func TestParseUIDs(t *testing.T) {
+	for in, want := range map[string]bool{
+		"Name:\tx\nUid:\t0\t0\t0\t0\n":     true,
+		"Uid:\t65534\t65534\t65534\t65534": true,
+		"Uid:\t0\t0\t0\n":                  false,
+		"Uid:\t-1\t0\t0\t0\n":              false,
+		"Gid:\t0\t0\t0\t0\n":               false,
+	} {
+		if _, ok := parseUIDs([]byte(in)); ok != want {
+			t.Errorf("parseUIDs(%q) ok = %v", in, ok)
+		}
 	}
 }

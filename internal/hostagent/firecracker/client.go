@@ -32,20 +32,27 @@ type Client struct {
 	conn httpconn.Conn
 }
 
-// NewClient returns a client for the API socket at socketPath. Each call is
-// bounded by timeout; zero means DefaultTimeout.
-func NewClient(socketPath string, timeout time.Duration) *Client {
+// Dialer connects to a Unix socket; the context bounds it.
+type Dialer func(ctx context.Context) (net.Conn, error)
+
+// Unix dials the socket at path as it stands, for sockets the agent need
+// not check (tests; vmpath.Root.Dial is the checked dialer).
+func Unix(path string) Dialer {
+	return func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", path)
+	}
+}
+
+// NewClient returns a client for the API socket that dial reaches, named
+// socket in errors. Each call is bounded by timeout; zero means
+// DefaultTimeout.
+func NewClient(socket string, dial Dialer, timeout time.Duration) *Client {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	c := &Client{socket: socketPath, timeout: timeout}
-	c.conn = httpconn.Conn{
-		Dial: func(ctx context.Context) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socketPath)
-		},
-		MaxBody: 1 << 20,
-	}
+	c := &Client{socket: socket, timeout: timeout}
+	c.conn = httpconn.Conn{Dial: dial, MaxBody: 1 << 20}
 	return c
 }
 

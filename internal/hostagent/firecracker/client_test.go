@@ -106,7 +106,7 @@ func checkFlushRequest(t *testing.T, r request) {
 func TestFlushMetricsRequest(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "api.sock")
 	fc := newFakeFirecracker(t, sock, "")
-	c := NewClient(sock, time.Second)
+	c := NewClient(sock, Unix(sock), time.Second)
 	defer c.Close()
 	if err := c.FlushMetrics(context.Background()); err != nil {
 		t.Fatal(err)
@@ -123,11 +123,11 @@ func TestFlushMetricsErrors(t *testing.T) {
 	sock := filepath.Join(dir, "api.sock")
 	fc := newFakeFirecracker(t, sock, "")
 	fc.fail(400, "The requested operation is not supported before starting the microVM.")
-	err := NewClient(sock, time.Second).FlushMetrics(context.Background())
+	err := NewClient(sock, Unix(sock), time.Second).FlushMetrics(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "400 Bad Request: The requested operation is not supported before starting") {
 		t.Errorf("fault: %v", err)
 	}
-	err = NewClient(filepath.Join(dir, "none.sock"), time.Second).FlushMetrics(context.Background())
+	err = NewClient("none.sock", Unix(filepath.Join(dir, "none.sock")), time.Second).FlushMetrics(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "no such file") || strings.Contains(err.Error(), "http://") {
 		t.Errorf("missing socket: %v", err)
 	}
@@ -139,7 +139,7 @@ func TestFlushMetricsErrors(t *testing.T) {
 	}
 	defer ln.Close()
 	start := time.Now()
-	err = NewClient(hung, 200*time.Millisecond).FlushMetrics(context.Background())
+	err = NewClient(hung, Unix(hung), 200*time.Millisecond).FlushMetrics(context.Background())
 	if err == nil || time.Since(start) > 2*time.Second {
 		t.Errorf("hung VMM: %v after %v", err, time.Since(start))
 	}
@@ -153,7 +153,7 @@ func TestFlushLoopEndToEnd(t *testing.T) {
 	fifo, sock := filepath.Join(dir, "metrics.fifo"), filepath.Join(dir, "api.sock")
 	r := startReader(t, fifo)
 	fc := newFakeFirecracker(t, sock, fifo)
-	f := NewFlusher(NewClient(sock, time.Second), 100*time.Millisecond, nil)
+	f := NewFlusher(NewClient(sock, Unix(sock), time.Second), 100*time.Millisecond, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { // the poller's loop, at a finer step than the interval
@@ -195,7 +195,7 @@ func TestFlushReturnsWhenCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	f := NewFlusher(NewClient(hung, time.Minute), time.Second, nil)
+	f := NewFlusher(NewClient(hung, Unix(hung), time.Minute), time.Second, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	start := time.Now()
@@ -211,7 +211,7 @@ func TestFlushReturnsWhenCancelled(t *testing.T) {
 // TestFlushPacing: one call per interval, backing off while failing.
 func TestFlushPacing(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "absent.sock")
-	f := NewFlusher(NewClient(sock, time.Second), time.Second, nil)
+	f := NewFlusher(NewClient(sock, Unix(sock), time.Second), time.Second, nil)
 	t0 := time.Now()
 	for i := range 20 { // 10 s in half-second steps
 		f.Flush(context.Background(), t0.Add(time.Duration(i)*500*time.Millisecond))

@@ -2,20 +2,20 @@ package firecracker
 
 import (
 	"errors"
-	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/fcmon/fcmon/internal/hostagent/vmpath"
 )
 
-// Kinds of metrics path a MetricsReader reads.
+// Kinds of metrics output a MetricsReader reads.
 const (
-	KindFIFO = "fifo" // a named pipe: the setup Firecracker's docs ask for
-	KindFile = "file" // a regular file Firecracker created itself: tailed
+	KindFIFO = vmpath.KindFIFO // a named pipe: the setup Firecracker's docs ask for
+	KindFile = vmpath.KindFile // a regular file Firecracker created itself: tailed
 )
 
 // FilePollInterval is how often a MetricsReader looks for new lines in a
@@ -23,12 +23,13 @@ const (
 const FilePollInterval = 500 * time.Millisecond
 
 // MetricsReader reads one VM's metrics lines continuously and keeps their
-// totals. Create it with OpenMetrics, start it with Start, stop it with
+// totals. Create it with NewMetricsReader, start it with Start, stop it with
 // Close; Snapshot may be called at any time from any goroutine.
 type MetricsReader struct {
 	path    string
 	kind    string
 	created bool
+	key     vmpath.FileKey
 	f       *os.File
 	split   *Splitter
 	stop    chan struct{}
@@ -42,72 +43,16 @@ type MetricsReader struct {
 	err      error     // last read error, cleared by a successful read
 }
 
-// OpenMetrics opens Firecracker's metrics output at path. When path does not
-// exist it creates a FIFO there (mode 0600, so only the agent's user and root
-// can write it); Firecracker opened too early would otherwise create a
-// regular file. A FIFO is opened read-write and non-blocking: the open never
-// waits for a writer, and since the reader holds a write end too it never
-// sees end-of-file when Firecracker closes, restarts or has not started yet.
-// A regular file is tailed from its start. Anything else is an error. The
-// FIFO is never removed, not even by Close.
-func OpenMetrics(path string) (*MetricsReader, error) {
-	created := false
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err := syscall.Mkfifo(path, 0o600); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("creating FIFO %s: %w", path, err)
-		}
-		created = true
-		fi, err = os.Stat(path)
-	}
-	if err != nil {
-		return nil, err
-	}
-	kind, flag, err := kindOf(path, fi)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, flag, 0)
-	if err != nil {
-		return nil, err
-	}
-	// Stat again through the descriptor: the path may have been replaced
-	// between the two calls.
-	if fi, err = f.Stat(); err == nil {
-		_, _, err = kindOf(path, fi)
-	}
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
+// NewMetricsReader reads the metrics output m, which vmpath opened and
+// checked (a FIFO read-write and non-blocking, so it never sees
+// end-of-file when Firecracker closes, restarts or has not started yet; a
+// regular file read-only, tailed from its start). The reader owns m.File.
+func NewMetricsReader(m vmpath.MetricsFile) *MetricsReader {
 	return &MetricsReader{
-		path: path, kind: kind, created: created, f: f,
+		path: m.File.Name(), kind: m.Kind, created: m.Created, key: m.Key, f: m.File,
 		split: NewSplitter(MaxLineBytes), acc: NewAccumulator(),
 		stop: make(chan struct{}), done: make(chan struct{}),
-	}, nil
-}
-
-func kindOf(path string, fi fs.FileInfo) (kind string, flag int, err error) {
-	switch m := fi.Mode(); {
-	case m&fs.ModeNamedPipe != 0:
-		return KindFIFO, os.O_RDWR | syscall.O_NONBLOCK, nil
-	case m.IsRegular():
-		return KindFile, os.O_RDONLY, nil
-	default:
-		return "", 0, fmt.Errorf("%s is a %s, expected a FIFO or a regular file", path, describeMode(m))
 	}
-}
-
-func describeMode(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "directory"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeDevice != 0:
-		return "device"
-	}
-	return "special file"
 }
 
 // Path returns the path the reader reads.
@@ -116,8 +61,11 @@ func (r *MetricsReader) Path() string { return r.path }
 // Kind returns KindFIFO or KindFile.
 func (r *MetricsReader) Kind() string { return r.kind }
 
-// Created reports whether OpenMetrics created the FIFO.
+// Created reports whether the agent created the FIFO.
 func (r *MetricsReader) Created() bool { return r.created }
+
+// Key is the identity of the file read, whatever path reached it.
+func (r *MetricsReader) Key() vmpath.FileKey { return r.key }
 
 // Start starts reading in a goroutine of its own.
 func (r *MetricsReader) Start() {

@@ -2,12 +2,15 @@ package firecracker
 
 import (
 	"bytes"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fcmon/fcmon/internal/hostagent/vmpath"
 )
 
 // eventually polls cond until it holds or the timeout passes.
@@ -22,9 +25,19 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 	}
 }
 
+// openMetrics opens path as the agent opens an attached VM's, creating a
+// FIFO when it is absent.
+func openMetrics(path string) (*MetricsReader, error) {
+	m, err := vmpath.Host([]string{filepath.Dir(path)}, vmpath.AnyOwner).OpenMetrics(path, true)
+	if err != nil {
+		return nil, err
+	}
+	return NewMetricsReader(m), nil
+}
+
 func startReader(t *testing.T, path string) *MetricsReader {
 	t.Helper()
-	r, err := OpenMetrics(path)
+	r, err := openMetrics(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +155,7 @@ func TestFIFOLongLineSkipped(t *testing.T) {
 }
 
 func TestFIFOWithoutWriterClosesPromptly(t *testing.T) {
-	r, err := OpenMetrics(filepath.Join(t.TempDir(), "never-written"))
+	r, err := openMetrics(filepath.Join(t.TempDir(), "never-written"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,10 +197,10 @@ func TestRegularFileTailed(t *testing.T) {
 
 func TestOpenMetricsRejects(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := OpenMetrics(dir); err == nil || !strings.Contains(err.Error(), "is a directory, expected a FIFO") {
+	if _, err := openMetrics(dir); err == nil || !strings.Contains(err.Error(), "is a directory, not a FIFO") {
 		t.Errorf("directory: %v", err)
 	}
-	if _, err := OpenMetrics(filepath.Join(dir, "missing", "m")); err == nil || !strings.Contains(err.Error(), "creating FIFO") {
+	if _, err := openMetrics(filepath.Join(dir, "missing", "m")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing parent: %v", err)
 	}
 }

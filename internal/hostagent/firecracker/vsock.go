@@ -20,14 +20,13 @@ const maxOKLine = 32
 var ErrVsockRefused = errors.New("vsock: the guest port refused the connection")
 
 // DialVsock connects to the guest's vsock port through Firecracker's
-// hybrid vsock: the VM's Unix socket udsPath, a "CONNECT <port>\n" sent in
+// hybrid vsock: the VM's Unix socket (which dial reaches), a "CONNECT <port>\n" sent in
 // one write (Firecracker's muxer reads the first 10 bytes at once, then byte
 // by byte up to the newline), and the "OK <host port>\n" line read byte by
 // byte, so not one byte of what the guest sends next is swallowed. The
 // context's deadline bounds every step; the connection returned has none.
-func DialVsock(ctx context.Context, udsPath string, port uint32) (net.Conn, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", udsPath)
+func DialVsock(ctx context.Context, dial Dialer, port uint32) (net.Conn, error) {
+	conn, err := dial(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,7 @@ func guestServer(t *testing.T, delay time.Duration) (*httptest.Server, *atomic.I
 }
 
 func vsockConn(uds string) *httpconn.Conn {
-	return &httpconn.Conn{Dial: func(ctx context.Context) (net.Conn, error) { return DialVsock(ctx, uds, 8080) }}
+	return &httpconn.Conn{Dial: func(ctx context.Context) (net.Conn, error) { return DialVsock(ctx, Unix(uds), 8080) }}
 }
 
 // TestVsockHandshakeKeepsTheAnswer: the bytes the guest sends right behind
@@ -73,7 +73,7 @@ func TestVsockHandshakeKeepsTheAnswer(t *testing.T) {
 	_, uds := standIn(t, ln.Addr().String())
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	c, err := DialVsock(ctx, uds, 8080)
+	c, err := DialVsock(ctx, Unix(uds), 8080)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,11 +112,11 @@ func TestVsockRefusedPort(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err := DialVsock(ctx, uds, 8080)
+	_, err := DialVsock(ctx, Unix(uds), 8080)
 	if !errors.Is(err, ErrVsockRefused) || time.Since(start) > time.Second {
 		t.Fatalf("refused port: %v after %v", err, time.Since(start))
 	}
-	if _, err := DialVsock(ctx, filepath.Join(t.TempDir(), "none.sock"), 8080); err == nil {
+	if _, err := DialVsock(ctx, Unix(filepath.Join(t.TempDir(), "none.sock")), 8080); err == nil {
 		t.Fatal("a missing vsock socket was dialled")
 	}
 }

@@ -79,7 +79,7 @@ func TestHostCollection(t *testing.T) {
 	scope := t.TempDir()
 	guest := startGuestAgent(t, "127.0.0.1:0")
 	fc := firecrackerStandIn(t, filepath.Join(scope, "a"), "vm-a", guest.addr)
-	hostArgs := []string{"--listen", "127.0.0.1:0", "--interval", iv.String(), "--discover-scope", scope, "--guest-allow-cidrs", "127.0.0.0/8"}
+	hostArgs := []string{"--listen", "127.0.0.1:0", "--interval", iv.String(), "--discover-scope", scope, "--allow-paths", scope, "--guest-allow-cidrs", "127.0.0.0/8"}
 	host := startAgent(t, hostAgentBin, hostServing, hostArgs...)
 	hh := newHostHarness(t, iv)
 	hh.mu.Lock()
@@ -182,7 +182,7 @@ func TestHostCollectionEvents(t *testing.T) {
 	proc, sys := fixture(t)
 	guest := startAgent(t, guestAgentBin, guestServing, "--listen", "127.0.0.1:0", "--procfs", proc, "--sysfs", sys, "--interval", "200ms")
 	firecrackerStandIn(t, filepath.Join(scope, "a"), "vm-e", guest.addr)
-	host := startAgent(t, hostAgentBin, hostServing, "--listen", "127.0.0.1:0", "--interval", iv.String(), "--discover-scope", scope,
+	host := startAgent(t, hostAgentBin, hostServing, "--listen", "127.0.0.1:0", "--interval", iv.String(), "--discover-scope", scope, "--allow-paths", scope,
 		"--guest-allow-cidrs", "127.0.0.0/8")
 	var mu sync.Mutex
 	var events []wire.Event

@@ -109,7 +109,7 @@ func (d *demo) startServices(ctx context.Context) error {
 	logPath = filepath.Join(o.DataDir, "host-agent.log")
 	d.say("starting the host agent on http://%s, discovering the Firecracker VMs below %s (log %s)", o.HostAgentAddr, d.fcDir, logPath)
 	d.host, err = startProgram("host agent", filepath.Join(o.Bin, "host-agent"), logPath,
-		"--listen", o.HostAgentAddr, "--interval", "1s", "--discover-scope", d.fcDir)
+		"--listen", o.HostAgentAddr, "--interval", "1s", "--discover-scope", d.fcDir, "--allow-paths", d.fcDir)
 	if err != nil {
 		return err
 	}
