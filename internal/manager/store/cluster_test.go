@@ -84,3 +84,17 @@ func testCluster(t *testing.T, url string) {
 		t.Fatalf("m3 holds %v of a deleted host", held)
 	}
 }
+
+// testPeerSecret: the first call makes the secret, every later one (from
+// any manager on the database) reads the same.
+func testPeerSecret(t *testing.T, url string) {
+	ctx := context.Background()
+	a, b := openStore(t, url), openStore(t, url)
+	s1, err := a.PeerSecret(ctx)
+	if err != nil || len(s1) < 32 {
+		t.Fatalf("PeerSecret = %q, %v", s1, err)
+	}
+	if s2, err := b.PeerSecret(ctx); err != nil || s2 != s1 {
+		t.Errorf("another manager's: %q, %v; want %q", s2, err, s1)
+	}
+}

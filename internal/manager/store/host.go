@@ -113,17 +113,41 @@ func (s *sqlStore) SetVMsGone(ctx context.Context, ids []string, goneMs int64) e
 	})
 }
 
-// PruneGoneVMs implements Store.
-func (s *sqlStore) PruneGoneVMs(ctx context.Context, olderThanMs int64) (int64, error) {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM vm WHERE gone_ms IS NOT NULL AND gone_ms < $1`, olderThanMs)
-	if err != nil {
-		return 0, s.fail("pruning gone vms", err)
+// PruneVMs implements Store. Rollups and events go through ON DELETE
+// CASCADE, within the same statement.
+func (s *sqlStore) PruneVMs(ctx context.Context, q PruneQuery) ([]string, error) {
+	var where string
+	var args []any
+	switch {
+	case q.Oldest > 0:
+		where, args = `id IN (SELECT id FROM vm WHERE gone_ms IS NOT NULL ORDER BY gone_ms, id LIMIT $1)`, []any{q.Oldest}
+	case q.GoneBeforeMs > 0:
+		where, args = `gone_ms IS NOT NULL AND gone_ms < $1`, []any{q.GoneBeforeMs}
+		if q.Unsampled {
+			// A minute with a figure: CPU or memory from a source, or rates.
+			where += ` AND host_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM rollup_1m r WHERE r.vm_id = vm.id AND
+				(r.source <> 'none' OR r.memory_source <> 'none' OR r.net_rx_bytes_per_sec_avg IS NOT NULL OR r.disk_read_bytes_per_sec_avg IS NOT NULL))`
+		}
+	default:
+		return nil, nil
 	}
-	n, err := res.RowsAffected()
+	rows, err := s.write.QueryContext(ctx, `DELETE FROM vm WHERE `+where+` RETURNING id`, args...)
 	if err != nil {
-		return 0, s.fail("pruning gone vms", err)
+		return nil, s.fail("pruning gone vms", err)
 	}
-	return n, nil
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, s.fail("pruning gone vms", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("pruning gone vms", err)
+	}
+	return ids, nil
 }
 
 // inTx runs fn in a transaction, committed when fn returns nil. Errors of

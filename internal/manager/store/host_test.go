@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -75,8 +76,8 @@ func testHosts(t *testing.T, url string) {
 		t.Errorf("back: gone_ms %d", vm.GoneMs)
 	}
 	s.SetVMsGone(ctx, []string{idA}, 1_700_000_100_000)
-	if n, err := s.PruneGoneVMs(ctx, 1_700_000_100_001); err != nil || n != 1 {
-		t.Errorf("PruneGoneVMs = %d, %v", n, err)
+	if ids, err := s.PruneVMs(ctx, PruneQuery{GoneBeforeMs: 1_700_000_100_001}); err != nil || len(ids) != 1 || ids[0] != idA {
+		t.Errorf("PruneVMs = %v, %v", ids, err)
 	}
 	if _, err := s.GetVM(ctx, idA); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a pruned VM: %v", err)
@@ -107,8 +108,50 @@ func testManyGone(t *testing.T, url string) {
 	if err := s.SetVMsGone(ctx, ids, 5); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.PruneGoneVMs(ctx, 6); err != nil || n != 1200 {
-		t.Errorf("PruneGoneVMs = %d, %v", n, err)
+	if ids, err := s.PruneVMs(ctx, PruneQuery{GoneBeforeMs: 6}); err != nil || len(ids) != 1200 {
+		t.Errorf("PruneVMs = %d ids, %v", len(ids), err)
+	}
+}
+
+// testPruneKinds: the unsampled gone VMs of host agents, and the oldest
+// gone VMs, each pruned alone.
+func testPruneKinds(t *testing.T, url string) {
+	ctx := context.Background()
+	s := openStore(t, url)
+	if _, err := s.CreateHost(ctx, Host{ID: hostA, URL: "http://10.0.0.1:9091"}); err != nil {
+		t.Fatal(err)
+	}
+	made, err := s.CreateVMs(ctx, []VM{
+		{ID: uuidFor(1), Name: "sampled", HostID: hostA, HostVMID: "s"},
+		{ID: uuidFor(2), Name: "unsampled", HostID: hostA, HostVMID: "u"},
+		{ID: uuidFor(3), Name: "later", HostID: hostA, HostVMID: "l"},
+		{ID: uuidFor(4), Name: "live", HostID: hostA, HostVMID: "v"},
+	})
+	if err != nil || len(made) != 4 {
+		t.Fatalf("CreateVMs = %d, %v", len(made), err)
+	}
+	mustCreate(t, s, VM{ID: uuidFor(5), Name: "direct"})
+	// A minute without a figure does not count as a sample.
+	if err := s.UpsertRollups(ctx, []Rollup{{VMID: uuidFor(2), MinuteMs: 60_000, Samples: 3, Source: "none", MemorySource: "none"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpsertRollups(ctx, []Rollup{{VMID: uuidFor(1), MinuteMs: 60_000, Samples: 1, Source: "guest", SourceSamples: 1,
+		MemorySource: "guest", MemorySourceSamples: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	s.SetVMsGone(ctx, []string{uuidFor(1), uuidFor(2), uuidFor(5)}, 10)
+	s.SetVMsGone(ctx, []string{uuidFor(3)}, 20)
+	ids, err := s.PruneVMs(ctx, PruneQuery{GoneBeforeMs: 15, Unsampled: true})
+	if err != nil || len(ids) != 1 || ids[0] != uuidFor(2) {
+		t.Errorf("unsampled: %v, %v; want only %s", ids, err, uuidFor(2))
+	}
+	ids, err = s.PruneVMs(ctx, PruneQuery{Oldest: 2})
+	if err != nil || len(ids) != 2 || !slices.Contains(ids, uuidFor(1)) || !slices.Contains(ids, uuidFor(5)) {
+		t.Errorf("oldest: %v, %v", ids, err)
+	}
+	left, _ := s.ListVMs(ctx)
+	if len(left) != 2 {
+		t.Errorf("left %+v", left)
 	}
 }
 

@@ -99,6 +99,17 @@ type Rollup struct {
 	DiskWrite  Stat // disk write_bytes_per_sec
 }
 
+// PruneQuery selects gone VMs to delete (PruneVMs): those gone before
+// GoneBeforeMs, of them only the unsampled ones (host agents' VMs whose
+// history holds no figure: no CPU or memory from any source, no rates)
+// when Unsampled is set; or, with Oldest, the Oldest VMs
+// longest gone.
+type PruneQuery struct {
+	GoneBeforeMs int64
+	Unsampled    bool
+	Oldest       int
+}
+
 // Store is the manager's durable state. Its methods are safe for concurrent
 // use; every write is atomic — it is stored entirely or not at all.
 type Store interface {
@@ -128,9 +139,9 @@ type Store interface {
 	// Unknown ids are skipped.
 	SetVMsGone(ctx context.Context, ids []string, goneMs int64) error
 
-	// PruneGoneVMs deletes, with their rollups, the VMs gone before
-	// olderThanMs, and returns how many.
-	PruneGoneVMs(ctx context.Context, olderThanMs int64) (int64, error)
+	// PruneVMs deletes, with their rollups and events, the gone VMs q
+	// selects, and returns their ids.
+	PruneVMs(ctx context.Context, q PruneQuery) ([]string, error)
 
 	// CreateHost stores a host agent; the same ID or URL gives ErrExists.
 	CreateHost(ctx context.Context, h Host) (Host, error)
@@ -178,6 +189,10 @@ type Store interface {
 	// nobody holds (or whose lease expired), each for ttlMs, releases its
 	// other leases, and returns the hosts it holds now.
 	ClaimHosts(ctx context.Context, owner string, want []string, ttlMs int64) ([]string, error)
+
+	// PeerSecret returns the secret the managers sharing the database sign
+	// their requests to each other with, making it on first use.
+	PeerSecret(ctx context.Context) (string, error)
 
 	// LeaveCluster releases the member's leases and forgets it.
 	LeaveCluster(ctx context.Context, id string) error

@@ -32,6 +32,8 @@ var behaviours = []struct {
 	{"concurrent writers", testConcurrentWriters},
 	{"host agents and their VMs", testHosts},
 	{"many VMs gone at once", testManyGone},
+	{"prune unsampled and oldest", testPruneKinds},
+	{"peer secret made once", testPeerSecret},
 	{"large rollup batch", testLargeBatch},
 	{"many VMs at once", testCreateVMs},
 	{"rollups of before per-group sources", testUpgradeRollupSources},
