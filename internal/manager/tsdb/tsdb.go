@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -48,6 +49,23 @@ func (s Series) selector() string {
 	return sel
 }
 
+// Bounds of what a TSDB may make the manager hold: a TSDB that answers
+// without end, or slowly, costs at most this much.
+const (
+	// MaxAnswerBytes bounds one query's answer.
+	MaxAnswerBytes = 2 << 20 // 11,000 points of one series take about 300 KB
+	// MaxPoints bounds the points one query asks for (Prometheus's own
+	// limit per series) and may answer.
+	MaxPoints = 11000
+	// MaxConns bounds the connections open to the TSDB at once; queries
+	// beyond them wait for one.
+	MaxConns = 4
+)
+
+// ErrTooManyPoints is returned for a range and step that ask for over
+// MaxPoints points.
+var ErrTooManyPoints = errors.New("too many points")
+
 // Client queries one Prometheus-compatible API.
 type Client struct {
 	api     v1.API
@@ -63,9 +81,10 @@ func New(rawURL string, allow netpolicy.List) (*Client, error) {
 		return nil, err
 	}
 	dialer := &net.Dialer{Timeout: 5 * time.Second, Control: allow.Control}
-	tr := &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 8,
-		IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 5 * time.Second, ResponseHeaderTimeout: 30 * time.Second}
-	c, err := api.NewClient(api.Config{Address: u, RoundTripper: tr})
+	tr := &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: MaxConns, MaxConnsPerHost: MaxConns,
+		IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 5 * time.Second, ResponseHeaderTimeout: 30 * time.Second,
+		MaxResponseHeaderBytes: 64 << 10}
+	c, err := api.NewClient(api.Config{Address: u, RoundTripper: boundedBodies{tr}})
 	if err != nil {
 		return nil, fmt.Errorf("--history-url %s: %w", u, err)
 	}
@@ -130,6 +149,9 @@ func (c *Client) Query(ctx context.Context, s Series, sinceMs, untilMs, stepMs i
 		return nil, errors.New("tsdb: no series for this VM")
 	}
 	step := max(time.Duration(stepMs)*time.Millisecond, time.Second)
+	if n := (untilMs-sinceMs)/step.Milliseconds() + 1; n > MaxPoints {
+		return nil, fmt.Errorf("%w: %d steps of %s, at most %d a query: widen the step", ErrTooManyPoints, n, step, MaxPoints)
+	}
 	// The rate window: the step, and at least a minute so that a scrape
 	// interval of up to 30 s still gives two samples in it.
 	window := model.Duration(max(step, time.Minute)).String()
@@ -243,7 +265,11 @@ func (c *Client) rangeQuery(ctx context.Context, q string, r v1.Range) (map[int6
 	if !ok {
 		return nil, fmt.Errorf("tsdb query: answered a %s, not a matrix", val.Type())
 	}
+	n := 0
 	for _, ss := range mat {
+		if n += len(ss.Values); n > MaxPoints {
+			return nil, fmt.Errorf("tsdb query: answered over %d points", MaxPoints)
+		}
 		for _, sp := range ss.Values {
 			v := float64(sp.Value)
 			if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -263,4 +289,34 @@ func classify(err error) error {
 		msg = msg[:200] + "…"
 	}
 	return errors.New(strings.ToValidUTF8(msg, "?"))
+}
+
+// boundedBodies cuts every answer's body off after MaxAnswerBytes.
+type boundedBodies struct{ rt http.RoundTripper }
+
+func (b boundedBodies) RoundTrip(r *http.Request) (*http.Response, error) {
+	res, err := b.rt.RoundTrip(r)
+	if err == nil {
+		res.Body = &boundedBody{ReadCloser: res.Body, left: MaxAnswerBytes}
+	}
+	return res, err
+}
+
+type boundedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+var errAnswerTooLarge = fmt.Errorf("the answer exceeds %d bytes", MaxAnswerBytes)
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, errAnswerTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
 }

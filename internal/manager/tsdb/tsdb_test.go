@@ -3,12 +3,18 @@ package tsdb
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
@@ -137,5 +143,67 @@ func TestQueryFailsClearly(t *testing.T) {
 	c, _ = New(srv.URL, netpolicy.MustParseList("test", "10.0.0.0/8"))
 	if _, err := c.Query(context.Background(), Series{VMID: "a"}, 0, 200_000, 60_000); err == nil {
 		t.Error("a loopback TSDB was queried with only 10/8 allowed")
+	}
+}
+
+// TestAnswersBounded (finding 6 of the attack issue): a TSDB streaming a
+// matrix without end costs at most MaxAnswerBytes per query, and a slow one
+// holds at most MaxConns connections, however many queries wait.
+func TestAnswersBounded(t *testing.T) {
+	endless := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1"]`)
+		chunk := []byte(strings.Repeat(`,[1,"1"]`, 8192))
+		for r.Context().Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer endless.Close()
+	c, _ := New(endless.URL, loopback)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	_, err := c.Query(context.Background(), Series{VMID: "a"}, 0, 3_600_000, 60_000)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "exceeds") {
+		t.Fatalf("an endless answer: %v", err)
+	}
+	t.Logf("refused after %v; %d MB allocated in all", time.Since(start).Round(time.Millisecond), (after.TotalAlloc-before.TotalAlloc)>>20)
+	if grown := (after.TotalAlloc - before.TotalAlloc) >> 20; grown > 256 {
+		t.Errorf("%d MB allocated for one history query", grown)
+	}
+
+	var open, most atomic.Int32
+	slow := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"success","data":{"resultType":"matrix","result":[]}}`)
+	}))
+	slow.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			n := open.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	slow.Start()
+	defer slow.Close()
+	c, _ = New(slow.URL, loopback)
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() { c.Query(context.Background(), Series{VMID: "a"}, 0, 600_000, 60_000) })
+	}
+	wg.Wait()
+	if m := most.Load(); m > MaxConns {
+		t.Errorf("%d connections open at once to a slow TSDB, want at most %d", m, MaxConns)
+	}
+	if _, err := c.Query(context.Background(), Series{VMID: "a"}, 0, 86_400_000*30, 1000); !errors.Is(err, ErrTooManyPoints) {
+		t.Errorf("30 days at 1 s: %v", err)
 	}
 }
