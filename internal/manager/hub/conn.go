@@ -1,17 +1,19 @@
 package hub
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
+	"github.com/fcmon/fcmon/internal/core/httpapi"
 	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
@@ -214,10 +216,20 @@ func (h *Hub) readWatches(cut context.Context, conn *websocket.Conn, c *client) 
 	ctx, cancel := context.WithCancel(cut)
 	go func() {
 		defer cancel()
+		closing := false
 		for {
 			typ, data, err := conn.Read(ctx)
 			if err != nil {
 				return
+			}
+			if closing {
+				continue // the close handshake is under way
+			}
+			if typ == websocket.MessageText && !utf8.Valid(data) {
+				// RFC 6455 7.4.1: data inconsistent with the message's type.
+				closing = true
+				c.kick(websocket.StatusInvalidFramePayloadData, "a text message that is not valid UTF-8")
+				continue
 			}
 			ids, problem := parseWatch(typ, data)
 			if problem != "" {
@@ -237,10 +249,8 @@ func parseWatch(typ websocket.MessageType, data []byte) (ids []string, problem s
 		return nil, `expected a text message {"watch": ["vm id", ...]}`
 	}
 	var req wire.WatchRequest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || dec.More() {
-		return nil, `expected {"watch": ["vm id", ...]}: the message is not that JSON object`
+	if err := httpapi.DecodeStrict(data, &req); err != nil {
+		return nil, `expected {"watch": ["vm id", ...]}: ` + strings.Replace(err.Error(), "request body", "the message", 1)
 	}
 	if len(req.Watch) > wire.MaxWatch {
 		return nil, fmt.Sprintf("watch lists %d VMs; at most %d", len(req.Watch), wire.MaxWatch)

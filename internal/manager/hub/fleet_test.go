@@ -62,7 +62,8 @@ func TestFleetStreamCarriesWatchedVMs(t *testing.T) {
 		t.Errorf("second message %v, want b's sample (x is not watched)", m)
 	}
 
-	for _, bad := range []string{`{"watch":"a"}`, `not json`, `{"watch":[""]}`, `{"watch":[],"x":1}`,
+	for _, bad := range []string{`{"watch":"a"}`, `not json`, `{"watch":[""]}`, `{"watch":[],"x":1}`, `{"watch":["a"],"watch":["b"]}`,
+		`{"Watch":["b"]}`,
 		`{"watch":["` + strings.Repeat("z", 65) + `"]}`,
 		`{"watch":[` + strings.TrimSuffix(strings.Repeat(`"v",`, wire.MaxWatch+1), ",") + `]}`} {
 		send(t, c, bad)
@@ -94,7 +95,18 @@ func TestFleetStreamCarriesWatchedVMs(t *testing.T) {
 			t.Errorf("fleet message %v", m)
 		}
 	}
-	_ = c.Close(websocket.StatusNormalClosure, "")
+	// A text message that is not UTF-8 ends the stream (RFC 6455: 1007).
+	send(t, c, "{\"watch\":[\"\xff\"]}")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		if _, _, err := c.Read(ctx); err != nil {
+			if code := websocket.CloseStatus(err); code != websocket.StatusInvalidFramePayloadData {
+				t.Errorf("after invalid UTF-8: %v (close %d), want close 1007", err, code)
+			}
+			break
+		}
+	}
 	e.waitSubscribers(0)
 	if n := e.watchers("x"); n != 0 {
 		t.Errorf("a departed client still watches x (%d)", n)
