@@ -64,6 +64,7 @@ type cluster struct {
 	// fleet-wide views (see owns).
 	holder map[string]string
 	lowest string
+	secret []byte        // the peers' (peerauth.go); nil when solo or not read yet
 	first  chan struct{} // closed after the first round, success or not
 	once   sync.Once
 }
@@ -111,6 +112,7 @@ func (c *cluster) round(ctx context.Context) {
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, clusterTTL-clusterMargin-clusterRound)
 	defer cancel()
+	c.loadSecret(ctx)
 	err := c.st.Heartbeat(ctx, c.self, clusterForget.Milliseconds())
 	var members []store.Member
 	var hosts []store.Host
@@ -351,7 +353,11 @@ func (p *peers) fetch(ctx context.Context, url, path string) ([]byte, bool) {
 	if p.token != "" {
 		req.Header.Set("Authorization", "Bearer "+p.token)
 	}
-	req.Header.Set(api.PeerHeader, p.c.self.ID)
+	sig := p.c.peerHeader()
+	if sig == "" {
+		return nil, false
+	}
+	req.Header.Set(api.PeerHeader, sig)
 	res, err := p.client.Do(req)
 	if err != nil {
 		return nil, false

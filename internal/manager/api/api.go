@@ -91,6 +91,10 @@ type Options struct {
 	// that gave none.
 	Owns      func(vm *store.VM) bool
 	AskOthers func(ctx context.Context, path string) (bodies [][]byte, missing []string)
+	// VerifyPeer reports whether a request's PeerHeader is another
+	// manager's signature (nil: none is); a request whose header does not
+	// verify gets a 403.
+	VerifyPeer func(header string) bool
 	// Token, when set, is the bearer token every /v1 call and /metrics
 	// require.
 	Token string
@@ -187,7 +191,21 @@ func (a *API) Handler() http.Handler {
 	mux.Handle("/v1/hosts/{id}", auth(a.serve(methods{"GET": a.getHost, "DELETE": a.deleteHost})))
 	mux.Handle("/v1/", auth(a.serve(notFoundMethods)))
 	mux.Handle("/", a.serve(notFoundMethods))
-	return httpapi.CheckHost(a.hosts, a.writeError, mux)
+	return httpapi.CheckHost(a.hosts, a.writeError, a.checkPeer(mux))
+}
+
+// checkPeer refuses a request whose PeerHeader is not another manager's
+// signature: it would be answered as a peer's (this manager's part only,
+// deeper pages).
+func (a *API) checkPeer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := r.Header.Values(PeerHeader); len(v) > 0 && (len(v) > 1 || a.opt.VerifyPeer == nil || !a.opt.VerifyPeer(v[0])) {
+			a.writeError(w, r, httpapi.Errorf(http.StatusForbidden,
+				"%s is for the managers sharing this one's database, signed with its secret; this request's does not verify", PeerHeader))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // serveUI adapts the UI's handler, which renders its own 404s.

@@ -322,7 +322,7 @@ func TestFleetAcrossManagers(t *testing.T) {
 	never := false
 	manager := func(first bool, other *http.Handler, name string, down *bool) http.Handler {
 		return New(Options{Store: solo.st, Samples: solo.samples, Streams: fakeStreams{}, Now: func() time.Time { return testNow },
-			Owns: mine(first), AskOthers: ask(other, name, down)}).Handler()
+			Owns: mine(first), AskOthers: ask(other, name, down), VerifyPeer: func(v string) bool { return v == "test" }}).Handler()
 	}
 	a = manager(true, &b, "b", &bDown)
 	b = manager(false, &a, "a", &never)
@@ -405,5 +405,39 @@ func TestClusterLatest(t *testing.T) {
 		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), `"error"`) {
 			t.Errorf("GET /v1/cluster/latest%.40s: %d %s", q, w.Code, w.Body)
 		}
+	}
+}
+
+// TestPeerHeaderVerified: an API client that sets X-Fcmon-Peer itself is
+// refused, not answered as a peer (deeper pages, this manager's part only).
+func TestPeerHeaderVerified(t *testing.T) {
+	solo, _ := fleetEnv(t)
+	h := New(Options{Store: solo.st, Samples: solo.samples, Streams: fakeStreams{}, Now: func() time.Time { return testNow },
+		Owns: func(*store.VM) bool { return true }, AskOthers: func(context.Context, string) ([][]byte, []string) { return nil, nil },
+		VerifyPeer: func(v string) bool { return v == "signed" }}).Handler()
+	for _, tc := range []struct {
+		values []string
+		want   int
+	}{{nil, 200}, {[]string{"signed"}, 200}, {[]string{"forged"}, 403}, {[]string{""}, 403}, {[]string{"signed", "signed"}, 403}} {
+		r := httptest.NewRequest("GET", "/v1/vms?limit=5", nil)
+		r.Host = "127.0.0.1:8080"
+		for _, v := range tc.values {
+			r.Header.Add(PeerHeader, v)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tc.want || (tc.want == 403 && !strings.Contains(w.Body.String(), "does not verify")) {
+			t.Errorf("%s %q: %d %s, want %d", PeerHeader, tc.values, w.Code, w.Body, tc.want)
+		}
+	}
+	// Without a way to verify (a manager alone with SQLite), every one is refused.
+	alone := New(Options{Store: solo.st, Samples: solo.samples, Streams: fakeStreams{}}).Handler()
+	r := httptest.NewRequest("GET", "/v1/vms", nil)
+	r.Host = "127.0.0.1:8080"
+	r.Header.Set(PeerHeader, "anything")
+	w := httptest.NewRecorder()
+	alone.ServeHTTP(w, r)
+	if w.Code != 403 {
+		t.Errorf("alone: %d", w.Code)
 	}
 }
