@@ -75,6 +75,11 @@ type Config struct {
 	// people reading GET /v1/cluster, reach this one; default
 	// http://<listen>.
 	AdvertiseURL string
+	// HostNewVMsPerMinute, MaxVMs and ForgetUnsampledAfter are the
+	// registry's limits (see Limits).
+	HostNewVMsPerMinute  int
+	MaxVMs               int
+	ForgetUnsampledAfter time.Duration
 	// HistoryURL is a Prometheus-compatible query API that answers the
 	// history beyond the live window; empty: the embedded rollups.
 	HistoryURL string
@@ -103,6 +108,12 @@ func (c *Config) Flags(fs *cli.FlagSet) {
 		"how long a guest's CPU or memory may disagree with its vCPU threads' or its balloon's before a cross_check event; 0 turns the check off")
 	fs.String(&c.HistoryRetention, "history-retention", "7d",
 		"how long 1-minute history rollups are kept: days (7d) or a duration (168h), at least 1h")
+	fs.Int(&c.HostNewVMsPerMinute, "host-new-vms-per-minute", 2000,
+		"most new VMs one host agent may bring per minute (a burst of as many at once); more are registered at later polls")
+	fs.Int(&c.MaxVMs, "max-vms", 250000,
+		"most VMs the registry holds, gone ones included: at the limit the longest gone are forgotten first, and new ones wait while every VM is live")
+	fs.Duration(&c.ForgetUnsampledAfter, "forget-unsampled-after", 5*time.Minute,
+		"how long a host agent's VM that never had a figure stored is kept once gone (others are kept for --history-retention)")
 	fs.String(&c.AdvertiseURL, "advertise-url", "",
 		"the URL other managers sharing the database reach this one at (shown in GET /v1/cluster; the API of a VM collected here is proxied to it); default http://<--listen>")
 	fs.String(&c.HistoryURL, "history-url", "",
@@ -146,6 +157,7 @@ type settings struct {
 	hostAgents  []string     // canonical URLs of --host-agents
 	tsdb        *tsdb.Client // --history-url; nil: the rollups
 	advertise   string       // --advertise-url, canonical
+	limits      Limits
 }
 
 // validate checks c and reads its token files. Errors are one line and
@@ -162,9 +174,17 @@ func (c *Config) validate() (settings, error) {
 		return s, fmt.Errorf("--read-timeout %s is shorter than 1s", c.ReadTimeout)
 	case c.MaxStreams < 1:
 		return s, fmt.Errorf("--max-streams %d must be at least 1", c.MaxStreams)
+	case c.HostNewVMsPerMinute < 1:
+		return s, fmt.Errorf("--host-new-vms-per-minute %d must be at least 1", c.HostNewVMsPerMinute)
+	case c.MaxVMs < 1:
+		return s, fmt.Errorf("--max-vms %d must be at least 1", c.MaxVMs)
+	case c.ForgetUnsampledAfter < time.Second:
+		return s, fmt.Errorf("--forget-unsampled-after %s is shorter than 1s", c.ForgetUnsampledAfter)
 	case (c.TLSCert == "") != (c.TLSKey == "") || (c.TLSClientCA != "" && c.TLSCert == ""):
 		return s, errors.New("--tls-cert and --tls-key go together, and --tls-client-ca needs them")
 	}
+	s.limits = Limits{NewPerHostPerMinute: c.HostNewVMsPerMinute, MaxVMs: c.MaxVMs,
+		ForgetUnsampledAfter: c.ForgetUnsampledAfter, ExitEventsPerHostPerMinute: exitEventsPerHostPerMinute}
 	if s.retention, err = ParseRetention(c.HistoryRetention); err != nil {
 		return s, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -98,17 +99,6 @@ func (r *registry) register(ctx context.Context, h collector.HostTarget, name st
 		}
 		missing = append(missing, v.HostVMID)
 	}
-	if len(missing) > 0 {
-		made, err := r.createHostVMs(ctx, h.ID, missing)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		for _, vm := range made {
-			ids[vm.HostVMID] = vm.ID
-			r.setHostVM(known, vm)
-		}
-		created = made
-	}
 	var gone []string
 	reasons := map[string]string{} // VM id → how its VMM ended
 	r.hostVMs.mu.Lock()
@@ -128,7 +118,7 @@ func (r *registry) register(ctx context.Context, h collector.HostTarget, name st
 		errs = append(errs, r.st.SetVMsGone(ctx, gone, now))
 		for _, id := range gone {
 			marks[id] = now
-			if r.onEvent != nil {
+			if r.onEvent != nil && r.exitsLim.allow(h.ID, h.URL, id, time.UnixMilli(now)) {
 				e := wire.Event{VMID: id, Type: wire.EventVMMExit, TimestampMs: now,
 					Message: "its Firecracker process exited: host agent " + h.URL + " no longer reports it",
 					Detail:  map[string]string{"host_id": h.ID}}
@@ -140,6 +130,25 @@ func (r *registry) register(ctx context.Context, h collector.HostTarget, name st
 			}
 		}
 	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		k := r.roomFor(ctx, r.admit.take(h.ID, len(missing), time.UnixMilli(now)))
+		if k < len(missing) {
+			r.deferred(h, len(missing)-k, time.UnixMilli(now))
+			missing = missing[:k]
+		}
+	}
+	if len(missing) > 0 {
+		made, err := r.createHostVMs(ctx, h.ID, missing)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, vm := range made {
+			ids[vm.HostVMID] = vm.ID
+			r.setHostVM(known, vm)
+		}
+		created = made
+	}
 	if len(back) > 0 {
 		errs = append(errs, r.st.SetVMsGone(ctx, back, 0))
 		for _, id := range back {
@@ -147,7 +156,16 @@ func (r *registry) register(ctx context.Context, h collector.HostTarget, name st
 		}
 	}
 	r.hostVMsChanged(created, marks)
+	r.flushExits(h.ID, time.UnixMilli(now))
 	return ids, errors.Join(errs...)
+}
+
+// flushExits sends the summary of host's vmm_exit events held back in a
+// minute that has passed.
+func (r *registry) flushExits(hostID string, now time.Time) {
+	if e, ok := r.exitsLim.due(hostID, now); ok && r.onEvent != nil {
+		r.onEvent(e)
+	}
 }
 
 func (r *registry) lookupHostVM(known map[string]store.VM, hostVMID string) (store.VM, bool) {
@@ -300,6 +318,7 @@ func hostView(h store.Host, st collector.HostStatus, ok bool) wire.Host {
 	}
 	v.VMs, v.Encoding, v.LastSuccessMs, v.LatencyMs = st.VMs, st.Encoding, st.LastSuccessMs, st.LatencyMs
 	v.LastError, v.LastErrorMs = st.LastError, st.LastErrorMs
+	v.SkippedVMs, v.SkippedReason, v.UnregisteredVMs = st.SkippedVMs, st.SkippedReason, st.UnregisteredVMs
 	v.Reachable = st.LastSuccessMs != 0 && st.LastSuccessMs >= st.LastErrorMs
 	return v
 }

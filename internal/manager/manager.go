@@ -145,7 +145,7 @@ func (p *parts) publishFleet(ctx context.Context, every time.Duration, log *slog
 
 // build wires the components over st.
 func (m *Manager) build(st store.Store) *parts {
-	p := &parts{reg: &registry{st: st}}
+	p := &parts{reg: newRegistry(st, m.set.limits, m.log.With("part", "registry"))}
 	p.hub = hub.New(hub.Options{OriginPatterns: m.set.origins, Subprotocols: []string{Subprotocol},
 		MaxClients: m.cfg.MaxStreams, Logger: m.log.With("part", "hub")})
 	var promHandler http.Handler
@@ -181,6 +181,12 @@ func (m *Manager) build(st store.Store) *parts {
 		Register:        p.reg.register,
 	})
 	p.reg.samples = p.coll
+	p.reg.onForget = func(ids []string) {
+		for _, id := range ids {
+			p.coll.Forget(id)
+			p.hist.Forget(id)
+		}
+	}
 	pr := newPeers(p.cluster, m.set.hostAllow, m.set.apiToken)
 	p.peers = pr
 	// Alone with its database (SQLite), a manager answers for every VM.
@@ -206,6 +212,7 @@ func (m *Manager) build(st store.Store) *parts {
 		Peer:           pr.get,
 		Owns:           owns,
 		AskOthers:      askOthers,
+		VerifyPeer:     p.cluster.verifyPeer,
 		Token:          m.set.apiToken,
 		GuestAllow:     m.set.guestAllow,
 		HostAgentAllow: m.set.hostAllow,
@@ -259,6 +266,7 @@ func (m *Manager) Serve(ctx context.Context, st store.Store, ln net.Listener) er
 	var histWG, collWG sync.WaitGroup
 	histWG.Go(func() { m.logRunError("history", p.hist.Run(histCtx)) })
 	histWG.Go(func() { p.events.run(histCtx) })
+	collWG.Go(func() { p.reg.pruneLoop(collCtx, m.set.retention) })
 	collWG.Go(func() { p.cluster.run(collCtx) })
 	// The first round decides which host agents are this manager's.
 	select {

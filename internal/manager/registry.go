@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -54,6 +55,13 @@ type registry struct {
 	// onEvent receives the events the registry makes (a host's VM gone:
 	// vmm_exit); nil drops them.
 	onEvent func(wire.Event)
+	// onForget receives the VMs pruned from the store, for the parts that
+	// keep state per VM; nil: none.
+	onForget func(ids []string)
+	limits   Limits
+	admit    admitter
+	exitsLim exitLimiter
+	log      *slog.Logger
 }
 
 // targets returns the VMs for the collector, reading them afresh when a
@@ -211,6 +219,35 @@ func (r *registry) forget(id string) {
 		}
 	}
 	r.stale.Store(true)
+}
+
+// forgetMany drops VMs the store no longer holds from the cache, the host
+// agents' map included, and hands them to onForget (the collector's and
+// the history's share of them).
+func (r *registry) forgetMany(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	drop := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		drop[id] = true
+	}
+	r.mu.Lock()
+	r.vms = slices.DeleteFunc(slices.Clone(r.vms), func(vm store.VM) bool { return drop[vm.ID] })
+	r.list = slices.DeleteFunc(slices.Clone(r.list), func(t collector.Target) bool { return drop[t.ID] })
+	r.mu.Unlock()
+	r.hostVMs.mu.Lock()
+	for _, m := range r.hostVMs.byHost {
+		for hv, vm := range m {
+			if drop[vm.ID] {
+				delete(m, hv)
+			}
+		}
+	}
+	r.hostVMs.mu.Unlock()
+	if r.onForget != nil {
+		r.onForget(ids)
+	}
 }
 
 // notifyingStore is the store as the API sees it: every write to the VM

@@ -26,11 +26,15 @@ const (
 	// (the vCPU threads' CPU, the balloon's memory) disagreed for a
 	// sustained time: a frozen or misreporting agent, or heavy steal.
 	EventCrossCheck = "cross_check"
+	// EventIDClash: another Firecracker process on the VM's host reported
+	// the VM's id; the host agent watches it under id@pid instead (a
+	// misconfigured launcher, or a process trying to pass as the VM).
+	EventIDClash = "id_clash"
 )
 
 // EventTypes lists every event type.
 var EventTypes = []string{EventRestore, EventReboot, EventOOMKill, EventVMMExit, EventSourceChange,
-	EventAgentRestart, EventClockSkew, EventCrossCheck}
+	EventAgentRestart, EventClockSkew, EventCrossCheck, EventIDClash}
 
 // Event is one thing that happened to a VM: an element of GET /v1/events
 // and, with Kind "event", a message on the WebSocket streams.

@@ -99,6 +99,14 @@ type Host struct {
 	LastError     string  `json:"last_error"`         // of the latest failure, a class ("refused", "timeout", "http 401", ...)
 	LastErrorMs   int64   `json:"last_error_ms"`
 	LatencyMs     float64 `json:"latency_ms"` // of the latest successful request
+	// SkippedVMs are the VMs of its latest answer left out for a bad id
+	// (empty, not UTF-8, a control character), SkippedReason the first's
+	// fault; UnregisteredVMs those not registered yet because a limit
+	// (--host-new-vms-per-minute, --max-vms) holds them back, tried again
+	// each poll.
+	SkippedVMs      int    `json:"skipped_vms,omitempty"`
+	SkippedReason   string `json:"skipped_reason,omitempty"`
+	UnregisteredVMs int    `json:"unregistered_vms,omitempty"`
 }
 
 // AttachResult reports attaching a VM to its host agent.

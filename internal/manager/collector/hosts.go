@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/fcmon/fcmon/internal/core/samplepb"
 	"github.com/fcmon/fcmon/internal/core/wire"
@@ -35,6 +39,12 @@ type HostStatus struct {
 	LastError     string // of the latest attempt, a class only ("refused", "timeout", ...)
 	LastErrorMs   int64
 	LatencyMs     float64 // of the latest successful request
+	// SkippedVMs are the VMs of its latest answer left out for a bad id
+	// (SkippedReason says the first one's fault); UnregisteredVMs those
+	// the registry has not taken yet (over a limit), tried again each poll.
+	SkippedVMs      int
+	SkippedReason   string
+	UnregisteredVMs int
 }
 
 // hostWorker collects one host agent. Its fields below mu belong to its
@@ -49,12 +59,14 @@ type hostWorker struct {
 	target HostTarget
 	status HostStatus
 
-	dec   samplepb.Decoder
-	doc   samplepb.HostSamples
-	wdoc  wire.HostSamples  // the JSON answer, before reduction
-	ids   map[string]string // host VM id → registry id, as Register last said
-	known []string          // the host VM ids Register was last told of, sorted
-	vms   map[string]*hostVM
+	dec     samplepb.Decoder
+	doc     samplepb.HostSamples
+	wdoc    wire.HostSamples  // the JSON answer, before reduction
+	ids     map[string]string // host VM id → registry id, as Register last said
+	known   []string          // the host VM ids Register was last told of, sorted
+	retry   bool              // Register did not take them all: tell it again
+	vms     map[string]*hostVM
+	clashes map[wire.IDClash]bool // those of the latest answer, each made an event once
 }
 
 // hostVM is the latest sample of one VM collected through its host agent.
@@ -140,13 +152,16 @@ func (h *hostWorker) poll(ctx context.Context) {
 		h.report(res)
 		return
 	}
-	h.mu.Lock()
-	h.status = HostStatus{Name: h.doc.Host, VMs: len(h.doc.VMs), Encoding: encodingName(dense),
-		LastSuccessMs: now.UnixMilli(), LatencyMs: float64(res.Latency.Microseconds()) / 1000}
-	h.mu.Unlock()
-	if err := h.register(ctx, t); err != nil {
+	reg, err := h.register(ctx, t)
+	if err != nil {
 		h.c.log.Warn("registering a host agent's VMs failed; trying again next interval", "host_id", h.id, "err", err)
 	}
+	h.mu.Lock()
+	h.status = HostStatus{Name: h.doc.Host, VMs: len(h.doc.VMs), Encoding: encodingName(dense),
+		LastSuccessMs: now.UnixMilli(), LatencyMs: float64(res.Latency.Microseconds()) / 1000,
+		SkippedVMs: reg.skipped, SkippedReason: reg.reason, UnregisteredVMs: reg.unregistered}
+	h.mu.Unlock()
+	h.clashEvents()
 	for i := range h.doc.VMs {
 		v := &h.doc.VMs[i]
 		id, ok := h.ids[v.ID]
@@ -166,6 +181,25 @@ func (h *hostWorker) poll(ctx context.Context) {
 		h.c.emit(hv.watch.observe(id, f))
 	}
 	h.report(res)
+}
+
+// clashEvents makes an id_clash event, once, of each clash the host agent
+// reports, on the VM that holds the id.
+func (h *hostWorker) clashEvents() {
+	seen := make(map[wire.IDClash]bool, len(h.doc.Clashes))
+	for _, c := range h.doc.Clashes {
+		k := wire.IDClash{ID: c.ID, PID: int(c.PID), HolderPID: int(c.HolderPID), RenamedTo: c.RenamedTo, AtMs: c.AtMs}
+		seen[k] = true
+		id, ok := h.ids[c.ID]
+		if h.clashes[k] || !ok {
+			continue
+		}
+		h.c.emit([]wire.Event{{VMID: id, Type: wire.EventIDClash, TimestampMs: c.AtMs,
+			Message: fmt.Sprintf("Firecracker process %d on host agent %s reported this VM's id; it is listed as %s", c.PID, h.currentTarget().URL, c.RenamedTo),
+			Detail: map[string]string{"pid": strconv.FormatInt(c.PID, 10), "holder_pid": strconv.FormatInt(c.HolderPID, 10),
+				"renamed_to": c.RenamedTo, "host_id": h.id}}})
+	}
+	h.clashes = seen
 }
 
 // hostFacts are what a host agent's document tells of a VM for its events.
@@ -229,22 +263,49 @@ func (h *hostWorker) decode(data []byte, dense bool) *agentclient.Error {
 	return nil
 }
 
+// registered is how registering a host's answer went.
+type registered struct {
+	skipped      int    // VMs with a bad id, left out
+	reason       string // why the first was
+	unregistered int    // VMs with a good id the registry has not taken yet
+}
+
 // register tells the registry which VMs the host agent reports, when that
 // set changed since it last did: new ones get a registry id, those no
-// longer reported are marked gone there and leave the collector.
-func (h *hostWorker) register(ctx context.Context, t HostTarget) error {
+// longer reported are marked gone there and leave the collector. A VM with
+// a bad id is left out, and the rest register; when the registry did not
+// take every VM (an error, a limit), the set is offered again next poll.
+func (h *hostWorker) register(ctx context.Context, t HostTarget) (registered, error) {
+	var out registered
 	present := make([]string, 0, len(h.doc.VMs))
+	vms := make([]HostVM, 0, len(h.doc.VMs))
 	for i := range h.doc.VMs {
-		present = append(present, h.doc.VMs[i].ID)
+		v := &h.doc.VMs[i]
+		if why := BadHostVMID(v.ID); why != "" {
+			if out.skipped == 0 {
+				out.reason = why
+			}
+			out.skipped++
+			continue
+		}
+		present = append(present, v.ID)
+		vms = append(vms, HostVM{HostVMID: v.ID, Discovered: v.Discovered})
 	}
 	slices.Sort(present)
 	present = slices.Compact(present)
-	if slices.Equal(present, h.known) || h.c.opt.Register == nil {
-		return nil
+	count := func() {
+		for _, id := range present {
+			if _, ok := h.ids[id]; !ok {
+				out.unregistered++
+			}
+		}
 	}
-	vms := make([]HostVM, 0, len(h.doc.VMs))
-	for i := range h.doc.VMs {
-		vms = append(vms, HostVM{HostVMID: h.doc.VMs[i].ID, Discovered: h.doc.VMs[i].Discovered})
+	if (slices.Equal(present, h.known) && !h.retry) || h.c.opt.Register == nil {
+		count()
+		return out, nil
+	}
+	if out.skipped > 0 {
+		h.c.log.Warn("a host agent reports VMs with bad ids; they are left out", "host_id", h.id, "skipped", out.skipped, "first", out.reason)
 	}
 	// How the VMs that left ended, when the host agent could tell.
 	var exits map[string]string
@@ -257,16 +318,38 @@ func (h *hostWorker) register(ctx context.Context, t HostTarget) error {
 		}
 	}
 	ids, err := h.c.opt.Register(ctx, t, h.doc.Host, vms, exits)
-	if err != nil {
-		return err
+	if ids == nil && err != nil {
+		return out, err
 	}
-	h.ids, h.known = ids, present
+	h.ids = ids
+	count()
+	h.known, h.retry = present, err != nil || out.unregistered > 0
 	keep := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		keep[id] = true
 	}
 	h.drop(keep)
-	return nil
+	return out, err
+}
+
+// BadHostVMID says what is wrong with a VM id a host agent reports, ""
+// when nothing: it must be 1 to 256 bytes of UTF-8 without control
+// characters (a NUL, which PostgreSQL cannot store, among them).
+func BadHostVMID(id string) string {
+	switch {
+	case id == "":
+		return "an empty VM id"
+	case len(id) > 256:
+		return "a VM id longer than 256 bytes"
+	case !utf8.ValidString(id):
+		return "a VM id that is not UTF-8"
+	}
+	for _, r := range id {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return fmt.Sprintf("a VM id holding the control character %U", r)
+		}
+	}
+	return ""
 }
 
 // drop takes the VMs not in keep (nil: all) out of the collector.

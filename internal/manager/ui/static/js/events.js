@@ -10,7 +10,7 @@ const RELOAD_MS = 5000;
 
 export const LABEL = {
   restore: 'restored', reboot: 'rebooted', oom_kill: 'OOM kill', vmm_exit: 'VMM exited',
-  source_change: 'source changed', agent_restart: 'agent restarted', clock_skew: 'clock skew', cross_check: 'cross-check failed',
+  source_change: 'source changed', agent_restart: 'agent restarted', clock_skew: 'clock skew', cross_check: 'cross-check failed', id_clash: 'id clash',
 };
 
 /** EventsTab lists a VM's events. */
