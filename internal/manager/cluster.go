@@ -272,7 +272,8 @@ type peers struct {
 func newPeers(c *cluster, allow netpolicy.List, token string) *peers {
 	d := &net.Dialer{Timeout: time.Second, Control: allow.Control}
 	return &peers{c: c, token: token, client: &http.Client{Timeout: 2 * time.Second,
-		Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute}}}
+		Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute,
+			MaxResponseHeaderBytes: 64 << 10}}}
 }
 
 // get asks the member holding hostID for path (under /v1) and returns

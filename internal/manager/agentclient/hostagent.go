@@ -65,6 +65,9 @@ func NewHostAgents(o Options) *HostAgents {
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: o.Timeout,
 		TLSHandshakeTimeout:   o.Timeout,
+		// A host agent's answer heads are a few hundred bytes; net/http's
+		// default allows 10 MB.
+		MaxResponseHeaderBytes: 64 << 10,
 	}
 	return &HostAgents{opt: o, client: &http.Client{
 		Transport:     tr,
