@@ -193,3 +193,17 @@ func TestParseUIDs(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseUIDs(f *testing.F) {
+	f.Add([]byte("Name:\tfirecracker\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n"))
+	f.Add([]byte("Uid:\t65534\t65534\t65534\t65534"))
+	f.Add([]byte("Uid: 1 2 3\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		uids, ok := parseUIDs(b)
+		for _, u := range uids {
+			if ok && (u < 0 || u > 1<<32-1) {
+				t.Fatalf("uids %v from %q", uids, b)
+			}
+		}
+	})
+}
