@@ -33,12 +33,7 @@ func (l *clashLog) add(c wire.IDClash) {
 func (l *clashLog) recent(now time.Time) []wire.IDClash {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	keep := l.list[:0]
-	for _, c := range l.list {
-		if now.Sub(time.UnixMilli(c.AtMs)) <= exitKeep {
-			keep = append(keep, c)
-		}
-	}
+	keep := keepRecent(l.list, func(c wire.IDClash) int64 { return c.AtMs }, now)
 	l.list = keep
 	if len(keep) == 0 {
 		return nil

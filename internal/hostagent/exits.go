@@ -106,12 +106,7 @@ func (l *exitLog) depart(id string, pid int, at time.Time) {
 func (l *exitLog) list(now time.Time) []wire.VMExit {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	keep := l.departed[:0]
-	for _, d := range l.departed {
-		if now.Sub(time.UnixMilli(d.AtMs)) <= exitKeep {
-			keep = append(keep, d)
-		}
-	}
+	keep := keepRecent(l.departed, func(d wire.VMExit) int64 { return d.AtMs }, now)
 	l.departed = keep
 	if len(keep) == 0 {
 		return nil
@@ -140,4 +135,16 @@ func (l *exitLog) list(now time.Time) []wire.VMExit {
 		}
 	}
 	return append([]wire.VMExit(nil), keep...)
+}
+
+// keepRecent drops, in place, the records of list older than exitKeep at
+// now (at gives a record's time, Unix ms), and returns what is left.
+func keepRecent[T any](list []T, at func(T) int64, now time.Time) []T {
+	keep := list[:0]
+	for _, x := range list {
+		if now.Sub(time.UnixMilli(at(x))) <= exitKeep {
+			keep = append(keep, x)
+		}
+	}
+	return keep
 }
