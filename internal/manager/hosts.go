@@ -79,7 +79,7 @@ func (r *registry) register(ctx context.Context, h collector.HostTarget, name st
 			r.hostVMs.mu.Unlock()
 		}
 	}
-	now := time.Now().UnixMilli()
+	now := r.now().UnixMilli()
 	ids := make(map[string]string, len(vms))
 	present := make(map[string]bool, len(vms))
 	var back []string

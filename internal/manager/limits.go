@@ -187,7 +187,7 @@ func (r *registry) pruneLoop(ctx context.Context, retention time.Duration) {
 			return
 		case <-t.C:
 		}
-		r.pruneOnce(ctx, time.Now(), retention)
+		r.pruneOnce(ctx, r.now(), retention)
 	}
 }
 
@@ -230,6 +230,14 @@ func (r *registry) roomFor(ctx context.Context, n int) int {
 		r.prune(ctx, store.PruneQuery{Oldest: over})
 	}
 	return max(0, min(n, r.limits.MaxVMs-r.count()))
+}
+
+// now is the registry's clock: Clock when set (tests), else the time.
+func (r *registry) now() time.Time {
+	if r.clock != nil {
+		return r.clock()
+	}
+	return time.Now()
 }
 
 // count is how many VMs the registry holds.

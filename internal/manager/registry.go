@@ -62,6 +62,7 @@ type registry struct {
 	admit    admitter
 	exitsLim exitLimiter
 	log      *slog.Logger
+	clock    func() time.Time // nil: time.Now
 }
 
 // targets returns the VMs for the collector, reading them afresh when a
