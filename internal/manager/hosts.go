@@ -10,19 +10,11 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/google/uuid"
-
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
-	"github.com/fcmon/fcmon/internal/manager/api"
 	"github.com/fcmon/fcmon/internal/manager/collector"
 	"github.com/fcmon/fcmon/internal/manager/store"
 )
-
-// hostVMSpace is the UUID namespace of the ids given to VMs found by host
-// agents whose own id is not a free UUID: a VM that leaves and comes back
-// gets its id again.
-var hostVMSpace = uuid.MustParse("6f1c2b1e-6c2a-4f3e-9d0b-3f6f0c1a7e21")
 
 // hostVMs is the registry's map of the VMs host agents report, by host and
 // host VM id. Each host's entry is changed only by that host's collector
@@ -187,13 +179,11 @@ func (r *registry) setHostVM(known map[string]store.VM, vm store.VM) {
 // from host and host VM id, so a VM that leaves and returns gets its id
 // again.
 func (r *registry) createHostVMs(ctx context.Context, hostID string, hostVMIDs []string) ([]store.VM, error) {
-	derived := func(hostVMID string) string {
-		return uuid.NewSHA1(hostVMSpace, []byte(hostID+"/"+hostVMID)).String()
-	}
+	derived := func(hostVMID string) string { return store.HostVMUUID(hostID, hostVMID) }
 	var first, second []store.VM
 	for _, hv := range hostVMIDs {
 		vm := store.VM{ID: derived(hv), Name: clipName(hv), HostID: hostID, HostVMID: hv}
-		if own, ok := api.ParseUUID(hv); ok {
+		if own, ok := store.ParseUUID(hv); ok {
 			vm.ID = own
 		}
 		first = append(first, vm)
@@ -341,7 +331,7 @@ func (m *Manager) addHostAgents(ctx context.Context, st store.Store) error {
 		if known[u] {
 			continue
 		}
-		if _, err := st.CreateHost(ctx, store.Host{ID: api.NewUUID(), URL: u}); err != nil && !errors.Is(err, store.ErrExists) {
+		if _, err := st.CreateHost(ctx, store.Host{ID: store.NewUUID(), URL: u}); err != nil && !errors.Is(err, store.ErrExists) {
 			return fmt.Errorf("registering host agent %s: %w", u, err)
 		}
 		m.log.Info("host agent added", "url", u)

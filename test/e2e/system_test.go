@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/google/uuid"
+
 	"context"
 	"fmt"
 	"sync"
@@ -92,7 +94,7 @@ func (s *system) boot(t *testing.T, g demo.Guest) (*guest, error) {
 		return nil, err
 	}
 	dir := t.TempDir()
-	out := &guest{Guest: g, id: demo.NewUUID(), hostPort: port}
+	out := &guest{Guest: g, id: uuid.NewString(), hostPort: port}
 	cfg, err := g.VMConfig(guestAgentBin, dir, out.id, s.managerPort, port)
 	if err != nil {
 		return nil, err

@@ -33,7 +33,7 @@ func FuzzCreateVM(f *testing.F) {
 		case w.Code == http.StatusCreated:
 			var vm wire.VM
 			decode(t, w, &vm)
-			if _, ok := ParseUUID(vm.ID); !ok || checkName(vm.Name) != nil || checkPort(vm.GuestPort) != nil {
+			if _, ok := store.ParseUUID(vm.ID); !ok || checkName(vm.Name) != nil || checkPort(vm.GuestPort) != nil {
 				t.Fatalf("stored an invalid VM %+v", vm)
 			}
 			if vm.GuestIP != "" {

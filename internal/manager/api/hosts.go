@@ -23,7 +23,7 @@ func (a *API) createHost(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	h, err := a.opt.Store.CreateHost(r.Context(), store.Host{ID: NewUUID(), URL: u})
+	h, err := a.opt.Store.CreateHost(r.Context(), store.Host{ID: store.NewUUID(), URL: u})
 	if errors.Is(err, store.ErrExists) {
 		return httpapi.Errorf(http.StatusConflict, "host agent %s is already registered; GET /v1/hosts lists them", u)
 	}

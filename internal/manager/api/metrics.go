@@ -198,6 +198,6 @@ func (a *API) fromPeer(r *http.Request, vm store.VM, path string, v any) bool {
 	return ok && json.Unmarshal(body, v) == nil
 }
 
-// PeerHeader marks a request one manager sends another for a VM it does
-// not collect.
-const PeerHeader = "X-Fcmon-Peer"
+// PeerHeader marks a request one manager sends another sharing its
+// database (wire.PeerHeader).
+const PeerHeader = wire.PeerHeader

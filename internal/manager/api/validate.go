@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -11,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
+	"github.com/fcmon/fcmon/internal/manager/store"
 )
 
 // Limits of what a VM registration may hold.
@@ -21,42 +20,9 @@ const (
 	maxPID        = 1 << 22 // the kernel's PID_MAX_LIMIT
 )
 
-// ParseUUID returns s as a canonical lower-case UUID when it has the
-// 8-4-4-4-12 hexadecimal form (any case); the other spellings some
-// libraries accept (braces, "urn:uuid:", no dashes) are refused, so that
-// one VM has one id.
-func ParseUUID(s string) (string, bool) {
-	if len(s) != 36 {
-		return "", false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			if c != '-' {
-				return "", false
-			}
-			continue
-		}
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return "", false
-		}
-	}
-	return strings.ToLower(s), true
-}
-
-// NewUUID returns a random (version 4, RFC 9562) UUID.
-func NewUUID() string {
-	var b [16]byte
-	rand.Read(b[:]) // never fails (crypto/rand documents it)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
 // checkID validates a VM id from a request and returns its canonical form.
 func checkID(field, id string) (string, error) {
-	canon, ok := ParseUUID(id)
+	canon, ok := store.ParseUUID(id)
 	if !ok {
 		return "", badRequest("%s %q is not a UUID; expected the form 123e4567-e89b-12d3-a456-426614174000", field, clip(id))
 	}

@@ -50,7 +50,7 @@ func (a *API) checkCreate(ctx context.Context, req *wire.CreateVMRequest) (store
 		MetricsFIFO: req.MetricsFIFO, APISocket: req.APISocket, GuestPort: wire.DefaultGuestPort}
 	var err error
 	if req.ID == nil {
-		vm.ID = NewUUID()
+		vm.ID = store.NewUUID()
 	} else if vm.ID, err = checkID("id", *req.ID); err != nil {
 		return vm, err
 	}

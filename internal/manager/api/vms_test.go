@@ -27,7 +27,7 @@ func TestVMLifecycle(t *testing.T) {
 		t.Errorf("created %+v", a)
 	}
 	b := e.create(t, `{"name":"db","guest_port":9100}`)
-	if _, ok := ParseUUID(b.ID); !ok || b.ID[14] != '4' || b.GuestPort != 9100 {
+	if _, ok := store.ParseUUID(b.ID); !ok || b.ID[14] != '4' || b.GuestPort != 9100 {
 		t.Errorf("generated id %q (want a version 4 UUID), port %d", b.ID, b.GuestPort)
 	}
 	w := e.do(t, request{method: "POST", path: "/v1/vms", body: `{"id":"` + goodID + `","name":"again"}`})

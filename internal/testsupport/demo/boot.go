@@ -2,7 +2,6 @@ package demo
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -131,15 +130,6 @@ func (d *demo) agentPort(g Guest) (int, error) {
 // idPath is where the demo writes a guest's id in the manager, for the docs'
 // commands.
 func (d *demo) idPath(name string) string { return filepath.Join(d.o.DataDir, "demo-"+name+".id") }
-
-// NewUUID returns a random (version 4) UUID.
-func NewUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
 
 // waitSamples waits until the host agent has found every guest, the manager
 // lists it, and its samples come from its guest agent over vsock; it writes
