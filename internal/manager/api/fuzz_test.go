@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/store"
 )
 
 // FuzzCreateVM: whatever the body, POST /v1/vms answers 201 with a VM whose

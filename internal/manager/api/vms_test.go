@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/store"
 	"github.com/fcmon/fcmon/internal/manager/agentclient"
 )
 
