@@ -25,6 +25,7 @@ import (
 	"github.com/fcmon/fcmon/internal/manager/agentclient"
 	"github.com/fcmon/fcmon/internal/manager/api"
 	"github.com/fcmon/fcmon/internal/manager/collector"
+	"github.com/fcmon/fcmon/internal/manager/events"
 	"github.com/fcmon/fcmon/internal/manager/export"
 	"github.com/fcmon/fcmon/internal/manager/history"
 	"github.com/fcmon/fcmon/internal/manager/hub"
@@ -104,7 +105,7 @@ func (m *Manager) openStore(ctx context.Context) (store.Store, error) {
 
 // parts are the manager's components, built by build.
 type parts struct {
-	events  *events
+	events  *events.Recorder
 	reg     *registry
 	coll    *collector.Collector
 	hist    *history.History
@@ -154,10 +155,10 @@ func (m *Manager) build(st store.Store) *parts {
 	})
 	p.hist = history.New(history.Options{Store: countingStore{st, p.metrics.RollupsWritten},
 		Retention: m.set.retention, Logger: m.log.With("part", "history"), Remote: p.reg.remoteHistory(m.set.tsdb)})
-	p.events = newEvents(st, m.log.With("part", "events"), m.set.retention, p.metrics.Event, p.hub.PublishEvent)
-	p.events.others = st.Backend() == "postgres" // other managers may share it
-	p.events.listeners = p.hub.Subscribers
-	p.reg.onEvent = p.events.add
+	p.events = events.New(events.Options{Store: st, Logger: m.log.With("part", "events"), Retention: m.set.retention,
+		Count: p.metrics.Event, Publish: p.hub.PublishEvent,
+		Shared: st.Backend() == "postgres", Listeners: p.hub.Subscribers}) // other managers may share PostgreSQL
+	p.reg.onEvent = p.events.Add
 	p.cluster = newCluster(st, m.cfg.Listen, m.set.advertise, m.log.With("part", "cluster"), p.reg.hostsChanged)
 	p.reg.holds = p.cluster.holds
 	hosts := agentclient.NewHostAgents(agentclient.Options{Allow: m.set.hostAllow, Token: m.set.hostToken, TLS: m.hostAgent})
@@ -174,7 +175,7 @@ func (m *Manager) build(st store.Store) *parts {
 			p.metrics.SampleProduced()
 		},
 		OnPoll:          p.metrics.ObservePoll,
-		OnEvent:         p.events.add,
+		OnEvent:         p.events.Add,
 		ClockSkew:       offWhenZero(m.cfg.ClockSkew),
 		CrossCheckAfter: offWhenZero(m.cfg.CrossCheckAfter),
 		Hosts:           p.reg.hosts,
@@ -265,7 +266,7 @@ func (m *Manager) Serve(ctx context.Context, st store.Store, ln net.Listener) er
 	collCtx, stopColl := context.WithCancel(ctx)
 	var histWG, collWG sync.WaitGroup
 	histWG.Go(func() { m.logRunError("history", p.hist.Run(histCtx)) })
-	histWG.Go(func() { p.events.run(histCtx) })
+	histWG.Go(func() { p.events.Run(histCtx) })
 	collWG.Go(func() { p.reg.pruneLoop(collCtx, m.set.retention) })
 	collWG.Go(func() { p.cluster.run(collCtx) })
 	// The first round decides which host agents are this manager's.

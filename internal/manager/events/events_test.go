@@ -1,4 +1,4 @@
-package manager
+package events
 
 import (
 	"context"
@@ -26,7 +26,7 @@ func TestEventsRelayedBetweenManagers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	type side struct {
-		ev  *events
+		ev  *Recorder
 		mu  sync.Mutex
 		got []wire.Event
 	}
@@ -37,12 +37,12 @@ func TestEventsRelayedBetweenManagers(t *testing.T) {
 		}
 		t.Cleanup(func() { st.Close() })
 		s := &side{}
-		s.ev = newEvents(st, slog.New(slog.DiscardHandler), time.Hour, func(string) {}, func(e wire.Event) {
-			s.mu.Lock()
-			s.got = append(s.got, e)
-			s.mu.Unlock()
-		})
-		s.ev.others = true
+		s.ev = New(Options{Store: st, Logger: slog.New(slog.DiscardHandler), Retention: time.Hour, Count: func(string) {},
+			Publish: func(e wire.Event) {
+				s.mu.Lock()
+				s.got = append(s.got, e)
+				s.mu.Unlock()
+			}, Shared: true})
 		return s
 	}
 	a, b := open(), open()
@@ -53,13 +53,13 @@ func TestEventsRelayedBetweenManagers(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	wg.Go(func() { a.ev.run(ctx) })
-	wg.Go(func() { b.ev.run(ctx) })
+	wg.Go(func() { a.ev.Run(ctx) })
+	wg.Go(func() { b.ev.Run(ctx) })
 	time.Sleep(1500 * time.Millisecond) // both have begun relaying (from then on, not the history)
 
 	at := time.Now()
-	a.ev.add(wire.Event{VMID: vms[0].ID, Type: wire.EventOOMKill, TimestampMs: at.UnixMilli(), Message: "the guest's OOM killer killed 1 process(es)"})
-	b.ev.add(wire.Event{VMID: vms[0].ID, Type: wire.EventClockSkew, TimestampMs: at.UnixMilli(), Message: "the guest's clock is 6s off the host's"})
+	a.ev.Add(wire.Event{VMID: vms[0].ID, Type: wire.EventOOMKill, TimestampMs: at.UnixMilli(), Message: "the guest's OOM killer killed 1 process(es)"})
+	b.ev.Add(wire.Event{VMID: vms[0].ID, Type: wire.EventClockSkew, TimestampMs: at.UnixMilli(), Message: "the guest's clock is 6s off the host's"})
 	types := func(s *side) []string {
 		s.mu.Lock()
 		defer s.mu.Unlock()

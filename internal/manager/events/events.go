@@ -1,4 +1,8 @@
-package manager
+// Package events records what the manager sees happen to VMs: it counts
+// each event, streams it to the live clients at once and stores it a batch
+// at a time; with other managers on the same database it also streams the
+// events they stored, each once.
+package events
 
 import (
 	"context"
@@ -9,23 +13,37 @@ import (
 	"github.com/fcmon/fcmon/internal/manager/store"
 )
 
-// events takes the events the collector and the registry make, counts
+// Options configure a Recorder.
+type Options struct {
+	Store  store.Store
+	Logger *slog.Logger
+	// Retention is how long events are kept.
+	Retention time.Duration
+	// Count and Publish receive every event this manager sees (the
+	// Prometheus counter, the live streams); Publish also those relayed.
+	Count   func(typ string)
+	Publish func(wire.Event)
+	// Shared: other managers share the database, and the events they
+	// store are streamed to this one's clients too, while Listeners (nil:
+	// always) says there are any.
+	Shared    bool
+	Listeners func() int
+}
+
+// Recorder takes the events the collector and the registry make, counts
 // them, streams them at once, and stores them a batch at a time, so a
 // burst (a host restarting its VMs) costs one transaction, not one each.
-type events struct {
+type Recorder struct {
 	st        store.Store
 	log       *slog.Logger
 	count     func(typ string)
 	publish   func(wire.Event)
 	retention time.Duration
 	queue     chan wire.Event
-
-	// others: managers share the database, and the events the others
-	// store are streamed to this one's clients too (relay), while
-	// listeners (nil: always) says there are any. own and relayed hold ids
-	// stored here and ids relayed, with when (Unix ms).
 	others    bool
 	listeners func() int
+	// own and relayed hold the ids stored here and the ids relayed, with
+	// when (Unix ms).
 	own       map[int64]int64
 	relayed   map[int64]int64
 	relayFrom int64
@@ -40,13 +58,15 @@ const relaySlack = 10 * time.Second
 // dropped with a warning (the database is down, or far too slow).
 const eventQueue = 10_000
 
-func newEvents(st store.Store, log *slog.Logger, retention time.Duration, count func(string), publish func(wire.Event)) *events {
-	return &events{st: st, log: log, count: count, publish: publish, retention: retention, queue: make(chan wire.Event, eventQueue),
+// New returns a Recorder; Run stores what it records.
+func New(o Options) *Recorder {
+	return &Recorder{st: o.Store, log: o.Logger, count: o.Count, publish: o.Publish, retention: o.Retention,
+		queue: make(chan wire.Event, eventQueue), others: o.Shared, listeners: o.Listeners,
 		own: map[int64]int64{}, relayed: map[int64]int64{}}
 }
 
-// add records e; it never blocks.
-func (ev *events) add(e wire.Event) {
+// Add records e; it never blocks.
+func (ev *Recorder) Add(e wire.Event) {
 	ev.count(e.Type)
 	ev.publish(e)
 	select {
@@ -56,9 +76,9 @@ func (ev *events) add(e wire.Event) {
 	}
 }
 
-// run stores the queued events until ctx ends, then what is left; it
+// Run stores the queued events until ctx ends, then what is left; it
 // prunes those older than the retention every ten minutes.
-func (ev *events) run(ctx context.Context) {
+func (ev *Recorder) Run(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	prune := time.NewTicker(10 * time.Minute)
@@ -104,7 +124,7 @@ func (ev *events) run(ctx context.Context) {
 	}
 }
 
-func (ev *events) store(ctx context.Context, batch []wire.Event) {
+func (ev *Recorder) store(ctx context.Context, batch []wire.Event) {
 	if len(batch) == 0 {
 		return
 	}
@@ -126,7 +146,7 @@ func (ev *events) store(ctx context.Context, batch []wire.Event) {
 // streamed), oldest first, each once; it leaves out this manager's own.
 // They are not counted here: fcmon_events_total of each manager counts
 // what it saw, so the sum over managers counts each event once.
-func (ev *events) relay(ctx context.Context) {
+func (ev *Recorder) relay(ctx context.Context) {
 	now := time.Now().UnixMilli()
 	if ev.relayFrom == 0 {
 		ev.relayFrom = now // from the start, not the history
@@ -150,7 +170,7 @@ func (ev *events) relay(ctx context.Context) {
 }
 
 // forget drops the ids too old for a relay round to read again.
-func (ev *events) forget(now int64) {
+func (ev *Recorder) forget(now int64) {
 	for _, m := range []map[int64]int64{ev.own, ev.relayed} {
 		for id, at := range m {
 			if now-at > 2*relaySlack.Milliseconds() {
