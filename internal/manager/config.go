@@ -15,6 +15,7 @@ import (
 	"github.com/fcmon/fcmon/internal/core/logging"
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/registry"
 	"github.com/fcmon/fcmon/internal/manager/tsdb"
 )
 
@@ -157,7 +158,7 @@ type settings struct {
 	hostAgents  []string     // canonical URLs of --host-agents
 	tsdb        *tsdb.Client // --history-url; nil: the rollups
 	advertise   string       // --advertise-url, canonical
-	limits      Limits
+	limits      registry.Limits
 }
 
 // validate checks c and reads its token files. Errors are one line and
@@ -183,8 +184,8 @@ func (c *Config) validate() (settings, error) {
 	case (c.TLSCert == "") != (c.TLSKey == "") || (c.TLSClientCA != "" && c.TLSCert == ""):
 		return s, errors.New("--tls-cert and --tls-key go together, and --tls-client-ca needs them")
 	}
-	s.limits = Limits{NewPerHostPerMinute: c.HostNewVMsPerMinute, MaxVMs: c.MaxVMs,
-		ForgetUnsampledAfter: c.ForgetUnsampledAfter, ExitEventsPerHostPerMinute: exitEventsPerHostPerMinute}
+	s.limits = registry.Limits{NewPerHostPerMinute: c.HostNewVMsPerMinute, MaxVMs: c.MaxVMs,
+		ForgetUnsampledAfter: c.ForgetUnsampledAfter, ExitEventsPerHostPerMinute: registry.ExitEventsPerHostPerMinute}
 	if s.retention, err = ParseRetention(c.HistoryRetention); err != nil {
 		return s, err
 	}

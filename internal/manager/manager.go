@@ -29,6 +29,7 @@ import (
 	"github.com/fcmon/fcmon/internal/manager/export"
 	"github.com/fcmon/fcmon/internal/manager/history"
 	"github.com/fcmon/fcmon/internal/manager/hub"
+	"github.com/fcmon/fcmon/internal/manager/registry"
 	"github.com/fcmon/fcmon/internal/manager/store"
 )
 
@@ -106,7 +107,7 @@ func (m *Manager) openStore(ctx context.Context) (store.Store, error) {
 // parts are the manager's components, built by build.
 type parts struct {
 	events  *events.Recorder
-	reg     *registry
+	reg     *registry.Registry
 	coll    *collector.Collector
 	hist    *history.History
 	hub     *hub.Hub
@@ -146,24 +147,23 @@ func (p *parts) publishFleet(ctx context.Context, every time.Duration, log *slog
 
 // build wires the components over st.
 func (m *Manager) build(st store.Store) *parts {
-	p := &parts{reg: newRegistry(st, m.set.limits, m.log.With("part", "registry"))}
+	p := &parts{}
 	p.hub = hub.New(hub.Options{OriginPatterns: m.set.origins, Subprotocols: []string{Subprotocol},
 		MaxClients: m.cfg.MaxStreams, Logger: m.log.With("part", "hub")})
 	var promHandler http.Handler
-	p.metrics, promHandler = export.NewRegistry(p.reg.latest, func() (int, uint64) {
+	p.metrics, promHandler = export.NewRegistry(p.latest, func() (int, uint64) {
 		return p.hub.Subscribers(), p.hub.Dropped()
 	})
 	p.hist = history.New(history.Options{Store: countingStore{st, p.metrics.RollupsWritten},
-		Retention: m.set.retention, Logger: m.log.With("part", "history"), Remote: p.reg.remoteHistory(m.set.tsdb)})
+		Retention: m.set.retention, Logger: m.log.With("part", "history"), Remote: p.remoteHistory(m.set.tsdb)})
 	p.events = events.New(events.Options{Store: st, Logger: m.log.With("part", "events"), Retention: m.set.retention,
 		Count: p.metrics.Event, Publish: p.hub.PublishEvent,
 		Shared: st.Backend() == "postgres", Listeners: p.hub.Subscribers}) // other managers may share PostgreSQL
-	p.reg.onEvent = p.events.Add
-	p.cluster = newCluster(st, m.cfg.Listen, m.set.advertise, m.log.With("part", "cluster"), p.reg.hostsChanged)
-	p.reg.holds = p.cluster.holds
+	p.reg = registry.New(registry.Options{Store: st, Limits: m.set.limits, OnEvent: p.events.Add, Logger: m.log.With("part", "registry")})
+	p.cluster = newCluster(st, m.cfg.Listen, m.set.advertise, m.log.With("part", "cluster"), p.reg.HostsChanged)
 	hosts := agentclient.NewHostAgents(agentclient.Options{Allow: m.set.hostAllow, Token: m.set.hostToken, TLS: m.hostAgent})
 	p.coll = collector.New(collector.Options{
-		Targets:         p.reg.targets,
+		Targets:         p.reg.Targets,
 		PollInterval:    m.cfg.PollInterval,
 		GuestAllow:      m.set.guestAllow,
 		HostAgents:      hosts,
@@ -178,16 +178,9 @@ func (m *Manager) build(st store.Store) *parts {
 		OnEvent:         p.events.Add,
 		ClockSkew:       offWhenZero(m.cfg.ClockSkew),
 		CrossCheckAfter: offWhenZero(m.cfg.CrossCheckAfter),
-		Hosts:           p.reg.hosts,
-		Register:        p.reg.register,
+		Hosts:           p.heldHosts,
+		Register:        p.reg.Register,
 	})
-	p.reg.samples = p.coll
-	p.reg.onForget = func(ids []string) {
-		for _, id := range ids {
-			p.coll.Forget(id)
-			p.hist.Forget(id)
-		}
-	}
 	pr := newPeers(p.cluster, m.set.hostAllow, m.set.apiToken)
 	p.peers = pr
 	// Alone with its database (SQLite), a manager answers for every VM.
@@ -197,12 +190,12 @@ func (m *Manager) build(st store.Store) *parts {
 		owns, askOthers = p.cluster.owns, pr.askOthers
 	}
 	p.api = api.New(api.Options{
-		Store: notifyingStore{st, p.reg.changed, p.reg.hostsChanged}, Cache: p.reg, Samples: p.coll, History: historyQuery{p.hist},
+		Store: p.reg.Writes(st), Cache: p.reg, Samples: p.coll, History: historyQuery{p.hist},
 		Streams: p.hub, Metrics: promHandler,
 		Forget: func(id string) {
 			p.coll.Forget(id)
 			p.hist.Forget(id)
-			p.reg.forget(id)
+			p.reg.Forget(id)
 		},
 		HostAgents: hosts,
 		HostView: func(h store.Host) wire.Host {
@@ -267,7 +260,8 @@ func (m *Manager) Serve(ctx context.Context, st store.Store, ln net.Listener) er
 	var histWG, collWG sync.WaitGroup
 	histWG.Go(func() { m.logRunError("history", p.hist.Run(histCtx)) })
 	histWG.Go(func() { p.events.Run(histCtx) })
-	collWG.Go(func() { p.reg.pruneLoop(collCtx, m.set.retention) })
+	collWG.Go(func() { p.reg.Run(collCtx, m.set.retention) })
+	collWG.Go(func() { p.dropForgotten(collCtx) })
 	collWG.Go(func() { p.cluster.run(collCtx) })
 	// The first round decides which host agents are this manager's.
 	select {

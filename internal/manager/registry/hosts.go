@@ -1,4 +1,4 @@
-package manager
+package registry
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/collector"
 	"github.com/fcmon/fcmon/internal/manager/store"
@@ -52,7 +51,7 @@ func (h *hostVMs) load(vms []store.VM, hosts []store.Host) {
 // reported before and no longer does are marked gone, and those that
 // return are no longer gone. A VM the store refuses is left out, and
 // tried again when the host's set changes next.
-func (r *registry) register(ctx context.Context, h collector.HostTarget, name string, vms []collector.HostVM, exits map[string]string) (map[string]string, error) {
+func (r *Registry) Register(ctx context.Context, h collector.HostTarget, name string, vms []collector.HostVM, exits map[string]string) (map[string]string, error) {
 	if err := r.ensureLoaded(ctx); err != nil {
 		return nil, err
 	}
@@ -71,7 +70,7 @@ func (r *registry) register(ctx context.Context, h collector.HostTarget, name st
 			r.hostVMs.mu.Unlock()
 		}
 	}
-	now := r.now().UnixMilli()
+	now := r.clock().UnixMilli()
 	ids := make(map[string]string, len(vms))
 	present := make(map[string]bool, len(vms))
 	var back []string
@@ -154,20 +153,20 @@ func (r *registry) register(ctx context.Context, h collector.HostTarget, name st
 
 // flushExits sends the summary of host's vmm_exit events held back in a
 // minute that has passed.
-func (r *registry) flushExits(hostID string, now time.Time) {
+func (r *Registry) flushExits(hostID string, now time.Time) {
 	if e, ok := r.exitsLim.due(hostID, now); ok && r.onEvent != nil {
 		r.onEvent(e)
 	}
 }
 
-func (r *registry) lookupHostVM(known map[string]store.VM, hostVMID string) (store.VM, bool) {
+func (r *Registry) lookupHostVM(known map[string]store.VM, hostVMID string) (store.VM, bool) {
 	r.hostVMs.mu.Lock()
 	defer r.hostVMs.mu.Unlock()
 	vm, ok := known[hostVMID]
 	return vm, ok
 }
 
-func (r *registry) setHostVM(known map[string]store.VM, vm store.VM) {
+func (r *Registry) setHostVM(known map[string]store.VM, vm store.VM) {
 	r.hostVMs.mu.Lock()
 	known[vm.HostVMID] = vm
 	r.hostVMs.mu.Unlock()
@@ -178,7 +177,7 @@ func (r *registry) setHostVM(known map[string]store.VM, vm store.VM) {
 // has (launchers often give each VM a UUID as --id), else a UUID derived
 // from host and host VM id, so a VM that leaves and returns gets its id
 // again.
-func (r *registry) createHostVMs(ctx context.Context, hostID string, hostVMIDs []string) ([]store.VM, error) {
+func (r *Registry) createHostVMs(ctx context.Context, hostID string, hostVMIDs []string) ([]store.VM, error) {
 	derived := func(hostVMID string) string { return store.HostVMUUID(hostID, hostVMID) }
 	var first, second []store.VM
 	for _, hv := range hostVMIDs {
@@ -234,7 +233,7 @@ func clipName(s string) string {
 }
 
 // ensureLoaded reads the host VMs once, before the first register.
-func (r *registry) ensureLoaded(ctx context.Context) error {
+func (r *Registry) ensureLoaded(ctx context.Context) error {
 	r.hostVMs.loadMu.Lock()
 	defer r.hostVMs.loadMu.Unlock()
 	r.hostVMs.mu.Lock()
@@ -255,26 +254,9 @@ func (r *registry) ensureLoaded(ctx context.Context) error {
 	return nil
 }
 
-// hosts implements collector.Options.Hosts, reading the store when a
-// write went through the API or rereadEvery passed.
-func (r *registry) hosts(ctx context.Context) ([]collector.HostTarget, error) {
-	all, err := r.allHosts(ctx)
-	if err != nil || r.holds == nil {
-		return all, err
-	}
-	// Sharing the database with other managers: only the hosts this one
-	// holds a lease on.
-	mine := make([]collector.HostTarget, 0, len(all))
-	for _, h := range all {
-		if r.holds(h.ID) {
-			mine = append(mine, h)
-		}
-	}
-	return mine, nil
-}
-
-// allHosts is every host agent registered, cached like the VMs.
-func (r *registry) allHosts(ctx context.Context) ([]collector.HostTarget, error) {
+// Hosts is every host agent registered, cached like the VMs (reading the
+// store when a write went through the API or rereadEvery passed).
+func (r *Registry) Hosts(ctx context.Context) ([]collector.HostTarget, error) {
 	r.mu.RLock()
 	list, readAt := r.hostList, r.hostsReadAt
 	r.mu.RUnlock()
@@ -297,63 +279,3 @@ func (r *registry) allHosts(ctx context.Context) ([]collector.HostTarget, error)
 	return list, nil
 }
 
-// hostView is a host agent with how collecting it goes.
-func hostView(h store.Host, st collector.HostStatus, ok bool) wire.Host {
-	v := wire.Host{ID: h.ID, URL: h.URL, Name: h.Name, CreatedMs: h.CreatedMs}
-	if !ok {
-		return v
-	}
-	if st.Name != "" {
-		v.Name = st.Name
-	}
-	v.VMs, v.Encoding, v.LastSuccessMs, v.LatencyMs = st.VMs, st.Encoding, st.LastSuccessMs, st.LatencyMs
-	v.LastError, v.LastErrorMs = st.LastError, st.LastErrorMs
-	v.SkippedVMs, v.SkippedReason, v.UnregisteredVMs = st.SkippedVMs, st.SkippedReason, st.UnregisteredVMs
-	v.Reachable = st.LastSuccessMs != 0 && st.LastSuccessMs >= st.LastErrorMs
-	return v
-}
-
-// addHostAgents registers the host agents of --host-agents that the store
-// does not hold yet.
-func (m *Manager) addHostAgents(ctx context.Context, st store.Store) error {
-	if len(m.set.hostAgents) == 0 {
-		return nil
-	}
-	have, err := st.ListHosts(ctx)
-	if err != nil {
-		return fmt.Errorf("reading the host agents: %w", err)
-	}
-	known := map[string]bool{}
-	for _, h := range have {
-		known[h.URL] = true
-	}
-	for _, u := range m.set.hostAgents {
-		if known[u] {
-			continue
-		}
-		if _, err := st.CreateHost(ctx, store.Host{ID: store.NewUUID(), URL: u}); err != nil && !errors.Is(err, store.ErrExists) {
-			return fmt.Errorf("registering host agent %s: %w", u, err)
-		}
-		m.log.Info("host agent added", "url", u)
-	}
-	return nil
-}
-
-// parseHostAgents checks the URLs of --host-agents against the allow-list.
-func parseHostAgents(raw string, allow netpolicy.List) ([]string, error) {
-	var out []string
-	for _, u := range netpolicy.SplitList(raw) {
-		canon, err := netpolicy.ParseAgentURL("--host-agents", u)
-		if err != nil {
-			return nil, err
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = allow.CheckURLHost(ctx, canon, nil)
-		cancel()
-		if err != nil {
-			return nil, fmt.Errorf("--host-agents %s: %w (see --host-agent-allow-cidrs)", canon, err)
-		}
-		out = append(out, canon)
-	}
-	return out, nil
-}

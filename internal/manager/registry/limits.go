@@ -1,8 +1,7 @@
-package manager
+package registry
 
 import (
 	"context"
-	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -33,18 +32,12 @@ type Limits struct {
 	ExitEventsPerHostPerMinute int
 }
 
-// exitEventsPerHostPerMinute is Limits.ExitEventsPerHostPerMinute.
-const exitEventsPerHostPerMinute = 60
-
-// newRegistry returns the registry over st with its limits.
-func newRegistry(st store.Store, l Limits, log *slog.Logger) *registry {
-	return &registry{st: st, limits: l, log: log,
-		admit: admitter{perMin: l.NewPerHostPerMinute}, exitsLim: exitLimiter{perMin: l.ExitEventsPerHostPerMinute}}
-}
+// ExitEventsPerHostPerMinute is the default of Limits.ExitEventsPerHostPerMinute.
+const ExitEventsPerHostPerMinute = 60
 
 // deferred logs, at most once a minute per host, that new VMs wait for a
 // limit; the host's status counts them (unregistered_vms).
-func (r *registry) deferred(h collector.HostTarget, n int, now time.Time) {
+func (r *Registry) deferred(h collector.HostTarget, n int, now time.Time) {
 	r.admit.mu.Lock()
 	if r.admit.logged == nil {
 		r.admit.logged = map[string]time.Time{}
@@ -54,7 +47,7 @@ func (r *registry) deferred(h collector.HostTarget, n int, now time.Time) {
 		r.admit.logged[h.ID] = now
 	}
 	r.admit.mu.Unlock()
-	if !quiet && r.log != nil {
+	if !quiet {
 		r.log.Warn("a host agent brings more new VMs than the limits let in; the rest are registered at later polls",
 			"host_id", h.ID, "url", h.URL, "waiting", n, "host_new_vms_per_minute", r.limits.NewPerHostPerMinute, "max_vms", r.limits.MaxVMs)
 	}
@@ -170,11 +163,11 @@ func (l *exitLimiter) window(hostID string, now time.Time) *exitWindow {
 // pruneEvery is how often the registry forgets gone VMs.
 const pruneEvery = time.Minute
 
-// pruneLoop forgets, every pruneEvery (or a quarter of
-// ForgetUnsampledAfter, when shorter) until ctx ends, the gone VMs past
-// the history's retention, the host agents' unsampled VMs gone longer than
-// ForgetUnsampledAfter, and the longest gone beyond MaxVMs.
-func (r *registry) pruneLoop(ctx context.Context, retention time.Duration) {
+// Run forgets, every pruneEvery (or a quarter of ForgetUnsampledAfter,
+// when shorter) until ctx ends, the gone VMs past the history's retention,
+// the host agents' unsampled VMs gone longer than ForgetUnsampledAfter,
+// and the longest gone beyond MaxVMs.
+func (r *Registry) Run(ctx context.Context, retention time.Duration) {
 	every := pruneEvery
 	if f := r.limits.ForgetUnsampledAfter / 4; f > 0 {
 		every = min(every, max(f, time.Second))
@@ -187,16 +180,16 @@ func (r *registry) pruneLoop(ctx context.Context, retention time.Duration) {
 			return
 		case <-t.C:
 		}
-		r.pruneOnce(ctx, r.now(), retention)
+		r.pruneOnce(ctx, r.clock(), retention)
 	}
 }
 
-func (r *registry) pruneOnce(ctx context.Context, now time.Time, retention time.Duration) {
+func (r *Registry) pruneOnce(ctx context.Context, now time.Time, retention time.Duration) {
 	r.prune(ctx, store.PruneQuery{GoneBeforeMs: now.Add(-retention).UnixMilli()})
 	if r.limits.ForgetUnsampledAfter > 0 {
 		r.prune(ctx, store.PruneQuery{GoneBeforeMs: now.Add(-r.limits.ForgetUnsampledAfter).UnixMilli(), Unsampled: true})
 	}
-	if over := r.count() - r.limits.MaxVMs; r.limits.MaxVMs > 0 && over > 0 {
+	if over := r.Count() - r.limits.MaxVMs; r.limits.MaxVMs > 0 && over > 0 {
 		r.prune(ctx, store.PruneQuery{Oldest: over})
 	}
 	for _, id := range r.exitsLim.hosts() {
@@ -205,43 +198,37 @@ func (r *registry) pruneOnce(ctx context.Context, now time.Time, retention time.
 }
 
 // prune deletes the VMs q selects and forgets them everywhere.
-func (r *registry) prune(ctx context.Context, q store.PruneQuery) int {
+func (r *Registry) prune(ctx context.Context, q store.PruneQuery) int {
 	ids, err := r.st.PruneVMs(ctx, q)
 	if err != nil {
-		if r.log != nil {
-			r.log.Warn("forgetting gone VMs failed", "err", err)
-		}
+		r.log.Warn("forgetting gone VMs failed", "err", err)
 		return 0
 	}
 	r.forgetMany(ids)
-	if len(ids) > 0 && r.log != nil {
+	if len(ids) > 0 {
 		r.log.Info("gone VMs forgotten", "vms", len(ids), "unsampled", q.Unsampled, "over_max_vms", q.Oldest > 0)
+		select {
+		case r.forgotten <- ids:
+		case <-ctx.Done():
+		}
 	}
 	return len(ids)
 }
 
 // roomFor returns how many of n new VMs fit under MaxVMs, forgetting the
 // longest gone VMs to make room.
-func (r *registry) roomFor(ctx context.Context, n int) int {
+func (r *Registry) roomFor(ctx context.Context, n int) int {
 	if r.limits.MaxVMs <= 0 {
 		return n
 	}
-	if over := r.count() + n - r.limits.MaxVMs; over > 0 {
+	if over := r.Count() + n - r.limits.MaxVMs; over > 0 {
 		r.prune(ctx, store.PruneQuery{Oldest: over})
 	}
-	return max(0, min(n, r.limits.MaxVMs-r.count()))
+	return max(0, min(n, r.limits.MaxVMs-r.Count()))
 }
 
-// now is the registry's clock: Clock when set (tests), else the time.
-func (r *registry) now() time.Time {
-	if r.clock != nil {
-		return r.clock()
-	}
-	return time.Now()
-}
-
-// count is how many VMs the registry holds.
-func (r *registry) count() int {
+// Count is how many VMs the registry holds.
+func (r *Registry) Count() int {
 	r.hostVMs.mu.Lock()
 	n := 0
 	for _, m := range r.hostVMs.byHost {

@@ -1,4 +1,4 @@
-package manager
+package registry
 
 import (
 	"context"
@@ -81,14 +81,19 @@ func churnStore(t *testing.T) store.Store {
 // number of events.
 func TestChurnBounded(t *testing.T) {
 	st := churnStore(t)
-	r := newRegistry(st, Limits{NewPerHostPerMinute: 300, MaxVMs: 500, ForgetUnsampledAfter: time.Minute, ExitEventsPerHostPerMinute: 10}, nil)
 	clock := time.Now()
-	r.clock = func() time.Time { return clock } // the polls come within a second of each other
-	tick := func() { clock = clock.Add(50 * time.Millisecond) }
+	tick := func() { clock = clock.Add(50 * time.Millisecond) } // the polls come within a second of each other
 	var events []wire.Event
-	r.onEvent = func(e wire.Event) { events = append(events, e) }
-	var forgotten int
-	r.onForget = func(ids []string) { forgotten += len(ids) }
+	r := New(Options{Store: st, Limits: Limits{NewPerHostPerMinute: 300, MaxVMs: 500, ForgetUnsampledAfter: time.Minute, ExitEventsPerHostPerMinute: 10},
+		OnEvent: func(e wire.Event) { events = append(events, e) }, Clock: func() time.Time { return clock }})
+	forgotten := 0
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		for ids := range r.Forgotten() {
+			forgotten += len(ids)
+		}
+	}()
 	h := collector.HostTarget{ID: "11111111-1111-4111-8111-111111111111", URL: "http://10.0.0.1:9091"}
 	ctx := context.Background()
 	registered := 0
@@ -97,13 +102,13 @@ func TestChurnBounded(t *testing.T) {
 		for i := range vms {
 			vms[i] = collector.HostVM{HostVMID: fmt.Sprintf("churn-%d-%d", poll, i), Discovered: true}
 		}
-		ids, err := r.register(ctx, h, "fc-1", vms, nil)
+		ids, err := r.Register(ctx, h, "fc-1", vms, nil)
 		if err != nil {
 			t.Fatalf("poll %d: %v", poll, err)
 		}
 		registered += len(ids)
 		tick()
-		if n := r.count(); n > 500 {
+		if n := r.Count(); n > 500 {
 			t.Fatalf("poll %d: the registry holds %d VMs, over --max-vms 500", poll, n)
 		}
 	}
@@ -121,6 +126,8 @@ func TestChurnBounded(t *testing.T) {
 	// Later: the summary of the exits held back, and the unsampled gone
 	// VMs forgotten.
 	r.pruneOnce(ctx, clock.Add(2*time.Minute), 7*24*time.Hour)
+	close(r.forgotten)
+	<-drained
 	summary := events[len(events)-1]
 	if summary.Detail["aggregated"] == "" {
 		t.Errorf("no summary of the exits held back: %+v", summary)
@@ -141,7 +148,11 @@ func TestChurnBounded(t *testing.T) {
 // the VMs gone longest, and new ones wait only while every VM is live.
 func TestMaxVMsForgetsLongestGone(t *testing.T) {
 	st := churnStore(t)
-	r := newRegistry(st, Limits{MaxVMs: 10}, nil)
+	r := New(Options{Store: st, Limits: Limits{MaxVMs: 10}})
+	go func() {
+		for range r.Forgotten() {
+		}
+	}()
 	h := collector.HostTarget{ID: "11111111-1111-4111-8111-111111111111", URL: "http://10.0.0.1:9091"}
 	ctx := context.Background()
 	set := func(prefix string, n int) []collector.HostVM {
@@ -151,35 +162,19 @@ func TestMaxVMsForgetsLongestGone(t *testing.T) {
 		}
 		return out
 	}
-	if ids, err := r.register(ctx, h, "", set("a", 10), nil); len(ids) != 10 || err != nil {
+	if ids, err := r.Register(ctx, h, "", set("a", 10), nil); len(ids) != 10 || err != nil {
 		t.Fatalf("first 10: %d, %v", len(ids), err)
 	}
-	ids, err := r.register(ctx, h, "", set("b", 4), nil) // the a's go, making room
+	ids, err := r.Register(ctx, h, "", set("b", 4), nil) // the a's go, making room
 	if len(ids) != 4 || err != nil {
 		t.Fatalf("4 new after 10 gone: %d, %v", len(ids), err)
 	}
-	if n := r.count(); n != 10 {
+	if n := r.Count(); n != 10 {
 		t.Errorf("the registry holds %d", n)
 	}
-	ids, err = r.register(ctx, h, "", append(set("b", 4), set("c", 10)...), nil)
+	ids, err = r.Register(ctx, h, "", append(set("b", 4), set("c", 10)...), nil)
 	if len(ids) != 10 || err != nil {
 		t.Errorf("over the limit with every VM live: %d registered, %v", len(ids), err)
 	}
 }
 
-func TestPeerSignature(t *testing.T) {
-	c := &cluster{self: store.Member{ID: "aa11"}}
-	if c.peerHeader() != "" || c.verifyPeer("aa11."+peerMAC([]byte("x"), "aa11")) {
-		t.Fatal("signed without a secret")
-	}
-	c.secret = []byte("0123456789abcdef0123456789abcdef")
-	other := &cluster{self: store.Member{ID: "bb22"}, secret: c.secret}
-	if !c.verifyPeer(other.peerHeader()) {
-		t.Errorf("a member's header %q does not verify", other.peerHeader())
-	}
-	for _, bad := range []string{"", "bb22", "bb22.", "cc33." + strings.Split(other.peerHeader(), ".")[1], "bb22." + peerMAC([]byte("other secret"), "bb22")} {
-		if c.verifyPeer(bad) {
-			t.Errorf("%q verifies", bad)
-		}
-	}
-}

@@ -1,4 +1,4 @@
-package manager
+package registry
 
 import (
 	"context"
@@ -11,10 +11,7 @@ import (
 
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/collector"
-	"github.com/fcmon/fcmon/internal/manager/export"
-	"github.com/fcmon/fcmon/internal/manager/history"
 	"github.com/fcmon/fcmon/internal/manager/store"
-	"github.com/fcmon/fcmon/internal/manager/tsdb"
 )
 
 // rereadEvery is how often the registry reads the VM list from the store
@@ -29,7 +26,7 @@ const rereadEvery = 10 * time.Second
 // database query each time: with 10,000 VMs, reading every row each second
 // was a steady share of the manager's CPU and, on a loaded PostgreSQL,
 // could miss the one-interval deadline.
-type registry struct {
+type Registry struct {
 	st      store.Store
 	samples *collector.Collector // set once before Run
 
@@ -49,27 +46,54 @@ type registry struct {
 	hostsReadAt time.Time
 
 	hostVMs hostVMs
-	// holds reports whether this manager collects a host agent (the
-	// cluster's leases); nil: every one.
-	holds func(hostID string) bool
 	// onEvent receives the events the registry makes (a host's VM gone:
 	// vmm_exit); nil drops them.
 	onEvent func(wire.Event)
-	// onForget receives the VMs pruned from the store, for the parts that
-	// keep state per VM; nil: none.
-	onForget func(ids []string)
-	limits   Limits
-	admit    admitter
-	exitsLim exitLimiter
-	log      *slog.Logger
-	clock    func() time.Time // nil: time.Now
+	// forgotten carries the VMs pruned from the store, for the parts that
+	// keep state per VM (Forgotten).
+	forgotten chan []string
+	limits    Limits
+	admit     admitter
+	exitsLim  exitLimiter
+	log       *slog.Logger
+	clock     func() time.Time
 }
+
+// Options configure a Registry.
+type Options struct {
+	Store  store.Store
+	Limits Limits
+	// OnEvent receives the events the registry makes (a host's VM gone:
+	// vmm_exit); nil drops them.
+	OnEvent func(wire.Event)
+	Logger  *slog.Logger
+	// Clock is the time; nil: time.Now.
+	Clock func() time.Time
+}
+
+// New returns a Registry over the store.
+func New(o Options) *Registry {
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Registry{st: o.Store, limits: o.Limits, onEvent: o.OnEvent, log: o.Logger, clock: o.Clock,
+		forgotten: make(chan []string, 16),
+		admit:     admitter{perMin: o.Limits.NewPerHostPerMinute}, exitsLim: exitLimiter{perMin: o.Limits.ExitEventsPerHostPerMinute}}
+}
+
+// Forgotten delivers the ids of the VMs the registry pruned from the store
+// (gone too long, unsampled, or over MaxVMs): the collector and the history
+// drop theirs. Read it, or pruning waits.
+func (r *Registry) Forgotten() <-chan []string { return r.forgotten }
 
 // targets returns the VMs for the collector, reading them afresh when a
 // write went through the API since the last read or rereadEvery has
 // passed. On error the cache is kept, as the collector keeps polling the
 // VMs it knows.
-func (r *registry) targets(ctx context.Context) ([]collector.Target, error) {
+func (r *Registry) Targets(ctx context.Context) ([]collector.Target, error) {
 	r.mu.RLock()
 	list, readAt := r.list, r.readAt
 	r.mu.RUnlock()
@@ -104,7 +128,7 @@ func (r *registry) targets(ctx context.Context) ([]collector.Target, error) {
 // this manager: rereadEvery, and longer for large registries (a second per
 // thousand VMs), whose reading costs more than its freshness is worth —
 // the VMs host agents report are kept up to date without it (register).
-func (r *registry) rereadAfter() time.Duration {
+func (r *Registry) rereadAfter() time.Duration {
 	r.mu.RLock()
 	n := len(r.vms)
 	r.mu.RUnlock()
@@ -113,7 +137,7 @@ func (r *registry) rereadAfter() time.Duration {
 
 // hostVMsChanged applies register's changes to the cache: VMs created,
 // and gone_ms set or cleared, without reading the store again.
-func (r *registry) hostVMsChanged(created []store.VM, gone map[string]int64) {
+func (r *Registry) hostVMsChanged(created []store.VM, gone map[string]int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(gone) > 0 {
@@ -138,7 +162,7 @@ func (r *registry) hostVMsChanged(created []store.VM, gone map[string]int64) {
 }
 
 // CachedVM implements api.Cache: the VM as last read from the store.
-func (r *registry) CachedVM(id string) (store.VM, bool) {
+func (r *Registry) CachedVM(id string) (store.VM, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for _, vm := range r.vms {
@@ -151,7 +175,7 @@ func (r *registry) CachedVM(id string) (store.VM, bool) {
 
 // CachedVMs implements api.Cache: every VM as last read, in the store's
 // order (name, then id).
-func (r *registry) CachedVMs() []store.VM {
+func (r *Registry) CachedVMs() []store.VM {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return slices.Clone(r.vms)
@@ -159,13 +183,13 @@ func (r *registry) CachedVMs() []store.VM {
 
 // CurrentVMs implements api.Cache: the VMs, read again first when a write
 // went through the API since the last read. The slice is shared.
-func (r *registry) CurrentVMs(ctx context.Context) ([]store.VM, error) {
+func (r *Registry) CurrentVMs(ctx context.Context) ([]store.VM, error) {
 	r.mu.RLock()
 	never := r.readAt.IsZero()
 	r.mu.RUnlock()
 	if never || r.stale.Load() {
 		// On error the cache stands, as the collector keeps polling it.
-		if _, err := r.targets(ctx); err != nil && never {
+		if _, err := r.Targets(ctx); err != nil && never {
 			return nil, err
 		}
 	}
@@ -174,28 +198,12 @@ func (r *registry) CurrentVMs(ctx context.Context) ([]store.VM, error) {
 	return r.vms, nil
 }
 
-// remoteHistory reads a VM's history from the TSDB of --history-url (nil:
-// none), naming its series as the service discovery labels them.
-func (r *registry) remoteHistory(c *tsdb.Client) history.Remote {
-	if c == nil {
-		return nil
-	}
-	return func(ctx context.Context, vmID string, since, until, step int64) ([]wire.HistoryPoint, error) {
-		vm, ok := r.CachedVM(vmID)
-		s := tsdb.Series{VMID: vmID}
-		if ok && vm.HostID != "" {
-			s = tsdb.Series{Host: vm.HostID, VMID: vm.HostVMID}
-		}
-		return c.Query(ctx, s, since, until, step)
-	}
-}
-
 // changed marks the cache stale after a write to the VM registry.
-func (r *registry) changed() { r.stale.Store(true) }
+func (r *Registry) Changed() { r.stale.Store(true) }
 
 // hostsChanged marks the host agents stale after a write to them; the
 // host VMs are read again before the next register.
-func (r *registry) hostsChanged() {
+func (r *Registry) HostsChanged() {
 	r.hostsStale.Store(true)
 	r.hostVMs.mu.Lock()
 	r.hostVMs.byHost = nil
@@ -204,7 +212,7 @@ func (r *registry) hostsChanged() {
 
 // forget drops a deleted VM from the cache at once, rather than at the
 // next refresh.
-func (r *registry) forget(id string) {
+func (r *Registry) Forget(id string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i, vm := range r.vms {
@@ -225,7 +233,7 @@ func (r *registry) forget(id string) {
 // forgetMany drops VMs the store no longer holds from the cache, the host
 // agents' map included, and hands them to onForget (the collector's and
 // the history's share of them).
-func (r *registry) forgetMany(ids []string) {
+func (r *Registry) forgetMany(ids []string) {
 	if len(ids) == 0 {
 		return
 	}
@@ -246,9 +254,12 @@ func (r *registry) forgetMany(ids []string) {
 		}
 	}
 	r.hostVMs.mu.Unlock()
-	if r.onForget != nil {
-		r.onForget(ids)
-	}
+}
+
+// Writes is st as the API should write through it: every write to the VM
+// registry or the host agents marks the cache stale.
+func (r *Registry) Writes(st store.Store) store.Store {
+	return notifyingStore{st, r.Changed, r.HostsChanged}
 }
 
 // notifyingStore is the store as the API sees it: every write to the VM
@@ -290,33 +301,3 @@ func (s notifyingStore) DeleteHost(ctx context.Context, id string, goneMs int64)
 	return s.Store.DeleteHost(ctx, id, goneMs)
 }
 
-// latest returns the newest sample of every cached VM that has one, with
-// its name, for the Prometheus export.
-func (r *registry) latest() []export.Labeled {
-	r.mu.RLock()
-	vms := r.vms
-	r.mu.RUnlock()
-	out := make([]export.Labeled, 0, len(vms))
-	for _, vm := range vms {
-		if s, ok := r.samples.Latest(vm.ID); ok {
-			out = append(out, export.Labeled{VMID: vm.ID, VMName: vm.Name, Sample: s})
-		}
-	}
-	return out
-}
-
-// countingStore is the store as the history sees it: every rollup batch it
-// writes is counted in the manager's own metrics.
-type countingStore struct {
-	store.Store
-	written func(n int)
-}
-
-// UpsertRollups implements store.Store and counts the rollups written.
-func (s countingStore) UpsertRollups(ctx context.Context, rollups []store.Rollup) error {
-	err := s.Store.UpsertRollups(ctx, rollups)
-	if err == nil && len(rollups) > 0 {
-		s.written(len(rollups))
-	}
-	return err
-}

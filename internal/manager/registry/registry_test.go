@@ -1,4 +1,4 @@
-package manager
+package registry
 
 import (
 	"context"
@@ -28,10 +28,10 @@ func (s *listCounter) CreateVM(_ context.Context, vm store.VM) (store.VM, error)
 // store or rereadEvery passes.
 func TestRegistryReadsOnlyAfterWrites(t *testing.T) {
 	st := &listCounter{}
-	r := &registry{st: st}
+	r := New(Options{Store: st})
 	ctx := context.Background()
 	for range 3 {
-		ts, err := r.targets(ctx)
+		ts, err := r.Targets(ctx)
 		if err != nil || len(ts) != 1 || ts[0].ID != "a" {
 			t.Fatalf("targets = %+v, %v", ts, err)
 		}
@@ -39,23 +39,23 @@ func TestRegistryReadsOnlyAfterWrites(t *testing.T) {
 	if n := st.lists.Load(); n != 1 {
 		t.Fatalf("%d queries for three reads, want 1", n)
 	}
-	api := notifyingStore{st, r.changed, r.hostsChanged}
+	api := r.Writes(st)
 	if _, err := api.CreateVM(ctx, store.VM{ID: "b"}); err != nil {
 		t.Fatal(err)
 	}
-	r.targets(ctx)
+	r.Targets(ctx)
 	if n := st.lists.Load(); n != 2 {
 		t.Fatalf("%d queries after a write, want 2", n)
 	}
 	r.mu.Lock()
 	r.readAt = time.Now().Add(-rereadEvery)
 	r.mu.Unlock()
-	r.targets(ctx)
+	r.Targets(ctx)
 	if n := st.lists.Load(); n != 3 {
 		t.Fatalf("%d queries after rereadEvery, want 3", n)
 	}
-	r.forget("a")
-	if ts, _ := r.targets(ctx); len(ts) != 1 || st.lists.Load() != 4 {
+	r.Forget("a")
+	if ts, _ := r.Targets(ctx); len(ts) != 1 || st.lists.Load() != 4 {
 		t.Fatalf("after forget: %d queries, targets %+v; want a fresh read", st.lists.Load(), ts)
 	}
 }
