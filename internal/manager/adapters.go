@@ -63,12 +63,12 @@ func (s countingStore) UpsertRollups(ctx context.Context, rollups []store.Rollup
 // those this one holds a lease on.
 func (p *parts) heldHosts(ctx context.Context) ([]collector.HostTarget, error) {
 	all, err := p.reg.Hosts(ctx)
-	if err != nil || p.cluster.solo {
+	if err != nil || !p.cluster.Shared() {
 		return all, err
 	}
 	mine := make([]collector.HostTarget, 0, len(all))
 	for _, h := range all {
-		if p.cluster.holds(h.ID) {
+		if p.cluster.Holds(h.ID) {
 			mine = append(mine, h)
 		}
 	}

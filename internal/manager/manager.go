@@ -24,6 +24,7 @@ import (
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/agentclient"
 	"github.com/fcmon/fcmon/internal/manager/api"
+	"github.com/fcmon/fcmon/internal/manager/cluster"
 	"github.com/fcmon/fcmon/internal/manager/collector"
 	"github.com/fcmon/fcmon/internal/manager/events"
 	"github.com/fcmon/fcmon/internal/manager/export"
@@ -112,8 +113,7 @@ type parts struct {
 	hist    *history.History
 	hub     *hub.Hub
 	metrics *export.Metrics
-	cluster *cluster
-	peers   *peers
+	cluster *cluster.Cluster
 	api     *api.API
 	handler http.Handler
 }
@@ -145,8 +145,9 @@ func (p *parts) publishFleet(ctx context.Context, every time.Duration, log *slog
 	}
 }
 
-// build wires the components over st.
-func (m *Manager) build(st store.Store) *parts {
+// build wires the components over st; url is where the other managers
+// reach this one.
+func (m *Manager) build(st store.Store, url string) *parts {
 	p := &parts{}
 	p.hub = hub.New(hub.Options{OriginPatterns: m.set.origins, Subprotocols: []string{Subprotocol},
 		MaxClients: m.cfg.MaxStreams, Logger: m.log.With("part", "hub")})
@@ -160,7 +161,8 @@ func (m *Manager) build(st store.Store) *parts {
 		Count: p.metrics.Event, Publish: p.hub.PublishEvent,
 		Shared: st.Backend() == "postgres", Listeners: p.hub.Subscribers}) // other managers may share PostgreSQL
 	p.reg = registry.New(registry.Options{Store: st, Limits: m.set.limits, OnEvent: p.events.Add, Logger: m.log.With("part", "registry")})
-	p.cluster = newCluster(st, m.cfg.Listen, m.set.advertise, m.log.With("part", "cluster"), p.reg.HostsChanged)
+	p.cluster = cluster.New(cluster.Options{Store: st, Name: m.cfg.Listen, URL: url, OnGrow: p.reg.HostsChanged,
+		Allow: m.set.hostAllow, Token: m.set.apiToken, Logger: m.log.With("part", "cluster")})
 	hosts := agentclient.NewHostAgents(agentclient.Options{Allow: m.set.hostAllow, Token: m.set.hostToken, TLS: m.hostAgent})
 	p.coll = collector.New(collector.Options{
 		Targets:         p.reg.Targets,
@@ -181,14 +183,6 @@ func (m *Manager) build(st store.Store) *parts {
 		Hosts:           p.heldHosts,
 		Register:        p.reg.Register,
 	})
-	pr := newPeers(p.cluster, m.set.hostAllow, m.set.apiToken)
-	p.peers = pr
-	// Alone with its database (SQLite), a manager answers for every VM.
-	var owns func(*store.VM) bool
-	var askOthers func(context.Context, string) ([][]byte, []string)
-	if !p.cluster.solo {
-		owns, askOthers = p.cluster.owns, pr.askOthers
-	}
 	p.api = api.New(api.Options{
 		Store: p.reg.Writes(st), Cache: p.reg, Samples: p.coll, History: historyQuery{p.hist},
 		Streams: p.hub, Metrics: promHandler,
@@ -202,11 +196,7 @@ func (m *Manager) build(st store.Store) *parts {
 			st, ok := p.coll.HostStatus(h.ID)
 			return hostView(h, st, ok)
 		},
-		Cluster:        p.cluster.view,
-		Peer:           pr.get,
-		Owns:           owns,
-		AskOthers:      askOthers,
-		VerifyPeer:     p.cluster.verifyPeer,
+		Cluster:        p.cluster,
 		Token:          m.set.apiToken,
 		GuestAllow:     m.set.guestAllow,
 		HostAgentAllow: m.set.hostAllow,
@@ -245,14 +235,15 @@ func (m *Manager) Serve(ctx context.Context, st store.Store, ln net.Listener) er
 	if err := m.addHostAgents(ctx, st); err != nil {
 		return err
 	}
-	p := m.build(st)
+	url := m.set.advertise
 	if m.cfg.AdvertiseURL == "" { // the address actually bound (--listen may say port 0)
 		scheme := "http://"
 		if m.tls != nil {
 			scheme = "https://"
 		}
-		p.cluster.self.URL = scheme + ln.Addr().String()
+		url = scheme + ln.Addr().String()
 	}
+	p := m.build(st, url)
 	// The history outlives the collector so that it records the last
 	// samples; both end before the store closes.
 	histCtx, stopHist := context.WithCancel(context.WithoutCancel(ctx))
@@ -262,17 +253,19 @@ func (m *Manager) Serve(ctx context.Context, st store.Store, ln net.Listener) er
 	histWG.Go(func() { p.events.Run(histCtx) })
 	collWG.Go(func() { p.reg.Run(collCtx, m.set.retention) })
 	collWG.Go(func() { p.dropForgotten(collCtx) })
-	collWG.Go(func() { p.cluster.run(collCtx) })
+	collWG.Go(func() { p.cluster.Run(collCtx) })
 	// The first round decides which host agents are this manager's.
 	select {
-	case <-p.cluster.first:
-	case <-time.After(clusterTTL):
+	case <-p.cluster.First():
+	case <-time.After(cluster.TTL):
 	case <-ctx.Done():
 	}
 	collWG.Go(func() { m.logRunError("collector", p.coll.Run(collCtx)) })
 	collWG.Go(func() { p.publishFleet(collCtx, m.cfg.PollInterval, m.log.With("part", "fleet")) })
-	if !p.cluster.solo {
-		collWG.Go(func() { p.relayWatched(collCtx, m.cfg.PollInterval) })
+	if p.cluster.Shared() {
+		collWG.Go(func() {
+			p.cluster.RelayWatched(collCtx, m.cfg.PollInterval, cluster.Relay{Watchers: p.hub, Latest: p.coll.Latest, VMs: p.reg.CurrentVMs})
+		})
 	}
 	if m.tls != nil {
 		collWG.Go(func() { m.tls.ReloadOnHangup(collCtx, m.log) })

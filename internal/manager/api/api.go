@@ -57,6 +57,31 @@ type Cache interface {
 	CurrentVMs(ctx context.Context) ([]store.VM, error)
 }
 
+// Cluster is the managers sharing this one's database, as the API reads
+// them (the manager's cluster package).
+type Cluster interface {
+	// View is GET /v1/cluster.
+	View() wire.Cluster
+	// Shared reports whether other managers may share the database; when
+	// not, this manager answers for every VM and asks nobody.
+	Shared() bool
+	// Owns and AskOthers make the fleet-wide answers (GET /v1/fleet, the
+	// pages of GET /v1/vms, the fleet stream's summary) whole: each
+	// manager answers for the VMs it Owns (one manager for each VM), and
+	// asks the others (AskOthers, with PeerHeader) for theirs, getting the
+	// bodies of the 200 answers and the names of the managers that gave
+	// none.
+	Owns(vm *store.VM) bool
+	AskOthers(ctx context.Context, path string) (bodies [][]byte, missing []string)
+	// Peer asks the manager collecting hostID for path of its API (a VM's
+	// latest sample or history) and returns the body of a 200 answer.
+	Peer(ctx context.Context, hostID, path string) ([]byte, bool)
+	// VerifyPeer reports whether a request's PeerHeader is another
+	// manager's signature; a request whose header does not verify gets a
+	// 403.
+	VerifyPeer(header string) bool
+}
+
 // Options configures the API. Store is required; a nil History, Streams or
 // Metrics makes its endpoint answer 503.
 type Options struct {
@@ -76,25 +101,9 @@ type Options struct {
 	// HostView shows a host agent with how collecting it goes; nil shows
 	// what is stored only.
 	HostView func(store.Host) wire.Host
-	// Cluster shows the managers sharing the database; nil answers 503.
-	Cluster func() wire.Cluster
-	// Peer asks the manager collecting hostID (another one sharing the
-	// database) for path of its API (a VM's latest sample or history) and
-	// returns the body of a 200 answer; nil: none is asked.
-	Peer func(ctx context.Context, hostID, path string) ([]byte, bool)
-	// Owns and AskOthers make the fleet-wide answers (GET /v1/fleet, the
-	// pages of GET /v1/vms, the fleet stream's summary) whole when managers
-	// share the database: each answers for the VMs it Owns (one manager
-	// for each VM), and asks the others (AskOthers, with PeerHeader) for
-	// theirs; nil: this manager is alone and answers for all. AskOthers
-	// returns the bodies of the 200 answers and the names of the managers
-	// that gave none.
-	Owns      func(vm *store.VM) bool
-	AskOthers func(ctx context.Context, path string) (bodies [][]byte, missing []string)
-	// VerifyPeer reports whether a request's PeerHeader is another
-	// manager's signature (nil: none is); a request whose header does not
-	// verify gets a 403.
-	VerifyPeer func(header string) bool
+	// Cluster is the managers sharing the database; nil: this one is
+	// alone (GET /v1/cluster answers 503, no request passes for a peer's).
+	Cluster Cluster
 	// Token, when set, is the bearer token every /v1 call and /metrics
 	// require.
 	Token string
@@ -138,6 +147,10 @@ func New(opt Options) *API {
 	}
 	return &API{opt: opt, log: opt.Logger, hosts: hosts}
 }
+
+// shared reports whether other managers share the database: fleet-wide
+// answers then take in theirs.
+func (a *API) shared() bool { return a.opt.Cluster != nil && a.opt.Cluster.Shared() }
 
 // Handler returns the routes:
 //
@@ -199,7 +212,7 @@ func (a *API) Handler() http.Handler {
 // deeper pages).
 func (a *API) checkPeer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if v := r.Header.Values(PeerHeader); len(v) > 0 && (len(v) > 1 || a.opt.VerifyPeer == nil || !a.opt.VerifyPeer(v[0])) {
+		if v := r.Header.Values(PeerHeader); len(v) > 0 && (len(v) > 1 || a.opt.Cluster == nil || !a.opt.Cluster.VerifyPeer(v[0])) {
 			a.writeError(w, r, httpapi.Errorf(http.StatusForbidden,
 				"%s is for the managers sharing this one's database, signed with its secret; this request's does not verify", PeerHeader))
 			return

@@ -152,12 +152,12 @@ func (a *API) rows(ctx context.Context) ([]fleetRow, error) {
 // all of them when it is alone.
 func (a *API) ownedRows(ctx context.Context) ([]fleetRow, error) {
 	rows, err := a.rows(ctx)
-	if err != nil || a.opt.Owns == nil {
+	if err != nil || !a.shared() {
 		return rows, err
 	}
 	keep := rows[:0]
 	for _, r := range rows {
-		if a.opt.Owns(r.vm) {
+		if a.opt.Cluster.Owns(r.vm) {
 			keep = append(keep, r)
 		}
 	}
@@ -168,7 +168,7 @@ func (a *API) ownedRows(ctx context.Context) ([]fleetRow, error) {
 // managers': it shares the database and r is not itself a peer's request
 // (a peer is answered with this manager's part, never passed on).
 func (a *API) clustered(r *http.Request) bool {
-	return a.opt.AskOthers != nil && (r == nil || r.Header.Get(PeerHeader) == "")
+	return a.shared() && (r == nil || r.Header.Get(PeerHeader) == "")
 }
 
 // currentVMs is every VM: the registry's cache (read only), or the store
@@ -196,7 +196,7 @@ func vmState(vm *store.VM, s wire.CombinedSample, has bool) string {
 // and paged, each with its state and latest sample.
 func (a *API) listPage(w http.ResponseWriter, r *http.Request) error {
 	maxLimit := maxVMLimit
-	if r.Header.Get(PeerHeader) != "" && a.opt.AskOthers != nil {
+	if r.Header.Get(PeerHeader) != "" && a.shared() {
 		maxLimit = maxClusterWindow // a peer gathering a page asks for offset+limit
 	}
 	vq, err := parseVMQuery(r.URL.Query(), maxLimit)
@@ -226,7 +226,7 @@ func (a *API) listPage(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
 		q.Set("offset", "0")
 		q.Set("limit", strconv.Itoa(vq.offset+vq.limit))
-		bodies, missing := a.opt.AskOthers(r.Context(), "/v1/vms?"+q.Encode())
+		bodies, missing := a.opt.Cluster.AskOthers(r.Context(), "/v1/vms?"+q.Encode())
 		page.MissingManagers = missing
 		for _, b := range bodies {
 			var p wire.VMPage
@@ -403,7 +403,7 @@ func (a *API) fleet(w http.ResponseWriter, r *http.Request) error {
 	}
 	var f wire.Fleet
 	var err error
-	if a.clustered(r) || a.opt.AskOthers == nil {
+	if a.clustered(r) || !a.shared() {
 		f, err = a.Fleet(r.Context())
 	} else {
 		f, err = a.localFleet(r.Context(), false)
@@ -419,14 +419,14 @@ func (a *API) fleet(w http.ResponseWriter, r *http.Request) error {
 // it on the fleet stream every few seconds. With managers sharing the
 // database, it merges their parts.
 func (a *API) Fleet(ctx context.Context) (wire.Fleet, error) {
-	if a.opt.AskOthers == nil {
+	if !a.shared() {
 		return a.localFleet(ctx, true)
 	}
 	f, err := a.localFleet(ctx, false)
 	if err != nil {
 		return f, err
 	}
-	bodies, missing := a.opt.AskOthers(ctx, "/v1/fleet")
+	bodies, missing := a.opt.Cluster.AskOthers(ctx, "/v1/fleet")
 	f.MissingManagers = missing
 	for _, b := range bodies {
 		var p wire.Fleet

@@ -322,7 +322,7 @@ func TestFleetAcrossManagers(t *testing.T) {
 	never := false
 	manager := func(first bool, other *http.Handler, name string, down *bool) http.Handler {
 		return New(Options{Store: solo.st, Samples: solo.samples, Streams: fakeStreams{}, Now: func() time.Time { return testNow },
-			Owns: mine(first), AskOthers: ask(other, name, down), VerifyPeer: func(v string) bool { return v == "test" }}).Handler()
+			Cluster: fakeCluster{owns: mine(first), ask: ask(other, name, down), verify: func(v string) bool { return v == "test" }}}).Handler()
 	}
 	a = manager(true, &b, "b", &bDown)
 	b = manager(false, &a, "a", &never)
@@ -413,8 +413,8 @@ func TestClusterLatest(t *testing.T) {
 func TestPeerHeaderVerified(t *testing.T) {
 	solo, _ := fleetEnv(t)
 	h := New(Options{Store: solo.st, Samples: solo.samples, Streams: fakeStreams{}, Now: func() time.Time { return testNow },
-		Owns: func(*store.VM) bool { return true }, AskOthers: func(context.Context, string) ([][]byte, []string) { return nil, nil },
-		VerifyPeer: func(v string) bool { return v == "signed" }}).Handler()
+		Cluster: fakeCluster{owns: func(*store.VM) bool { return true }, ask: func(context.Context, string) ([][]byte, []string) { return nil, nil },
+			verify: func(v string) bool { return v == "signed" }}}).Handler()
 	for _, tc := range []struct {
 		values []string
 		want   int
@@ -440,4 +440,20 @@ func TestPeerHeaderVerified(t *testing.T) {
 	if w.Code != 403 {
 		t.Errorf("alone: %d", w.Code)
 	}
+}
+
+// fakeCluster is managers sharing a database, as a test makes them.
+type fakeCluster struct {
+	owns   func(*store.VM) bool
+	ask    func(context.Context, string) ([][]byte, []string)
+	verify func(string) bool
+}
+
+func (f fakeCluster) View() wire.Cluster                                  { return wire.Cluster{} }
+func (f fakeCluster) Shared() bool                                        { return true }
+func (f fakeCluster) Owns(vm *store.VM) bool                              { return f.owns(vm) }
+func (f fakeCluster) VerifyPeer(h string) bool                            { return f.verify(h) }
+func (f fakeCluster) Peer(context.Context, string, string) ([]byte, bool) { return nil, false }
+func (f fakeCluster) AskOthers(ctx context.Context, path string) ([][]byte, []string) {
+	return f.ask(ctx, path)
 }

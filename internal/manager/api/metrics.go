@@ -186,7 +186,7 @@ func (a *API) fromPeer(r *http.Request, vm store.VM, path string, v any) bool {
 	// A request a peer sent is answered here, never passed on again: two
 	// managers whose views of a handover differ for a second must not
 	// send it back and forth.
-	if vm.HostID == "" || a.opt.Peer == nil || r.Header.Get(PeerHeader) != "" {
+	if vm.HostID == "" || !a.shared() || r.Header.Get(PeerHeader) != "" {
 		return false
 	}
 	if a.opt.Samples != nil {
@@ -194,7 +194,7 @@ func (a *API) fromPeer(r *http.Request, vm store.VM, path string, v any) bool {
 			return false
 		}
 	}
-	body, ok := a.opt.Peer(r.Context(), vm.HostID, path)
+	body, ok := a.opt.Cluster.Peer(r.Context(), vm.HostID, path)
 	return ok && json.Unmarshal(body, v) == nil
 }
 

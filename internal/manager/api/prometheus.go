@@ -96,5 +96,5 @@ func (a *API) cluster(w http.ResponseWriter, r *http.Request) error {
 	if len(r.URL.Query()) > 0 {
 		return badRequest("GET /v1/cluster takes no parameters")
 	}
-	return writeJSON(w, http.StatusOK, a.opt.Cluster())
+	return writeJSON(w, http.StatusOK, a.opt.Cluster.View())
 }

@@ -100,11 +100,11 @@ func (a *API) listVMs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if a.opt.AskOthers != nil && !a.clustered(r) {
+	if a.shared() && !a.clustered(r) {
 		// A peer asking: the VMs this manager answers for.
 		views := []wire.VM{}
 		for i := range vms {
-			if a.opt.Owns(&vms[i]) {
+			if a.opt.Cluster.Owns(&vms[i]) {
 				views = append(views, a.view(vms[i]))
 			}
 		}
@@ -118,7 +118,7 @@ func (a *API) listVMs(w http.ResponseWriter, r *http.Request) error {
 		// The status of the VMs other managers collect is theirs to tell;
 		// a VM of a manager that does not answer keeps what this one knows.
 		theirs := map[string]wire.VM{}
-		bodies, _ := a.opt.AskOthers(r.Context(), "/v1/vms")
+		bodies, _ := a.opt.Cluster.AskOthers(r.Context(), "/v1/vms")
 		for _, b := range bodies {
 			var vs []wire.VM
 			if json.Unmarshal(b, &vs) == nil {
@@ -128,7 +128,7 @@ func (a *API) listVMs(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		for i := range views {
-			if v, ok := theirs[views[i].ID]; ok && !a.opt.Owns(&vms[i]) {
+			if v, ok := theirs[views[i].ID]; ok && !a.opt.Cluster.Owns(&vms[i]) {
 				views[i].Source, views[i].MemorySource, views[i].LastSampleMs = v.Source, v.MemorySource, v.LastSampleMs
 				views[i].Stale, views[i].GuestAgent = v.Stale, v.GuestAgent
 			}

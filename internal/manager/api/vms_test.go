@@ -13,8 +13,8 @@ import (
 	"testing"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
-	"github.com/fcmon/fcmon/internal/manager/store"
 	"github.com/fcmon/fcmon/internal/manager/agentclient"
+	"github.com/fcmon/fcmon/internal/manager/store"
 )
 
 // TestVMLifecycle: register (with and without id), read, list with

@@ -278,4 +278,3 @@ func (r *Registry) Hosts(ctx context.Context) ([]collector.HostTarget, error) {
 	r.mu.Unlock()
 	return list, nil
 }
-

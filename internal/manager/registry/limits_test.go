@@ -177,4 +177,3 @@ func TestMaxVMsForgetsLongestGone(t *testing.T) {
 		t.Errorf("over the limit with every VM live: %d registered, %v", len(ids), err)
 	}
 }
-

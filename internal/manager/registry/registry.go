@@ -300,4 +300,3 @@ func (s notifyingStore) DeleteHost(ctx context.Context, id string, goneMs int64)
 	defer s.changed()
 	return s.Store.DeleteHost(ctx, id, goneMs)
 }
-

@@ -4,7 +4,7 @@ import "testing"
 
 func TestIDs(t *testing.T) {
 	for in, want := range map[string]string{
-		"6F1C2B1E-6C2A-4F3E-9D0B-3F6F0C1A7E21": "6f1c2b1e-6c2a-4f3e-9d0b-3f6f0c1a7e21",
+		"6F1C2B1E-6C2A-4F3E-9D0B-3F6F0C1A7E21":   "6f1c2b1e-6c2a-4f3e-9d0b-3f6f0c1a7e21",
 		"{6f1c2b1e-6c2a-4f3e-9d0b-3f6f0c1a7e21}": "", "6f1c2b1e6c2a4f3e9d0b3f6f0c1a7e21": "", "6f1c2b1e-6c2a-4f3e-9d0b-3f6f0c1a7e2g": "",
 	} {
 		if got, ok := ParseUUID(in); got != want || ok != (want != "") {

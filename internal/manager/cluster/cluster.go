@@ -1,24 +1,24 @@
-package manager
+// Package cluster is the membership of the managers sharing one
+// PostgreSQL database: leases that give each host agent to exactly one live
+// manager, the fleet-wide ownership of VMs, the signed calls managers make
+// to each other, and the relay of the samples one manager's clients watch
+// that another collects.
+package cluster
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"hash/fnv"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
-	"github.com/fcmon/fcmon/internal/manager/api"
 	"github.com/fcmon/fcmon/internal/manager/store"
 )
 
@@ -31,11 +31,12 @@ import (
 // most one member (the database's conditional upsert), and a member
 // collects a host only while its lease is valid by its own clock, with a
 // margin: so no host is collected twice. A killed manager's hosts are
-// taken over once its lease expires: within clusterTTL plus a round or
+// taken over once its lease expires: within TTL plus a round or
 // two, under 10 s.
 const (
 	clusterRound = time.Second
-	clusterTTL   = 5 * time.Second
+	// TTL is how long a lease lasts unless renewed.
+	TTL = 5 * time.Second
 	// clusterMargin is how long before its lease's expiry a member stops
 	// collecting a host whose lease it could not renew.
 	clusterMargin = time.Second
@@ -43,18 +44,48 @@ const (
 	clusterForget = 10 * time.Minute
 )
 
-// cluster is this manager's membership.
-type cluster struct {
-	st   store.Store
-	self store.Member
-	log  *slog.Logger
-	// changed is called when the set of hosts this manager holds grows,
+// Store is what the cluster reads and writes of the database.
+type Store interface {
+	Heartbeat(ctx context.Context, m store.Member, forgetAfterMs int64) error
+	Members(ctx context.Context, liveWithinMs int64) ([]store.Member, error)
+	ListHosts(ctx context.Context) ([]store.Host, error)
+	ClaimHosts(ctx context.Context, owner string, want []string, ttlMs int64) ([]string, error)
+	LeaveCluster(ctx context.Context, id string) error
+	PeerSecret(ctx context.Context) (string, error)
+	Backend() string
+}
+
+// Options configure a Cluster.
+type Options struct {
+	Store Store
+	// Name is for people (the listen address; the host name is added);
+	// URL is where the other managers reach this one (its API).
+	Name, URL string
+	// OnGrow is called when the set of hosts this manager holds grows,
 	// so the registry reads the host agents' VMs again (another manager
-	// may have registered some since).
+	// may have registered some since); nil: nothing is.
+	OnGrow func()
+	// Allow is where the other managers may be dialled (checked on the
+	// address dialled); Token the API token they need.
+	Allow  netpolicy.List
+	Token  string
+	Logger *slog.Logger
+	// Clock is the time; nil: time.Now.
+	Clock func() time.Time
+}
+
+// Cluster is this manager's membership.
+type Cluster struct {
+	st      Store
+	self    store.Member
+	log     *slog.Logger
 	changed func()
+	now     func() time.Time
 	// solo: the database is this manager's alone (SQLite), so there is
 	// nobody to share with and nothing is written: it holds every host.
-	solo bool
+	solo   bool
+	client *http.Client // for the other managers
+	token  string
 
 	mu      sync.RWMutex
 	held    map[string]time.Time // host id → valid until, by this clock
@@ -69,18 +100,37 @@ type cluster struct {
 	once   sync.Once
 }
 
-func newCluster(st store.Store, name, url string, log *slog.Logger, changed func()) *cluster {
-	solo := st.Backend() != "postgres"
+// New returns the membership of a manager over the store; Run keeps it.
+func New(o Options) *Cluster {
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	host, _ := os.Hostname()
-	return &cluster{st: st, log: log, changed: changed, solo: solo, held: map[string]time.Time{}, first: make(chan struct{}),
-		self: store.Member{ID: hex.EncodeToString(b), Name: host + " " + name, URL: url, StartedMs: time.Now().UnixMilli()}}
+	d := &net.Dialer{Timeout: time.Second, Control: o.Allow.Control}
+	return &Cluster{st: o.Store, log: o.Logger, changed: o.OnGrow, now: o.Clock, solo: o.Store.Backend() != "postgres",
+		held: map[string]time.Time{}, first: make(chan struct{}), token: o.Token,
+		self: store.Member{ID: hex.EncodeToString(b), Name: host + " " + o.Name, URL: o.URL, StartedMs: o.Clock().UnixMilli()},
+		client: &http.Client{Timeout: 2 * time.Second,
+			Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute,
+				MaxResponseHeaderBytes: 64 << 10}}}
 }
 
-// run does a round every clusterRound until ctx ends, then leaves the
+// Shared reports whether other managers may share the database
+// (PostgreSQL); alone (SQLite), this one holds and answers for everything.
+func (c *Cluster) Shared() bool { return !c.solo }
+
+// First is closed after the first round, whether it succeeded or not: the
+// host agents this manager collects are known then.
+func (c *Cluster) First() <-chan struct{} { return c.first }
+
+// Run does a round every clusterRound until ctx ends, then leaves the
 // cluster so the others take its hosts at once.
-func (c *cluster) run(ctx context.Context) {
+func (c *Cluster) Run(ctx context.Context) {
 	t := time.NewTicker(clusterRound)
 	defer t.Stop()
 	for {
@@ -103,28 +153,28 @@ func (c *cluster) run(ctx context.Context) {
 }
 
 // round renews membership and leases once.
-func (c *cluster) round(ctx context.Context) {
+func (c *Cluster) round(ctx context.Context) {
 	if c.solo {
 		c.soloRound(ctx)
 		return
 	}
-	start := time.Now()
+	start := c.now()
 	parent := ctx
-	ctx, cancel := context.WithTimeout(ctx, clusterTTL-clusterMargin-clusterRound)
+	ctx, cancel := context.WithTimeout(ctx, TTL-clusterMargin-clusterRound)
 	defer cancel()
 	c.loadSecret(ctx)
 	err := c.st.Heartbeat(ctx, c.self, clusterForget.Milliseconds())
 	var members []store.Member
 	var hosts []store.Host
 	if err == nil {
-		members, err = c.st.Members(ctx, clusterTTL.Milliseconds())
+		members, err = c.st.Members(ctx, TTL.Milliseconds())
 	}
 	if err == nil {
 		hosts, err = c.st.ListHosts(ctx)
 	}
 	var held []string
 	if err == nil {
-		held, err = c.st.ClaimHosts(ctx, c.self.ID, share(c.self.ID, members, hosts), clusterTTL.Milliseconds())
+		held, err = c.st.ClaimHosts(ctx, c.self.ID, share(c.self.ID, members, hosts), TTL.Milliseconds())
 	}
 	if err != nil {
 		if parent.Err() == nil {
@@ -132,7 +182,7 @@ func (c *cluster) round(ctx context.Context) {
 		}
 		return
 	}
-	until := start.Add(clusterTTL - clusterMargin)
+	until := start.Add(TTL - clusterMargin)
 	c.mu.Lock()
 	grew := false
 	next := make(map[string]time.Time, len(held))
@@ -163,13 +213,13 @@ func (c *cluster) round(ctx context.Context) {
 
 // soloRound is a round of a manager alone with its database: the member
 // list is itself, holding every host.
-func (c *cluster) soloRound(ctx context.Context) {
+func (c *Cluster) soloRound(ctx context.Context) {
 	hosts, err := c.st.ListHosts(ctx)
 	if err != nil {
 		return
 	}
 	self := c.self
-	self.HeartbeatMs = time.Now().UnixMilli()
+	self.HeartbeatMs = c.now().UnixMilli()
 	self.Hosts = make([]string, len(hosts))
 	for i, h := range hosts {
 		self.Hosts[i] = h.ID
@@ -219,24 +269,24 @@ func score(member, host string) uint64 {
 	return x ^ x>>31
 }
 
-// holds reports whether this manager may collect host id now.
-func (c *cluster) holds(id string) bool {
+// Holds reports whether this manager may collect host id now.
+func (c *Cluster) Holds(id string) bool {
 	if c.solo {
 		return true
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	until, ok := c.held[id]
-	return ok && time.Now().Before(until)
+	return ok && c.now().Before(until)
 }
 
-// owns reports whether this manager answers for vm in fleet-wide views
+// Owns reports whether this manager answers for vm in fleet-wide views
 // (GET /v1/fleet, the pages of GET /v1/vms): the member holding its host
 // agent's lease does; a VM whose host agent nobody holds, or that is
 // polled directly (every manager polls those), is answered for by the
 // live member with the lowest id. So each VM is counted once, but for a
 // second or two while a host agent changes hands.
-func (c *cluster) owns(vm *store.VM) bool {
+func (c *Cluster) Owns(vm *store.VM) bool {
 	if c.solo {
 		return true
 	}
@@ -248,8 +298,8 @@ func (c *cluster) owns(vm *store.VM) bool {
 	return c.lowest == "" || c.lowest == c.self.ID
 }
 
-// view is GET /v1/cluster.
-func (c *cluster) view() wire.Cluster {
+// View is GET /v1/cluster.
+func (c *Cluster) View() wire.Cluster {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	out := wire.Cluster{Self: c.self.ID, Members: make([]wire.ClusterMember, 0, len(c.members))}
@@ -260,173 +310,4 @@ func (c *cluster) view() wire.Cluster {
 			StartedMs: m.StartedMs, HeartbeatMs: m.HeartbeatMs, Hosts: m.Hosts})
 	}
 	return out
-}
-
-// peers reads the latest samples of VMs other managers collect.
-type peers struct {
-	c      *cluster
-	client *http.Client
-	token  string
-}
-
-func newPeers(c *cluster, allow netpolicy.List, token string) *peers {
-	d := &net.Dialer{Timeout: time.Second, Control: allow.Control}
-	return &peers{c: c, token: token, client: &http.Client{Timeout: 2 * time.Second,
-		Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute,
-			MaxResponseHeaderBytes: 64 << 10}}}
-}
-
-// get asks the member holding hostID for path (under /v1) and returns
-// the body of a 200 answer, at most 8 MiB.
-func (p *peers) get(ctx context.Context, hostID, path string) ([]byte, bool) {
-	url := ""
-	p.c.mu.RLock()
-	for _, m := range p.c.members {
-		if m.ID != p.c.self.ID && slices.Contains(m.Hosts, hostID) {
-			url = m.URL
-		}
-	}
-	p.c.mu.RUnlock()
-	if url == "" {
-		return nil, false
-	}
-	return p.fetch(ctx, url, path)
-}
-
-// holderURL is the URL of the other member holding hostID; "" when this
-// manager holds it, or nobody does.
-func (p *peers) holderURL(hostID string) string {
-	p.c.mu.RLock()
-	defer p.c.mu.RUnlock()
-	h := p.c.holder[hostID]
-	if h == "" || h == p.c.self.ID {
-		return ""
-	}
-	for _, m := range p.c.members {
-		if m.ID == h {
-			return m.URL
-		}
-	}
-	return ""
-}
-
-// askOthers asks every other live member for path, at once, and returns
-// the bodies of the 200 answers and the names of the members that gave
-// none (or have no --advertise-url to be asked at).
-func (p *peers) askOthers(ctx context.Context, path string) (bodies [][]byte, missing []string) {
-	p.c.mu.RLock()
-	var others []store.Member
-	for _, m := range p.c.members {
-		if m.ID != p.c.self.ID {
-			others = append(others, m)
-		}
-	}
-	p.c.mu.RUnlock()
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, m := range others {
-		wg.Go(func() {
-			var body []byte
-			ok := false
-			if m.URL != "" {
-				body, ok = p.fetch(ctx, m.URL, path)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if ok {
-				bodies = append(bodies, body)
-			} else {
-				missing = append(missing, m.Name)
-			}
-		})
-	}
-	wg.Wait()
-	slices.Sort(missing)
-	return bodies, missing
-}
-
-// fetch GETs path of the manager at url, as a peer.
-func (p *peers) fetch(ctx context.Context, url, path string) ([]byte, bool) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+path, nil)
-	if err != nil {
-		return nil, false
-	}
-	if p.token != "" {
-		req.Header.Set("Authorization", "Bearer "+p.token)
-	}
-	sig := p.c.peerHeader()
-	if sig == "" {
-		return nil, false
-	}
-	req.Header.Set(api.PeerHeader, sig)
-	res, err := p.client.Do(req)
-	if err != nil {
-		return nil, false
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, 8<<20))
-	if err != nil || res.StatusCode != http.StatusOK {
-		return nil, false
-	}
-	return body, true
-}
-
-// relayWatched brings, every interval until ctx ends, the latest samples
-// of the VMs this manager's fleet clients watch (the rows on their screens)
-// that another manager collects, and sends them to those clients: one
-// GET /v1/cluster/latest per manager asked.
-func (p *parts) relayWatched(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	last := map[string]int64{} // VM id → time of the sample last relayed
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if p.hub.FleetClients() == 0 {
-			clear(last)
-			continue
-		}
-		need := map[string]bool{}
-		for _, id := range p.hub.Watched() {
-			if _, here := p.coll.Latest(id); !here {
-				need[id] = true
-			}
-		}
-		if len(need) == 0 {
-			continue
-		}
-		byURL := map[string][]string{}
-		vms, err := p.reg.CurrentVMs(ctx)
-		if err != nil {
-			continue
-		}
-		for _, vm := range vms {
-			if need[vm.ID] && vm.HostID != "" && vm.GoneMs == 0 {
-				if url := p.peers.holderURL(vm.HostID); url != "" {
-					byURL[url] = append(byURL[url], vm.ID)
-				}
-			}
-		}
-		for id := range last {
-			if !need[id] {
-				delete(last, id)
-			}
-		}
-		for url, ids := range byURL {
-			body, ok := p.peers.fetch(ctx, url, "/v1/cluster/latest?ids="+strings.Join(ids, ","))
-			var samples []wire.CombinedSample
-			if !ok || json.Unmarshal(body, &samples) != nil {
-				continue
-			}
-			for _, s := range samples {
-				if need[s.VMID] && s.TimestampMs > last[s.VMID] {
-					last[s.VMID] = s.TimestampMs
-					p.hub.PublishWatched(s)
-				}
-			}
-		}
-	}
 }

@@ -1,4 +1,4 @@
-package manager
+package cluster
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 
 // loadSecret reads (or makes) the peers' secret; a manager alone with its
 // database (SQLite) has no peers and no secret.
-func (c *cluster) loadSecret(ctx context.Context) {
+func (c *Cluster) loadSecret(ctx context.Context) {
 	if c.solo {
 		return
 	}
@@ -44,7 +44,7 @@ func peerMAC(secret []byte, id string) string {
 }
 
 // peerHeader is this manager's X-Fcmon-Peer; "" before the secret is known.
-func (c *cluster) peerHeader() string {
+func (c *Cluster) peerHeader() string {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.secret == nil {
@@ -53,8 +53,8 @@ func (c *cluster) peerHeader() string {
 	return c.self.ID + "." + peerMAC(c.secret, c.self.ID)
 }
 
-// verifyPeer reports whether v is another member's X-Fcmon-Peer.
-func (c *cluster) verifyPeer(v string) bool {
+// VerifyPeer reports whether v is another member's X-Fcmon-Peer.
+func (c *Cluster) VerifyPeer(v string) bool {
 	id, mac, ok := strings.Cut(v, ".")
 	c.mu.RLock()
 	secret := c.secret
