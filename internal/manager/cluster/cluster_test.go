@@ -101,8 +101,10 @@ func (f *fakeStore) LeaveCluster(_ context.Context, id string) error {
 	return nil
 }
 
-func (f *fakeStore) PeerSecret(context.Context) (string, error) { return "0123456789abcdef0123456789abcdef", nil }
-func (f *fakeStore) Backend() string                             { return "postgres" }
+func (f *fakeStore) PeerSecret(context.Context) (string, error) {
+	return "0123456789abcdef0123456789abcdef", nil
+}
+func (f *fakeStore) Backend() string { return "postgres" }
 
 // TestShareIsExclusiveAndStable: every host goes to exactly one member,
 // and a member joining or leaving moves only its own share.
