@@ -13,31 +13,31 @@ import (
 
 // Peer asks the member holding hostID for path (under /v1) and returns
 // the body of a 200 answer, at most 8 MiB.
-func (p *Cluster) Peer(ctx context.Context, hostID, path string) ([]byte, bool) {
+func (c *Cluster) Peer(ctx context.Context, hostID, path string) ([]byte, bool) {
 	url := ""
-	p.mu.RLock()
-	for _, m := range p.members {
-		if m.ID != p.self.ID && slices.Contains(m.Hosts, hostID) {
+	c.mu.RLock()
+	for _, m := range c.members {
+		if m.ID != c.self.ID && slices.Contains(m.Hosts, hostID) {
 			url = m.URL
 		}
 	}
-	p.mu.RUnlock()
+	c.mu.RUnlock()
 	if url == "" {
 		return nil, false
 	}
-	return p.fetch(ctx, url, path)
+	return c.fetch(ctx, url, path)
 }
 
 // holderURL is the URL of the other member holding hostID; "" when this
 // manager holds it, or nobody does.
-func (p *Cluster) holderURL(hostID string) string {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	h := p.holder[hostID]
-	if h == "" || h == p.self.ID {
+func (c *Cluster) holderURL(hostID string) string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	h := c.holder[hostID]
+	if h == "" || h == c.self.ID {
 		return ""
 	}
-	for _, m := range p.members {
+	for _, m := range c.members {
 		if m.ID == h {
 			return m.URL
 		}
@@ -48,15 +48,15 @@ func (p *Cluster) holderURL(hostID string) string {
 // AskOthers asks every other live member for path, at once, and returns
 // the bodies of the 200 answers and the names of the members that gave
 // none (or have no --advertise-url to be asked at).
-func (p *Cluster) AskOthers(ctx context.Context, path string) (bodies [][]byte, missing []string) {
-	p.mu.RLock()
+func (c *Cluster) AskOthers(ctx context.Context, path string) (bodies [][]byte, missing []string) {
+	c.mu.RLock()
 	var others []store.Member
-	for _, m := range p.members {
-		if m.ID != p.self.ID {
+	for _, m := range c.members {
+		if m.ID != c.self.ID {
 			others = append(others, m)
 		}
 	}
-	p.mu.RUnlock()
+	c.mu.RUnlock()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, m := range others {
@@ -64,7 +64,7 @@ func (p *Cluster) AskOthers(ctx context.Context, path string) (bodies [][]byte, 
 			var body []byte
 			ok := false
 			if m.URL != "" {
-				body, ok = p.fetch(ctx, m.URL, path)
+				body, ok = c.fetch(ctx, m.URL, path)
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -81,20 +81,20 @@ func (p *Cluster) AskOthers(ctx context.Context, path string) (bodies [][]byte, 
 }
 
 // fetch GETs path of the manager at url, as a peer.
-func (p *Cluster) fetch(ctx context.Context, url, path string) ([]byte, bool) {
+func (c *Cluster) fetch(ctx context.Context, url, path string) ([]byte, bool) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+path, nil)
 	if err != nil {
 		return nil, false
 	}
-	if p.token != "" {
-		req.Header.Set("Authorization", "Bearer "+p.token)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
-	sig := p.peerHeader()
+	sig := c.peerHeader()
 	if sig == "" {
 		return nil, false
 	}
 	req.Header.Set(wire.PeerHeader, sig)
-	res, err := p.client.Do(req)
+	res, err := c.client.Do(req)
 	if err != nil {
 		return nil, false
 	}

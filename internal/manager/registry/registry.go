@@ -21,14 +21,14 @@ import (
 // the API are seen at the collector's next read.
 const rereadEvery = 10 * time.Second
 
-// registry caches the VM list, so that neither the collector, which asks
+// Registry caches the VM list, so that neither the collector, which asks
 // for its targets every poll interval, nor the Prometheus export costs a
 // database query each time: with 10,000 VMs, reading every row each second
 // was a steady share of the manager's CPU and, on a loaded PostgreSQL,
-// could miss the one-interval deadline.
+// could miss the one-interval deadline. It registers the VMs host agents
+// report (Register) within Limits, and forgets gone VMs (Run).
 type Registry struct {
-	st      store.Store
-	samples *collector.Collector // set once before Run
+	st store.Store
 
 	// stale is set by every write through the API (see notifyingStore) and
 	// makes the next targets call read the store.
@@ -89,7 +89,7 @@ func New(o Options) *Registry {
 // drop theirs. Read it, or pruning waits.
 func (r *Registry) Forgotten() <-chan []string { return r.forgotten }
 
-// targets returns the VMs for the collector, reading them afresh when a
+// Targets returns the VMs for the collector, reading them afresh when a
 // write went through the API since the last read or rereadEvery has
 // passed. On error the cache is kept, as the collector keeps polling the
 // VMs it knows.
