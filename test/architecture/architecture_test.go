@@ -168,3 +168,28 @@ func TestDocNamesEveryPackage(t *testing.T) {
 		}
 	}
 }
+
+// TestManagerLayers: inside the manager, imports point one way — the
+// wiring (internal/manager) imports the parts and nothing imports it but
+// the command; the domain parts (registry, cluster, events, fleet) are
+// imported by the wiring, and fleet by the API that renders it, never by
+// each other or by the parts they feed.
+func TestManagerLayers(t *testing.T) {
+	const root = "internal/manager"
+	domain := map[string][]string{ // part → who may import it
+		root + "/registry": {root},
+		root + "/cluster":  {root},
+		root + "/events":   {root},
+		root + "/fleet":    {root, root + "/api"},
+	}
+	for _, p := range packages(t) {
+		for _, imp := range p.imports {
+			if imp == root && p.path != "cmd/manager" {
+				t.Errorf("%s imports the manager's wiring (%s); only cmd/manager may", p.path, root)
+			}
+			if allowed, ok := domain[imp]; ok && !slices.Contains(allowed, p.path) {
+				t.Errorf("%s imports %s; only %s may", p.path, imp, strings.Join(allowed, ", "))
+			}
+		}
+	}
+}

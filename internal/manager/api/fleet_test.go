@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -250,7 +251,7 @@ func BenchmarkVMPage100k(b *testing.B) {
 			CPUUsagePercent: &cpu, MemoryUsagePercent: &mem, Network: &wire.NetworkRates{RxBytesPerSec: cpu * 1000}}
 	}
 	// In the registry's order, as the cache keeps it.
-	slices.SortFunc(vms, func(x, y store.VM) int { return byName(&x, &y) })
+	slices.SortFunc(vms, func(x, y store.VM) int { return cmp.Or(strings.Compare(x.Name, y.Name), strings.Compare(x.ID, y.ID)) })
 	e := newEnv(b, func(o *Options) { o.Cache = fakeCache{vms}; o.Samples = samples })
 	for _, q := range []string{"/v1/vms?limit=50", "/v1/vms?source=vcpu&sort=cpu&offset=50&limit=50", "/v1/vms?q=vm-123&limit=50", "/v1/fleet"} {
 		b.Run(strings.TrimPrefix(q, "/v1/"), func(b *testing.B) {
