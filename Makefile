@@ -12,9 +12,17 @@ PROGRAMS := $(notdir $(wildcard cmd/*))
 # The guest agent's size budget, in bytes (2.2 MiB).
 GUEST_AGENT_MAX_BYTES := 2306867
 
-.PHONY: all $(PROGRAMS) test test-deps lint unit vmtest fuzz bench run clean ui-assets ui-test-deps test-ui
+.PHONY: all $(PROGRAMS) test test-deps lint unit vmtest fuzz bench run clean ui-assets ui-test-deps test-ui help
 
+## all: build every program into bin/ (the default; `make manager` and the
+## like build one).
 all: $(PROGRAMS)
+
+## help: these targets, from the `## target:` comments of this Makefile.
+help:
+	@awk '/^## [a-z-]+:/ { if (t) printf "  %-14s %s\n", t, d; t = $$2; sub(/:$$/, "", t); d = substr($$0, length($$2) + 5); next } \
+	     /^## / && t { d = d " " substr($$0, 4); next } \
+	     { if (t) printf "  %-14s %s\n", t, d; t = "" } END { if (t) printf "  %-14s %s\n", t, d }' $(MAKEFILE_LIST)
 
 $(PROGRAMS):
 	$(GOBUILD) -o bin/$@ ./cmd/$@
@@ -102,5 +110,6 @@ bench: all
 run: all
 	scripts/run-local.sh
 
+## clean: remove bin/.
 clean:
 	rm -rf bin

@@ -9,10 +9,12 @@ import (
 )
 
 const summary = `manager keeps a registry of Firecracker microVMs (SQLite by default, or
-PostgreSQL through DATABASE_URL), polls each VM's guest agent every
---poll-interval and falls back to its host agent, keeps 15 minutes of samples in
+PostgreSQL through DATABASE_URL), reads every VM of each host agent with one
+GET /v1/samples per --poll-interval (and polls guests registered without one
+directly), picks each figure's best source, keeps 15 minutes of samples in
 memory and 1-minute rollups for --history-retention, and serves the REST API,
-WebSocket streams and Prometheus /metrics. With no flags it starts on
+WebSocket streams, events and Prometheus /metrics; managers on one PostgreSQL
+share the host agents. With no flags it starts on
 127.0.0.1:8080 with ./data/fcmon.db. Listening beyond loopback needs an API
 token (--api-token, MANAGER_API_TOKEN or --api-token-file) or --insecure.`
 

@@ -1,8 +1,11 @@
-// Package collector is the manager's poller: every poll interval it asks
-// each registered VM's guest agent, and on failure the host agent, for
-// figures, and combines them into one wire.CombinedSample per VM. A slow or
-// dead VM delays no other: each VM is polled on its own schedule, bounded
-// only by a shared limit on polls in flight.
+// Package collector is the manager's poller: every poll interval it reads
+// each host agent once (GET /v1/samples: every VM on that host) and each
+// VM registered without a host agent directly from its guest agent (with
+// the per-VM host agent calls as the fallback), and combines what it got
+// into one wire.CombinedSample per VM, each figure group from its best
+// source, with the events the changes tell (restore, source_change, ...). A
+// slow or dead host or VM delays no other: each has its own schedule,
+// bounded only by a shared limit on polls in flight.
 package collector
 
 import (
