@@ -6,7 +6,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,19 +26,7 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "e2e-test-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	bins, err := testbuild.Programs(dir, "guest-agent", "host-agent", "manager")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
-	guestAgentBin, hostAgentBin, managerBin = bins[0], bins[1], bins[2]
-	return m.Run()
+	return testbuild.Main(m, "e2e", []string{"guest-agent", "host-agent", "manager"}, &guestAgentBin, &hostAgentBin, &managerBin)
 }
 
 // program is a running manager or host agent, logging to a file.

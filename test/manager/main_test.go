@@ -28,24 +28,13 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "manager-test-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	bins, err := testbuild.Programs(dir, "guest-agent", "host-agent", "manager")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "manager tests:", err)
-		return 1
-	}
-	guestAgentBin, hostAgentBin, managerBin = bins[0], bins[1], bins[2]
+	var err error
 	if pg, err = pgtest.Start("manager tests"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer pg.Stop()
-	return m.Run()
+	return testbuild.Main(m, "manager tests", []string{"guest-agent", "host-agent", "manager"}, &guestAgentBin, &hostAgentBin, &managerBin)
 }
 
 // needPostgres returns the URL of an empty PostgreSQL schema for t, or skips

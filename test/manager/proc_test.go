@@ -3,7 +3,6 @@ package manager
 import (
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -59,12 +58,5 @@ func startManager(t *testing.T, dbURL string, extra ...string) *manager {
 	return &manager{proc: p, base: "http://" + p.Addr}
 }
 
-// startVMM starts an idle child process standing for a Firecracker VMM.
-func startVMM(t *testing.T) int {
-	cmd := exec.Command("sleep", "600")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return cmd.Process.Pid
-}
+// startVMM starts an idle process standing for a VMM.
+func startVMM(t *testing.T) int { return testprog.StartIdle(t) }

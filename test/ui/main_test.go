@@ -10,7 +10,6 @@ package ui
 
 import (
 	"flag"
-	"fmt"
 	"os"
 	"os/exec"
 	"testing"
@@ -39,19 +38,7 @@ func runTests(m *testing.M) int {
 	if skip = missing(); skip != "" {
 		return m.Run() // the tests skip, naming what is missing
 	}
-	dir, err := os.MkdirTemp("", "ui-test-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	bins, err := testbuild.Programs(dir, "guest-agent", "host-agent", "manager")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ui tests:", err)
-		return 1
-	}
-	guestAgentBin, hostAgentBin, managerBin = bins[0], bins[1], bins[2]
-	return m.Run()
+	return testbuild.Main(m, "ui tests", []string{"guest-agent", "host-agent", "manager"}, &guestAgentBin, &hostAgentBin, &managerBin)
 }
 
 // missing names the first resource the browser tests lack, "" when none;

@@ -2,9 +2,7 @@ package ui
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/fcmon/fcmon/internal/testsupport/testprog"
@@ -19,17 +17,8 @@ var (
 	managerServing = testprog.ManagerServing
 )
 
-// startVMM starts an idle child process standing for a Firecracker VMM.
-func startVMM(t *testing.T) int {
-	t.Helper()
-	cmd := exec.Command("sleep", "600")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return cmd.Process.Pid
-}
+// startVMM starts an idle process standing for a VMM.
+func startVMM(t *testing.T) int { return testprog.StartIdle(t) }
 
 // startGuestAgent runs a guest agent over procRoot (see procfixture.Animate).
 func startGuestAgent(t *testing.T, procRoot string) *proc {

@@ -18,6 +18,7 @@ import (
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/testsupport/testbuild"
+	"github.com/fcmon/fcmon/internal/testsupport/testprog"
 )
 
 // The integration tests run the real agents, built as the Makefile builds
@@ -127,15 +128,8 @@ func startHostAgent(t *testing.T, listen string) *agentProc {
 	return startAgent(t, hostAgentBin, hostServing, "--listen", listen, "--interval", "200ms", "--allow-paths", os.TempDir(), "--discover=false")
 }
 
-// startVMM starts a real, idle process to stand for a VMM.
-func startVMM(t *testing.T) int {
-	cmd := exec.Command("sleep", "600")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return cmd.Process.Pid
-}
+// startVMM starts an idle process standing for a VMM.
+func startVMM(t *testing.T) int { return testprog.StartIdle(t) }
 
 // harness runs a Collector over a registry the test controls and records
 // every sample and poll with the time it arrived.

@@ -80,3 +80,25 @@ func moduleRoot() (string, error) {
 		dir = parent
 	}
 }
+
+// Main builds the named programs into a temporary directory, points each
+// of out at its binary (in order), runs the tests of m and removes the
+// binaries; it returns the exit code for os.Exit. what names the tests in
+// an error.
+func Main(m interface{ Run() int }, what string, names []string, out ...*string) int {
+	dir, err := os.MkdirTemp("", "fcmon-test-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, what+":", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	paths, err := Programs(dir, names...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, what+":", err)
+		return 1
+	}
+	for i, p := range paths {
+		*out[i] = p
+	}
+	return m.Run()
+}

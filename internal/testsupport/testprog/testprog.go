@@ -110,3 +110,16 @@ func (p *Proc) Stop() {
 		<-p.done
 	}
 }
+
+// StartIdle starts an idle child process (sleep) standing for a
+// Firecracker VMM, ended with the test, and returns its pid.
+func StartIdle(t testing.TB) int {
+	t.Helper()
+	cmd := exec.Command("sleep", "600")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd.Process.Pid
+}
