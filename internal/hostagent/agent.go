@@ -179,7 +179,7 @@ func (a *Agent) Attach(cfg wire.VMConfig) (wire.VMInfo, bool, error) {
 	for _, p := range []struct {
 		field, name string
 		kind        vmpath.Kind
-		into        *vpath
+		into        *vmpath.Path
 	}{
 		{"metrics_fifo", cfg.MetricsFIFO, vmpath.Metrics, &paths.metrics},
 		{"api_socket", cfg.APISocket, vmpath.Socket, &paths.socket},

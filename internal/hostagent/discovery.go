@@ -204,7 +204,7 @@ func (d *discovery) ask(ctx context.Context, p discover.Process) (*found, string
 			root.Close()
 			return nil, "", err
 		}
-		f := &found{pid: p.PID, startTicks: p.StartTicks, root: root, apiSocket: sock, info: infoOf(ii, vc),
+		f := &found{pid: p.PID, startTicks: p.StartTicks, root: root, apiSocket: sock, info: firecracker.Info(ii, vc),
 			refused: map[string]string{}}
 		metrics := p.MetricsPath
 		if vc.Metrics != nil && vc.Metrics.MetricsPath != "" {
@@ -295,10 +295,10 @@ func (a *Agent) sameVM(v *vm, f *found) bool {
 	if c.PID != 0 {
 		return c.PID == f.pid
 	}
-	if !v.paths.socket.set() {
+	if !v.paths.socket.Set() {
 		return false
 	}
-	mine, err1 := v.paths.socket.key(vmpath.Socket)
+	mine, err1 := v.paths.socket.Key(vmpath.Socket)
 	theirs, err2 := f.root.Key(f.apiSocket, vmpath.Socket)
 	return err1 == nil && err2 == nil && mine == theirs
 }

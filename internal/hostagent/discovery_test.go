@@ -459,12 +459,12 @@ func FuzzFirecrackerAnswers(f *testing.F) {
 		var bs firecracker.BalloonStats
 		json.Unmarshal(instance, &ii)
 		json.Unmarshal(config, &vc)
-		info := infoOf(ii, vc)
+		info := firecracker.Info(ii, vc)
 		if info.VCPUs != vc.MachineConfig.VCPUCount || (vc.Balloon == nil && info.BalloonStats) {
 			t.Fatalf("account %+v of %s", info, config)
 		}
 		if json.Unmarshal(balloon, &bs) == nil {
-			b := balloonKB(&bs)
+			b := firecracker.BalloonKB(&bs)
 			if (bs.TotalMemory == nil) != (b.TotalKB == nil) {
 				t.Fatalf("balloon %+v from %s", b, balloon)
 			}

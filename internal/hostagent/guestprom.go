@@ -40,7 +40,7 @@ func (g guestGatherer) Gather() ([]*dto.MetricFamily, error) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			text, err := v.poll.guestProm(ctx)
+			text, err := v.poll.GuestProm(ctx)
 			if err != nil {
 				return
 			}

@@ -66,7 +66,7 @@ func (a *Agent) hostSamples(now time.Time) wire.HostSamples {
 // it, else the live fc_vcpu threads of p (nil: none known, 0).
 func (a *Agent) vcpuCount(v *vm, p *wire.ProcessStats) int {
 	if v.poll != nil {
-		if info := v.poll.firecrackerInfo(); info != nil && info.VCPUs > 0 {
+		if info := v.poll.FirecrackerInfo(); info != nil && info.VCPUs > 0 {
 			return info.VCPUs
 		}
 	}
@@ -82,7 +82,7 @@ func (a *Agent) vmSample(v *vm, now time.Time) wire.VMSample {
 	s := wire.VMSample{ID: v.cfg.ID, Discovered: v.found != nil, Process: st.Process, Network: st.Network,
 		Block: st.Block, Firecracker: st.Firecracker, Errors: st.Errors}
 	if v.poll != nil {
-		g, b, errs, _ := v.poll.snapshot(now)
+		g, b, errs, _ := v.poll.Snapshot(now)
 		s.Guest, s.Balloon = g, b
 		for k, e := range errs {
 			if s.Errors == nil {

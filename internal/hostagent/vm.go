@@ -10,6 +10,7 @@ import (
 
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/hostagent/firecracker"
+	"github.com/fcmon/fcmon/internal/hostagent/poll"
 	"github.com/fcmon/fcmon/internal/hostagent/vmpath"
 )
 
@@ -38,7 +39,7 @@ type vm struct {
 	reader     *firecracker.MetricsReader // nil without a metrics path
 	flusher    *firecracker.Flusher       // nil without API socket and metrics path; called by poll
 	tap        *tapReader                 // nil without tap
-	poll       *poller                    // guest, balloon, Firecracker's account; nil when there is none to ask
+	poll       *poll.Poller               // guest, balloon, Firecracker's account; nil when there is none to ask
 	refused    map[string]string          // source → why a path discovery found is not read
 }
 
@@ -57,7 +58,7 @@ type found struct {
 	refused    map[string]string // field → why a path it named is not used
 }
 
-func (f *found) path(name string) vpath { return vpath{root: f.root, name: name} }
+func (f *found) path(name string) vmpath.Path { return vmpath.Path{Root: f.root, Name: name} }
 
 // validateVM checks a configuration before anything is opened, with
 // messages that say what was expected.
@@ -120,7 +121,7 @@ func validPath(field, p string) error {
 }
 
 // resolvedPaths are a VM's paths with the roots they resolve in.
-type resolvedPaths struct{ metrics, socket, vsock vpath }
+type resolvedPaths struct{ metrics, socket, vsock vmpath.Path }
 
 // merge is the effective configuration of a VM: what was attached, and
 // for what it leaves out, what discovery found.
@@ -139,18 +140,18 @@ func merge(id string, attached *wire.VMConfig, attachedPaths resolvedPaths, f *f
 	}
 	if cfg.APISocket == "" && f.apiSocket != "" {
 		paths.socket = f.path(f.apiSocket)
-		cfg.APISocket = paths.socket.shown()
+		cfg.APISocket = paths.socket.Shown()
 	}
 	if cfg.MetricsFIFO == "" && f.metrics != "" {
 		paths.metrics = f.path(f.metrics)
-		cfg.MetricsFIFO = paths.metrics.shown()
+		cfg.MetricsFIFO = paths.metrics.Shown()
 	}
 	if cfg.Tap == "" && len(f.info.Taps) > 0 {
 		cfg.Tap = f.info.Taps[0]
 	}
 	if cfg.VsockUDS == "" && cfg.GuestAddr == "" && f.vsock != "" {
 		paths.vsock = f.path(f.vsock)
-		cfg.VsockUDS = paths.vsock.shown()
+		cfg.VsockUDS = paths.vsock.Shown()
 	}
 	return cfg, paths
 }
@@ -164,15 +165,15 @@ func (a *Agent) prepare(cfg wire.VMConfig, paths resolvedPaths, attached *wire.V
 	if old != nil {
 		nv.attachedAt = old.attachedAt
 	}
-	if paths.metrics.set() {
-		if old != nil && old.reader != nil && old.paths.metrics.name == paths.metrics.name && a.sameFile(old.reader, paths.metrics) {
+	if paths.metrics.Set() {
+		if old != nil && old.reader != nil && old.paths.metrics.Name == paths.metrics.Name && a.sameFile(old.reader, paths.metrics) {
 			nv.reader = old.reader
 		} else {
 			r, err := a.openMetrics(cfg.ID, paths.metrics)
 			switch {
 			case err == nil:
 				nv.reader = r
-			case paths.metrics.attached:
+			case paths.metrics.Attached:
 				return nil, badRequest("metrics_fifo: %v", err)
 			default: // discovered: the VM is watched without it
 				nv.refused = map[string]string{"metrics_fifo": "refused: " + err.Error()}
@@ -180,11 +181,11 @@ func (a *Agent) prepare(cfg wire.VMConfig, paths resolvedPaths, attached *wire.V
 			}
 		}
 	}
-	if paths.socket.set() {
-		if old != nil && old.api != nil && old.paths.socket.same(paths.socket) {
+	if paths.socket.Set() {
+		if old != nil && old.api != nil && old.paths.socket.Same(paths.socket) {
 			nv.api = old.api
 		} else {
-			nv.api = firecracker.NewClient(paths.socket.shown(), paths.socket.dial, min(a.cfg.Interval, firecracker.DefaultTimeout))
+			nv.api = firecracker.NewClient(paths.socket.Shown(), paths.socket.Dial, min(a.cfg.Interval, firecracker.DefaultTimeout))
 		}
 	}
 	// FlushMetrics only makes sense when someone reads the lines.
@@ -203,10 +204,10 @@ func (a *Agent) prepare(cfg wire.VMConfig, paths resolvedPaths, attached *wire.V
 		}
 	}
 	if nv.api != nil || cfg.VsockUDS != "" || cfg.GuestAddr != "" {
-		if old != nil && old.poll != nil && old.api == nv.api && old.paths.vsock.same(paths.vsock) && old.cfg.GuestAddr == cfg.GuestAddr {
+		if old != nil && old.poll != nil && old.api == nv.api && old.paths.vsock.Same(paths.vsock) && old.cfg.GuestAddr == cfg.GuestAddr {
 			nv.poll = old.poll
 		} else {
-			nv.poll = a.newPoller(cfg.ID, nv.api, paths.socket.root, paths.vsock, cfg.GuestAddr, f)
+			nv.poll = a.newPoller(cfg.ID, nv.api, paths.socket.Root, paths.vsock, cfg.GuestAddr, f)
 		}
 	}
 	return nv, nil
@@ -224,10 +225,10 @@ func (a *Agent) start(nv, old *vm) {
 		nv.tap.sample()
 	}
 	if nv.poll != nil {
-		nv.poll.flusher.Store(nv.flusher) // FlushMetrics rides on the poller's rounds
+		nv.poll.SetFlusher(nv.flusher) // FlushMetrics rides on the poller's rounds
 	}
 	if nv.poll != nil && (old == nil || old.poll != nv.poll) {
-		nv.poll.start()
+		nv.poll.Start()
 	}
 }
 
@@ -239,7 +240,7 @@ func (a *Agent) retire(old, nv *vm) {
 		a.procs.Release(old.cfg.PID)
 	}
 	if old.poll != nil && (nv == nil || nv.poll != old.poll) {
-		old.poll.close()
+		old.poll.Close()
 	}
 	if old.api != nil && (nv == nil || nv.api != old.api) {
 		old.api.Close()
@@ -258,8 +259,8 @@ func (v *vm) info() wire.VMInfo {
 	in := wire.VMInfo{VMConfig: v.cfg, Discovered: v.found != nil, AttachedMs: v.attachedAt.UnixMilli()}
 	switch {
 	case v.poll != nil:
-		in.Firecracker = v.poll.firecrackerInfo()
-		if _, _, _, vsock := v.poll.snapshot(time.Now()); in.VsockUDS == "" {
+		in.Firecracker = v.poll.FirecrackerInfo()
+		if _, _, _, vsock := v.poll.Snapshot(time.Now()); in.VsockUDS == "" {
 			in.VsockUDS = vsock
 		}
 	case v.found != nil:
@@ -275,22 +276,22 @@ func (v *vm) info() wire.VMInfo {
 
 // sameFile reports whether p still resolves, with its checks, to the file r
 // reads: an update that names it again keeps the reader and its totals.
-func (a *Agent) sameFile(r *firecracker.MetricsReader, p vpath) bool {
-	key, err := p.key(vmpath.Metrics)
+func (a *Agent) sameFile(r *firecracker.MetricsReader, p vmpath.Path) bool {
+	key, err := p.Key(vmpath.Metrics)
 	return err == nil && key == r.Key()
 }
 
 // openMetrics opens a VM's metrics output, which no other VM may read: two
 // readers of one FIFO would each get some of its lines. Only a path given
 // by POST /v1/vms is created when absent.
-func (a *Agent) openMetrics(id string, p vpath) (*firecracker.MetricsReader, error) {
-	m, err := p.root.OpenMetrics(p.name, p.attached)
+func (a *Agent) openMetrics(id string, p vmpath.Path) (*firecracker.MetricsReader, error) {
+	m, err := p.Root.OpenMetrics(p.Name, p.Attached)
 	if err != nil {
 		return nil, err
 	}
 	if holder, ok := a.fifos.claim(m.Key, id); !ok {
 		m.File.Close()
-		return nil, fmt.Errorf("%s is already read for VM %q: a metrics output belongs to one VM", p.shown(), holder)
+		return nil, fmt.Errorf("%s is already read for VM %q: a metrics output belongs to one VM", p.Shown(), holder)
 	}
 	return firecracker.NewMetricsReader(m), nil
 }

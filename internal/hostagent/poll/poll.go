@@ -1,4 +1,8 @@
-package hostagent
+// Package poll asks, every interval, what only a VM's own channels can
+// tell the host agent: its guest agent (over Firecracker's vsock, or TCP),
+// its balloon's statistics, and Firecracker's account of it; FlushMetrics
+// rides on the same rounds.
+package poll
 
 import (
 	"context"
@@ -12,19 +16,20 @@ import (
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/httpconn"
+	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/hostagent/firecracker"
 	"github.com/fcmon/fcmon/internal/hostagent/vmpath"
 )
 
-// poller asks, every interval at the VM's own phase, what only the VM's
+// Poller asks, every interval at the VM's own phase, what only the VM's
 // channels can tell: the guest agent (over Firecracker's vsock, or TCP for a
 // VM attached with guest_addr), the balloon's statistics, and — until it
 // has answered once — Firecracker's account of the VM (GET / and
 // /vm/config), which also names the vsock socket of a VM attached by its
 // API socket alone.
-type poller struct {
-	a       *Agent
+type Poller struct {
+	opt     Options
 	id      string
 	api     *firecracker.Client // nil without an API socket
 	apiRoot *vmpath.Root        // where the paths the API names resolve
@@ -54,56 +59,83 @@ type poller struct {
 	balErr    string
 }
 
-// newPoller returns the poller of VM id; vsock or guestAddr (at most one)
-// name the guest agent when already known, f is discovery's account. The
-// paths the API names (the vsock socket of a VM attached by its API
-// socket) resolve in apiRoot.
-func (a *Agent) newPoller(id string, api *firecracker.Client, apiRoot *vmpath.Root, vsock vpath, guestAddr string, f *found) *poller {
+// Options are how the host agent polls its VMs.
+type Options struct {
+	Interval       time.Duration
+	GuestVsockPort uint32
+	// GuestAllow checks the address of a guest agent read over TCP.
+	GuestAllow netpolicy.List
+	// GuestHeader is sent with every request to a guest agent (its token).
+	GuestHeader []string
+}
+
+// VM is what a poller asks of one VM: its API (nil without an API
+// socket), where the paths the API names resolve (APIRoot: the vsock
+// socket of a VM attached by its API socket alone), its guest agent's
+// channel when already known (Vsock or GuestAddr, at most one), and
+// Firecracker's account when discovery already has it.
+type VM struct {
+	ID        string
+	API       *firecracker.Client
+	APIRoot   *vmpath.Root
+	Vsock     vmpath.Path
+	GuestAddr string
+	Info      *wire.FirecrackerInfo
+}
+
+// New returns the poller of vm; Start runs it, Close stops it.
+func New(o Options, vm VM) *Poller {
 	h := fnv.New64a()
-	h.Write([]byte(id))
-	p := &poller{a: a, id: id, api: api, apiRoot: apiRoot, done: make(chan struct{}),
-		phase: time.Duration(h.Sum64() % uint64(a.cfg.Interval))}
+	h.Write([]byte(vm.ID))
+	p := &Poller{opt: o, id: vm.ID, api: vm.API, apiRoot: vm.APIRoot, done: make(chan struct{}),
+		phase: time.Duration(h.Sum64() % uint64(o.Interval))}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	if f != nil {
-		info := f.info
+	if vm.Info != nil {
+		info := *vm.Info
 		p.info, p.balloonOn = &info, info.BalloonStats
 	}
 	switch {
-	case guestAddr != "":
-		p.setGuest(wire.TransportTCP, guestAddr, func(ctx context.Context) (net.Conn, error) {
-			d := net.Dialer{Control: a.set.guestAllow.Control}
-			return d.DialContext(ctx, "tcp", guestAddr)
+	case vm.GuestAddr != "":
+		p.setGuest(wire.TransportTCP, vm.GuestAddr, func(ctx context.Context) (net.Conn, error) {
+			d := net.Dialer{Control: o.GuestAllow.Control}
+			return d.DialContext(ctx, "tcp", vm.GuestAddr)
 		})
-	case vsock.set():
-		p.setVsock(vsock)
+	case vm.Vsock.Set():
+		p.setVsock(vm.Vsock)
 	}
 	return p
 }
 
+// SetFlusher makes each round request FlushMetrics through f (nil: none);
+// it changes with the metrics FIFO, the poller may stay.
+func (p *Poller) SetFlusher(f *firecracker.Flusher) { p.flusher.Store(f) }
+
 // setVsock points the guest connection at the VM's vsock socket, which is
 // checked at every dial: the guests' token goes to no other socket.
-func (p *poller) setVsock(v vpath) {
-	port := uint32(p.a.cfg.GuestVsockPort)
-	p.setGuest(wire.TransportVsock, v.shown(), func(ctx context.Context) (net.Conn, error) {
-		return firecracker.DialVsock(ctx, v.dial, port)
+func (p *Poller) setVsock(v vmpath.Path) {
+	port := p.opt.GuestVsockPort
+	p.setGuest(wire.TransportVsock, v.Shown(), func(ctx context.Context) (net.Conn, error) {
+		return firecracker.DialVsock(ctx, v.Dial, port)
 	})
 }
 
 // setGuest points the guest connection at target, reached by dial.
-func (p *poller) setGuest(transport, target string, dial firecracker.Dialer) {
+func (p *Poller) setGuest(transport, target string, dial firecracker.Dialer) {
 	p.connMu.Lock()
 	defer p.connMu.Unlock()
 	p.guest.Close()
 	p.target = target
-	p.guest = httpconn.Conn{Dial: dial, Host: "guest", Header: p.a.guestHeader()}
+	p.guest = httpconn.Conn{Dial: dial, Host: "guest", Header: p.opt.GuestHeader}
 	p.mu.Lock()
 	p.transport = transport
 	p.mu.Unlock()
 }
 
-func (p *poller) start() { go p.run() }
+// Start starts polling in a goroutine of its own.
+func (p *Poller) Start() { go p.run() }
 
-func (p *poller) close() {
+// Close stops polling and waits for the round under way.
+func (p *Poller) Close() {
 	p.cancel()
 	<-p.done
 	p.connMu.Lock()
@@ -111,9 +143,9 @@ func (p *poller) close() {
 	p.connMu.Unlock()
 }
 
-func (p *poller) run() {
+func (p *Poller) run() {
 	defer close(p.done)
-	iv := p.a.cfg.Interval
+	iv := p.opt.Interval
 	for {
 		now := time.Now()
 		next := now.Truncate(iv).Add(p.phase)
@@ -142,8 +174,8 @@ const balloonEvery = 10
 // the guest agent first (independent of Firecracker's API, so a busy API
 // thread never costs the guest's figures), then FlushMetrics, then the
 // balloon.
-func (p *poller) round() {
-	ctx, cancel := context.WithTimeout(p.ctx, p.a.cfg.Interval*8/10)
+func (p *Poller) round() {
+	ctx, cancel := context.WithTimeout(p.ctx, p.opt.Interval*8/10)
 	defer cancel()
 	if p.api != nil && p.needInfo() {
 		p.learn(ctx)
@@ -160,19 +192,19 @@ func (p *poller) round() {
 	}
 }
 
-func (p *poller) needInfo() bool {
+func (p *Poller) needInfo() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.info == nil
 }
 
-func (p *poller) hasGuest() bool {
+func (p *Poller) hasGuest() bool {
 	p.connMu.Lock()
 	defer p.connMu.Unlock()
 	return p.target != ""
 }
 
-func (p *poller) balloonEnabled() bool {
+func (p *Poller) balloonEnabled() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.balloonOn
@@ -180,7 +212,7 @@ func (p *poller) balloonEnabled() bool {
 
 // learn asks Firecracker what the VM is; the vsock socket it names becomes
 // the guest's channel when the VM was attached without one.
-func (p *poller) learn(ctx context.Context) {
+func (p *Poller) learn(ctx context.Context) {
 	ii, err := p.api.InstanceInfo(ctx)
 	if err != nil {
 		return
@@ -189,7 +221,7 @@ func (p *poller) learn(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	info := infoOf(ii, vc)
+	info := firecracker.Info(ii, vc)
 	p.mu.Lock()
 	p.info, p.balloonOn = &info, info.BalloonStats
 	p.mu.Unlock()
@@ -197,35 +229,17 @@ func (p *poller) learn(ctx context.Context) {
 		// Resolved where the API socket's paths are: an attached VM's on
 		// the host, beneath --allow-paths (a discovered one's vsock socket
 		// comes from discovery).
-		v := vpath{root: p.apiRoot, name: vc.Vsock.UDSPath}
+		v := vmpath.Path{Root: p.apiRoot, Name: vc.Vsock.UDSPath}
 		p.setVsock(v)
 		p.mu.Lock()
-		p.vsock = v.shown()
+		p.vsock = v.Shown()
 		p.mu.Unlock()
 	}
 }
 
-// infoOf is Firecracker's account of a VM in the agent's terms.
-func infoOf(ii firecracker.InstanceInfo, vc firecracker.VMConfig) wire.FirecrackerInfo {
-	info := wire.FirecrackerInfo{State: ii.State, VMMVersion: ii.VMMVersion,
-		VCPUs: vc.MachineConfig.VCPUCount, MemSizeMiB: vc.MachineConfig.MemSizeMiB}
-	if b := vc.Balloon; b != nil {
-		info.BalloonStats = b.StatsPollingIntervalS > 0
-	}
-	for _, n := range vc.Network {
-		if n.HostDevName != "" {
-			info.Taps = append(info.Taps, n.HostDevName)
-		}
-	}
-	if vc.Vsock != nil {
-		info.GuestCID = vc.Vsock.GuestCID
-	}
-	return info
-}
-
 // pollGuest reads the guest agent's /metrics document; false when it
 // could not.
-func (p *poller) pollGuest(ctx context.Context) bool {
+func (p *Poller) pollGuest(ctx context.Context) bool {
 	p.connMu.Lock()
 	r, err := p.guest.Do(ctx, "GET", "/metrics", nil)
 	p.connMu.Unlock()
@@ -250,7 +264,7 @@ func (p *poller) pollGuest(ctx context.Context) bool {
 }
 
 // pollBalloon reads the balloon's statistics.
-func (p *poller) pollBalloon(ctx context.Context) {
+func (p *Poller) pollBalloon(ctx context.Context) {
 	st, err := p.api.BalloonStats(ctx)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -261,13 +275,13 @@ func (p *poller) pollBalloon(ctx context.Context) {
 	p.balloon, p.balloonAt, p.balErr = &st, time.Now(), ""
 }
 
-// guestProm fetches the guest agent's Prometheus text on the poller's
+// GuestProm fetches the guest agent's Prometheus text on the poller's
 // connection (for the host agent's /metrics).
-func (p *poller) guestProm(ctx context.Context) ([]byte, error) {
+func (p *Poller) GuestProm(ctx context.Context) ([]byte, error) {
 	p.connMu.Lock()
 	defer p.connMu.Unlock()
 	if p.target == "" {
-		return nil, errNoGuest
+		return nil, ErrNoGuest
 	}
 	r, err := p.guest.Do(ctx, "GET", "/metrics?format=prometheus", nil)
 	if err != nil {
@@ -279,10 +293,11 @@ func (p *poller) guestProm(ctx context.Context) ([]byte, error) {
 	return r.Body, nil
 }
 
-var errNoGuest = errors.New("no guest agent channel")
+// ErrNoGuest: the VM's guest agent has no channel (yet).
+var ErrNoGuest = errors.New("no guest agent channel")
 
-// firecrackerInfo is Firecracker's account, nil before it answered.
-func (p *poller) firecrackerInfo() *wire.FirecrackerInfo {
+// FirecrackerInfo is Firecracker's account, nil before it answered.
+func (p *Poller) FirecrackerInfo() *wire.FirecrackerInfo {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.info == nil {
@@ -292,9 +307,9 @@ func (p *poller) firecrackerInfo() *wire.FirecrackerInfo {
 	return &info
 }
 
-// snapshot returns the latest guest and balloon readings and the errors of
+// Snapshot returns the latest guest and balloon readings and the errors of
 // the latest attempts, for GET /v1/samples.
-func (p *poller) snapshot(now time.Time) (g *wire.GuestSample, b *wire.BalloonStats, errs map[string]string, vsock string) {
+func (p *Poller) Snapshot(now time.Time) (g *wire.GuestSample, b *wire.BalloonStats, errs map[string]string, vsock string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	errs = map[string]string{}
@@ -309,35 +324,11 @@ func (p *poller) snapshot(now time.Time) (g *wire.GuestSample, b *wire.BalloonSt
 		errs["guest"] = p.guestErr
 	}
 	if p.balloon != nil {
-		b = balloonKB(p.balloon)
+		b = firecracker.BalloonKB(p.balloon)
 		b.AgeMs = now.Sub(p.balloonAt).Milliseconds()
 	}
 	if p.balErr != "" {
 		errs["balloon"] = p.balErr
 	}
 	return g, b, errs, p.vsock
-}
-
-// balloonKB turns Firecracker's balloon statistics (bytes) into kB.
-func balloonKB(st *firecracker.BalloonStats) *wire.BalloonStats {
-	kb := func(v *uint64) *uint64 {
-		if v == nil {
-			return nil
-		}
-		x := *v / 1024
-		return &x
-	}
-	return &wire.BalloonStats{TotalKB: kb(st.TotalMemory), AvailableKB: kb(st.AvailableMemory), FreeKB: kb(st.FreeMemory),
-		DiskCachesKB: kb(st.DiskCaches), SwapInKB: kb(st.SwapIn), SwapOutKB: kb(st.SwapOut),
-		MajorFaults: st.MajorFaults, MinorFaults: st.MinorFaults, OOMKills: st.OOMKill,
-		TargetMiB: st.TargetMiB, ActualMiB: st.ActualMiB}
-}
-
-// guestHeader is what every request to a guest agent carries.
-func (a *Agent) guestHeader() []string {
-	h := []string{"User-Agent: fcmon-host-agent"}
-	if a.set.guestToken != "" {
-		h = append(h, "Authorization: Bearer "+a.set.guestToken)
-	}
-	return h
 }
