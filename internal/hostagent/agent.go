@@ -19,6 +19,7 @@ import (
 	"github.com/fcmon/fcmon/internal/core/tlsconf"
 	"github.com/fcmon/fcmon/internal/core/version"
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/hostagent/discovery"
 	"github.com/fcmon/fcmon/internal/hostagent/procstat"
 	"github.com/fcmon/fcmon/internal/hostagent/vmpath"
 )
@@ -55,7 +56,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	a := &Agent{cfg: cfg, set: set, token: set.token, log: log,
 		procs: procstat.NewTracker(r, cfg.Interval), vms: map[string]*vm{}}
 	if cfg.Discover {
-		for _, o := range subIDOverlaps(set.discoverUIDs, "/etc/subuid", "/etc/subgid") {
+		for _, o := range discovery.SubIDOverlaps(set.discoverUIDs, "/etc/subuid", "/etc/subgid") {
 			log.Warn("--discover-uids meets a user's subordinate ids: processes of that user's namespaces would be discovered", "entry", o)
 		}
 	}
@@ -95,7 +96,10 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 		wg.Go(func() { a.watchOOMKills(bg) })
 	}
 	if a.cfg.Discover {
-		wg.Go(func() { a.discoverLoop(bg) })
+		wg.Go(func() {
+			discovery.Run(bg, discovery.Options{ProcRoot: a.cfg.ProcRoot, Interval: a.cfg.Interval, Allow: a.set.paths,
+				Scope: a.set.scope, UIDs: a.set.discoverUIDs, VMs: a, Logger: a.log})
+		})
 	}
 	if a.tls != nil {
 		wg.Go(func() { a.tls.ReloadOnHangup(bg, a.log) })
@@ -199,14 +203,14 @@ func (a *Agent) Attach(cfg wire.VMConfig) (wire.VMInfo, bool, error) {
 	if exists && old.attached != nil && *old.attached == cfg {
 		return old.info(), false, nil
 	}
-	if exists && old.found != nil && cfg.PID != 0 && cfg.PID != old.found.pid {
+	if exists && old.found != nil && cfg.PID != 0 && cfg.PID != old.found.PID {
 		return wire.VMInfo{}, false, httpapi.Errorf(http.StatusConflict,
-			"VM %q is the discovered Firecracker process %d, not pid %d", cfg.ID, old.found.pid, cfg.PID)
+			"VM %q is the discovered Firecracker process %d, not pid %d", cfg.ID, old.found.PID, cfg.PID)
 	}
 	if !exists && a.count() >= a.cfg.MaxVMs {
 		return wire.VMInfo{}, false, httpapi.Errorf(http.StatusConflict, "cannot attach more than %d VMs (see --max-vms)", a.cfg.MaxVMs)
 	}
-	var f *found
+	var f *discovery.Found
 	if exists {
 		f = old.found
 	}
@@ -255,7 +259,7 @@ func (a *Agent) remove(id string) {
 	if ok {
 		a.retire(v, nil)
 		if v.found != nil {
-			v.found.root.Close()
+			v.found.Root.Close()
 		}
 	}
 }
@@ -263,7 +267,7 @@ func (a *Agent) remove(id string) {
 // replace makes the VM id what attached and f say (both nil: gone),
 // reusing the sources that stay the same, and returns it (nil when gone).
 // The caller holds attachMu. On error nothing has changed.
-func (a *Agent) replace(id string, attached *wire.VMConfig, attachedPaths resolvedPaths, f *found) (*vm, error) {
+func (a *Agent) replace(id string, attached *wire.VMConfig, attachedPaths resolvedPaths, f *discovery.Found) (*vm, error) {
 	old, exists := a.lookup(id)
 	if !exists {
 		old = nil

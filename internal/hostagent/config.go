@@ -11,6 +11,7 @@ import (
 	"github.com/fcmon/fcmon/internal/core/logging"
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/hostagent/discovery"
 	"github.com/fcmon/fcmon/internal/hostagent/procstat"
 )
 
@@ -91,7 +92,7 @@ func (c *Config) Flags(fs *cli.FlagSet) {
 		"find every Firecracker process on the host (plain or jailed) each interval, and read its VM without an attach")
 	fs.String(&c.DiscoverScope, "discover-scope", "",
 		"comma-separated directories: discover only VMs whose jail, or else API socket, lies below one (default: every VM)")
-	fs.String(&c.DiscoverUIDs, "discover-uids", DefaultDiscoverUIDs,
+	fs.String(&c.DiscoverUIDs, "discover-uids", discovery.DefaultDiscoverUIDs,
 		"comma-separated uids and uid ranges whose Firecracker processes discovery watches (default: root and the jailer block 800000000-899999999); other users' processes are never contacted")
 	fs.Int(&c.GuestVsockPort, "guest-vsock-port", wire.DefaultGuestPort, "the vsock port the guest agents listen on")
 	fs.String(&c.GuestAllowCIDRs, "guest-allow-cidrs", netpolicy.PrivateRanges,
@@ -111,7 +112,7 @@ type settings struct {
 	hosts        *netpolicy.Hosts
 	paths        []string // clean absolute roots, symlinks resolved where they exist
 	scope        []string // discovery's directories; empty: every VM
-	discoverUIDs uidSet
+	discoverUIDs discovery.UIDSet
 	guestAllow   netpolicy.List
 }
 
@@ -166,7 +167,7 @@ func (c *Config) validate() (settings, error) {
 		}
 		s.scope = append(s.scope, filepath.Clean(p))
 	}
-	if s.discoverUIDs, err = parseUIDSet("--discover-uids", c.DiscoverUIDs); err != nil {
+	if s.discoverUIDs, err = discovery.ParseUIDSet("--discover-uids", c.DiscoverUIDs); err != nil {
 		return s, err
 	}
 	if c.GuestVsockPort < 1 || c.GuestVsockPort > 1<<31 {

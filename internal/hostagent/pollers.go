@@ -1,6 +1,7 @@
 package hostagent
 
 import (
+	"github.com/fcmon/fcmon/internal/hostagent/discovery"
 	"github.com/fcmon/fcmon/internal/hostagent/firecracker"
 	"github.com/fcmon/fcmon/internal/hostagent/poll"
 	"github.com/fcmon/fcmon/internal/hostagent/vmpath"
@@ -17,10 +18,10 @@ func (a *Agent) guestHeader() []string {
 
 // newPoller returns the poller of VM id (see poll.VM), f discovery's
 // account (nil for an attached VM).
-func (a *Agent) newPoller(id string, api *firecracker.Client, apiRoot *vmpath.Root, vsock vmpath.Path, guestAddr string, f *found) *poll.Poller {
+func (a *Agent) newPoller(id string, api *firecracker.Client, apiRoot *vmpath.Root, vsock vmpath.Path, guestAddr string, f *discovery.Found) *poll.Poller {
 	vm := poll.VM{ID: id, API: api, APIRoot: apiRoot, Vsock: vsock, GuestAddr: guestAddr}
 	if f != nil {
-		info := f.info
+		info := f.Info
 		vm.Info = &info
 	}
 	return poll.New(poll.Options{Interval: a.cfg.Interval, GuestVsockPort: uint32(a.cfg.GuestVsockPort),

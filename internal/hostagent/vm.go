@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
-	"regexp"
 	"sync"
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/hostagent/discovery"
 	"github.com/fcmon/fcmon/internal/hostagent/firecracker"
 	"github.com/fcmon/fcmon/internal/hostagent/poll"
 	"github.com/fcmon/fcmon/internal/hostagent/vmpath"
@@ -21,8 +21,6 @@ const pidMax = 4 << 20
 // (sun_path is 108 bytes including the terminating NUL).
 const maxSocketPath = 107
 
-var vmIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
-
 // vm is one VM the agent watches: attached by POST /v1/vms, found by
 // discovery, or both under the same id. It is immutable once stored: a
 // change builds a new vm that takes over the unchanged sources of the old.
@@ -31,8 +29,8 @@ type vm struct {
 	// what discovery found; paths are its paths as the agent opens them.
 	cfg      wire.VMConfig
 	paths    resolvedPaths
-	attached *wire.VMConfig // the POST /v1/vms body; nil when only discovered
-	found    *found         // discovery's account; nil when only attached
+	attached *wire.VMConfig   // the POST /v1/vms body; nil when only discovered
+	found    *discovery.Found // discovery's account; nil when only attached
 
 	attachedAt time.Time
 	api        *firecracker.Client        // nil without an API socket; shared by flusher and poller
@@ -43,30 +41,13 @@ type vm struct {
 	refused    map[string]string          // source → why a path discovery found is not read
 }
 
-// found is what discovery learnt of a Firecracker process and its API.
-// Its paths are as the process names them, resolved in root (its jail, or
-// the host's root with its working directory), which the VM holds until
-// discovery loses it.
-type found struct {
-	pid        int
-	startTicks uint64
-	root       *vmpath.Root
-	apiSocket  string
-	metrics    string // "" when there is none, or it was refused
-	vsock      string
-	info       wire.FirecrackerInfo
-	refused    map[string]string // field → why a path it named is not used
-}
-
-func (f *found) path(name string) vmpath.Path { return vmpath.Path{Root: f.root, Name: name} }
-
 // validateVM checks a configuration before anything is opened, with
 // messages that say what was expected.
 func (a *Agent) validateVM(c wire.VMConfig) error {
 	if c.ID == "" {
 		return badRequest("id is required")
 	}
-	if !vmIDPattern.MatchString(c.ID) {
+	if !discovery.IDPattern.MatchString(c.ID) {
 		return badRequest("id %q is not valid: 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit", c.ID)
 	}
 	if c.PID < 0 || c.PID > pidMax {
@@ -125,7 +106,7 @@ type resolvedPaths struct{ metrics, socket, vsock vmpath.Path }
 
 // merge is the effective configuration of a VM: what was attached, and
 // for what it leaves out, what discovery found.
-func merge(id string, attached *wire.VMConfig, attachedPaths resolvedPaths, f *found) (wire.VMConfig, resolvedPaths) {
+func merge(id string, attached *wire.VMConfig, attachedPaths resolvedPaths, f *discovery.Found) (wire.VMConfig, resolvedPaths) {
 	var cfg wire.VMConfig
 	var paths resolvedPaths
 	if attached != nil {
@@ -136,21 +117,21 @@ func merge(id string, attached *wire.VMConfig, attachedPaths resolvedPaths, f *f
 		return cfg, paths
 	}
 	if cfg.PID == 0 {
-		cfg.PID = f.pid
+		cfg.PID = f.PID
 	}
-	if cfg.APISocket == "" && f.apiSocket != "" {
-		paths.socket = f.path(f.apiSocket)
+	if cfg.APISocket == "" && f.APISocket != "" {
+		paths.socket = f.Path(f.APISocket)
 		cfg.APISocket = paths.socket.Shown()
 	}
-	if cfg.MetricsFIFO == "" && f.metrics != "" {
-		paths.metrics = f.path(f.metrics)
+	if cfg.MetricsFIFO == "" && f.Metrics != "" {
+		paths.metrics = f.Path(f.Metrics)
 		cfg.MetricsFIFO = paths.metrics.Shown()
 	}
-	if cfg.Tap == "" && len(f.info.Taps) > 0 {
-		cfg.Tap = f.info.Taps[0]
+	if cfg.Tap == "" && len(f.Info.Taps) > 0 {
+		cfg.Tap = f.Info.Taps[0]
 	}
-	if cfg.VsockUDS == "" && cfg.GuestAddr == "" && f.vsock != "" {
-		paths.vsock = f.path(f.vsock)
+	if cfg.VsockUDS == "" && cfg.GuestAddr == "" && f.Vsock != "" {
+		paths.vsock = f.Path(f.Vsock)
 		cfg.VsockUDS = paths.vsock.Shown()
 	}
 	return cfg, paths
@@ -160,7 +141,7 @@ func merge(id string, attached *wire.VMConfig, attachedPaths resolvedPaths, f *f
 // for the same sources. It opens a new metrics FIFO here, so that a bad
 // path fails the request before anything changes; the sources start in
 // start.
-func (a *Agent) prepare(cfg wire.VMConfig, paths resolvedPaths, attached *wire.VMConfig, f *found, old *vm) (*vm, error) {
+func (a *Agent) prepare(cfg wire.VMConfig, paths resolvedPaths, attached *wire.VMConfig, f *discovery.Found, old *vm) (*vm, error) {
 	nv := &vm{cfg: cfg, paths: paths, attached: attached, found: f, attachedAt: time.Now()}
 	if old != nil {
 		nv.attachedAt = old.attachedAt
@@ -264,7 +245,7 @@ func (v *vm) info() wire.VMInfo {
 			in.VsockUDS = vsock
 		}
 	case v.found != nil:
-		info := v.found.info
+		info := v.found.Info
 		in.Firecracker = &info
 	}
 	if v.reader != nil {

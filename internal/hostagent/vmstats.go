@@ -14,7 +14,7 @@ func (a *Agent) stats(v *vm) wire.VMStats {
 	st := wire.VMStats{ID: v.cfg.ID, TimestampMs: time.Now().UnixMilli()}
 	errs := map[string]string{}
 	if v.found != nil {
-		for k, e := range v.found.refused {
+		for k, e := range v.found.Refused {
 			errs[k] = e
 		}
 	}

@@ -1,4 +1,4 @@
-package hostagent
+package discovery
 
 import (
 	"os"
@@ -7,7 +7,7 @@ import (
 )
 
 func TestUIDSet(t *testing.T) {
-	s, err := parseUIDSet("--discover-uids", DefaultDiscoverUIDs)
+	s, err := ParseUIDSet("--discover-uids", DefaultDiscoverUIDs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -16,20 +16,20 @@ func TestUIDSet(t *testing.T) {
 			t.Errorf("uid %d in %s: %v", uid, s, !want)
 		}
 	}
-	if s.all([4]int{0, 0, 0, 65534}) || !s.all([4]int{800000001, 800000001, 800000001, 800000001}) {
+	if s.All([4]int{0, 0, 0, 65534}) || !s.All([4]int{800000001, 800000001, 800000001, 800000001}) {
 		t.Error("all uids of a process must be in the set")
 	}
 	if s.String() != DefaultDiscoverUIDs {
 		t.Errorf("String() = %q", s.String())
 	}
 	for _, bad := range []string{"x", "5-3", "-1", "0-4294967295", "1,,a-b"} {
-		if _, err := parseUIDSet("--discover-uids", bad); err == nil {
+		if _, err := ParseUIDSet("--discover-uids", bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}
 	sub := filepath.Join(t.TempDir(), "subuid")
 	os.WriteFile(sub, []byte("alice:100000:65536\nbob:799990000:65536\nbad line\n"), 0o644)
-	if got := subIDOverlaps(s, sub); len(got) != 1 || got[0] != sub+": bob:799990000:65536" {
+	if got := SubIDOverlaps(s, sub); len(got) != 1 || got[0] != sub+": bob:799990000:65536" {
 		t.Errorf("overlaps %q", got)
 	}
 }

@@ -1,4 +1,4 @@
-package hostagent
+package discovery
 
 import (
 	"fmt"
@@ -18,12 +18,12 @@ const DefaultDiscoverUIDs = "0,800000000-899999999"
 // uidRange is a closed range of uids.
 type uidRange struct{ lo, hi uint64 }
 
-// uidSet is the users of --discover-uids.
-type uidSet []uidRange
+// UIDSet is the users of --discover-uids.
+type UIDSet []uidRange
 
-// parseUIDs parses "0,800000000-899999999": uids and ranges, comma-separated.
-func parseUIDSet(flag, s string) (uidSet, error) {
-	var out uidSet
+// ParseUIDSet parses "0,800000000-899999999": uids and ranges, comma-separated.
+func ParseUIDSet(flag, s string) (UIDSet, error) {
+	var out UIDSet
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
 		if f == "" {
@@ -44,7 +44,7 @@ func parseUIDSet(flag, s string) (uidSet, error) {
 	return out, nil
 }
 
-func (s uidSet) has(uid int) bool {
+func (s UIDSet) has(uid int) bool {
 	for _, r := range s {
 		if uint64(uid) >= r.lo && uint64(uid) <= r.hi {
 			return true
@@ -53,9 +53,9 @@ func (s uidSet) has(uid int) bool {
 	return false
 }
 
-// all reports whether every one of a process's uids (real, effective,
+// All reports whether every one of a process's uids (real, effective,
 // saved, file system) is in the set.
-func (s uidSet) all(uids [4]int) bool {
+func (s UIDSet) All(uids [4]int) bool {
 	for _, u := range uids {
 		if !s.has(u) {
 			return false
@@ -64,7 +64,7 @@ func (s uidSet) all(uids [4]int) bool {
 	return true
 }
 
-func (s uidSet) String() string {
+func (s UIDSet) String() string {
 	parts := make([]string, len(s))
 	for i, r := range s {
 		parts[i] = strconv.FormatUint(r.lo, 10)
@@ -75,11 +75,11 @@ func (s uidSet) String() string {
 	return strings.Join(parts, ",")
 }
 
-// subIDOverlaps names the entries of subordinate-id files (/etc/subuid,
+// SubIDOverlaps names the entries of subordinate-id files (/etc/subuid,
 // /etc/subgid: "user:first:count") whose ranges meet s: the user
 // namespaces of those users have uids there, so their processes would be
 // discovered.
-func subIDOverlaps(s uidSet, files ...string) []string {
+func SubIDOverlaps(s UIDSet, files ...string) []string {
 	var out []string
 	for _, path := range files {
 		b, err := os.ReadFile(path)
