@@ -44,6 +44,13 @@ func (a *Agent) Adopt(id string, f *discovery.Found) (string, error) {
 	if _, err := a.replace(id, attached, paths, f); err != nil {
 		return "", err
 	}
+	if exists && old.found != nil && old.found != f {
+		old.found.Root.Close() // a recheck: the VM now holds f's
+		if f.Metrics != "" {
+			a.log.Info("VM's metrics output found", "vm_id", id, "pid", f.PID, "metrics", f.Metrics)
+		}
+		return id, nil
+	}
 	a.log.Info("VM discovered", "vm_id", id, "pid", f.PID, "jailed", f.Root.Jailed(), "jail", f.Root.Dir(),
 		"api_socket", f.Root.Show(f.APISocket), "vsock", f.Vsock, "metrics", f.Metrics, "vcpus", f.Info.VCPUs,
 		"balloon_stats", f.Info.BalloonStats)

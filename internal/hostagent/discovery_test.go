@@ -1,6 +1,7 @@
 package hostagent
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -470,4 +471,97 @@ func FuzzFirecrackerAnswers(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDiscoveryLaunchedThroughTheAPI: a Firecracker configured through its
+// API (PUT /metrics, /vsock, InstanceStart), as firecracker-go-sdk and most
+// launchers do: its API never names the metrics FIFO (GET /vm/config
+// answers "metrics": null), and the host agent finds it among the files
+// the process holds open for writing; a drive's file open for writing is
+// not taken for it.
+func TestDiscoveryLaunchedThroughTheAPI(t *testing.T) {
+	scope := t.TempDir()
+	ta := discoveringAgent(t, scope)
+	for _, kind := range []string{"fifo", "file"} {
+		t.Run(kind, func(t *testing.T) {
+			launchThroughAPI(t, ta, filepath.Join(scope, kind), "vm-api-"+kind, kind == "fifo")
+		})
+	}
+}
+
+// launchThroughAPI starts a stand-in in dir and configures it through its
+// API, its metrics output a FIFO or (Firecracker making it) a regular file.
+func launchThroughAPI(t *testing.T, ta *testAgent, dir, id string, fifoOut bool) {
+	bin, _ := bins(t)
+	os.MkdirAll(dir, 0o755)
+	sock, fifo, disk := filepath.Join(dir, "api.sock"), filepath.Join(dir, "m.out"), filepath.Join(dir, "disk.img")
+	if fifoOut {
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(disk, make([]byte, 4096), 0o600)
+	cmd := exec.Command(bin, "--id", id, "--api-sock", sock)
+	cmd.Env = []string{"FCSTANDIN_FORWARD=8080=" + guestAgent(t), "FCSTANDIN_NET_RATE=1000"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, "the API socket", 5*time.Second, func() bool { _, err := os.Stat(sock); return err == nil })
+	api := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}}
+	for _, r := range []struct{ path, body string }{
+		{"/machine-config", `{"vcpu_count":1,"mem_size_mib":128}`},
+		{"/drives/rootfs", `{"drive_id":"rootfs","path_on_host":"` + disk + `","is_root_device":true,"is_read_only":false}`},
+		{"/network-interfaces/eth0", `{"iface_id":"eth0","host_dev_name":"tap-api"}`},
+		{"/vsock", `{"guest_cid":3,"uds_path":"` + filepath.Join(dir, "v.sock") + `"}`},
+		{"/metrics", `{"metrics_path":"` + fifo + `"}`},
+		{"/actions", `{"action_type":"InstanceStart"}`},
+	} {
+		req, _ := http.NewRequest("PUT", "http://localhost"+r.path, strings.NewReader(r.body))
+		res, err := api.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 204 {
+			t.Fatalf("PUT %s: %d", r.path, res.StatusCode)
+		}
+	}
+	s, d := ta.waitSample(t, id, 5*time.Second, "the VM's Firecracker lines and guest", func(s *wire.VMSample) bool {
+		return s.Guest != nil && s.Firecracker != nil && s.Firecracker.Lines > 0 && s.Network != nil
+	})
+	t.Logf("found with its metrics FIFO after %v", d)
+	var info wire.VMInfo
+	ta.call(t, "GET", "/v1/vms/"+id, "", &info)
+	if info.MetricsFIFO != fifo || info.MetricsProblem != "" {
+		t.Errorf("metrics %q (problem %q), want %q", info.MetricsFIFO, info.MetricsProblem, fifo)
+	}
+	_ = s
+}
+
+// TestDiscoveryNoMetricsSaysWhy: a Firecracker with no metrics output is
+// listed with the reason its network and disk figures are missing.
+func TestDiscoveryNoMetricsSaysWhy(t *testing.T) {
+	scope := t.TempDir()
+	ta := discoveringAgent(t, scope)
+	bin, _ := bins(t)
+	dir := filepath.Join(scope, "none")
+	os.MkdirAll(dir, 0o755)
+	cmd := exec.Command(bin, "--id", "vm-none", "--api-sock", filepath.Join(dir, "api.sock"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	ta.waitSample(t, "vm-none", 5*time.Second, "the VM", func(s *wire.VMSample) bool { return true })
+	var info wire.VMInfo
+	ta.call(t, "GET", "/v1/vms/vm-none", "", &info)
+	if !strings.Contains(info.MetricsProblem, "names no metrics output") {
+		t.Errorf("metrics_problem %q", info.MetricsProblem)
+	}
 }

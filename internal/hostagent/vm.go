@@ -251,6 +251,11 @@ func (v *vm) info() wire.VMInfo {
 	if v.reader != nil {
 		in.MetricsKind = v.reader.Kind()
 		in.FIFOCreated = v.reader.Created()
+	} else if v.found != nil {
+		in.MetricsProblem = v.found.Refused["metrics_fifo"]
+		if p := v.refused["metrics_fifo"]; p != "" {
+			in.MetricsProblem = p
+		}
 	}
 	return in
 }

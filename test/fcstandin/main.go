@@ -9,6 +9,7 @@
 //	FCSTANDIN_VCPU_BUSY=0.5,0                busy share of each fc_vcpu thread
 //	FCSTANDIN_NET_RATE=1000                  bytes per second each interface sends and receives
 //	FCSTANDIN_EXIT_AFTER=5s                  exit on its own after that long (code FCSTANDIN_EXIT_CODE)
+//	FCSTANDIN_METRICS_PERIOD=2s              the period of the metrics lines it writes by itself (Firecracker's: 60s)
 //	FCSTANDIN_API_SOCK=path                  without --api-sock, listen there instead of /run/firecracker.socket
 //	                                         (a process whose command line does not name its API socket)
 //
@@ -91,7 +92,8 @@ func run(apiSock, id, configFile, metricsPath string, noAPI bool) error {
 	}
 	started := time.Now()
 	rate, _ := strconv.ParseFloat(os.Getenv("FCSTANDIN_NET_RATE"), 64)
-	vm, err := fcstandin.Start(cfg, fcstandin.Options{APISock: apiSock, Forward: forward, Running: running,
+	period, _ := time.ParseDuration(os.Getenv("FCSTANDIN_METRICS_PERIOD"))
+	vm, err := fcstandin.Start(cfg, fcstandin.Options{APISock: apiSock, Forward: forward, Running: running, MetricsPeriod: period,
 		Sources: fcstandin.Sources{
 			Balloon:  balloonFile(os.Getenv("FCSTANDIN_BALLOON_FILE")),
 			Counters: func() fcstandin.Counters { return steady(cfg, rate, time.Since(started)) },

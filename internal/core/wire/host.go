@@ -64,6 +64,10 @@ type VMInfo struct {
 	// regular file at metrics_fifo, which the agent then tails.
 	MetricsKind string `json:"metrics_kind,omitempty"`
 	FIFOCreated bool   `json:"metrics_fifo_created,omitempty"` // the agent made the FIFO
+	// MetricsProblem says why a discovered VM's metrics output is not
+	// read: none could be found (its API never names it), or the one found
+	// was refused.
+	MetricsProblem string `json:"metrics_problem,omitempty"`
 }
 
 // FirecrackerInfo is what Firecracker's API says of a VM.

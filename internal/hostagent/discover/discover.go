@@ -36,9 +36,9 @@ type Process struct {
 	// APISock is the API socket of --api-sock (or Firecracker's default);
 	// it may not exist (a process started otherwise, or not yet listening).
 	APISock string
-	// MetricsPath and ConfigFile are --metrics-path and --config-file, ""
-	// without.
-	MetricsPath, ConfigFile string
+	// MetricsPath, ConfigFile and LogPath are --metrics-path,
+	// --config-file and --log-path, "" without.
+	MetricsPath, ConfigFile, LogPath string
 	// Listening are the Unix sockets the process listens on, as it bound
 	// them: its API socket and its vsock socket, when it holds them.
 	Listening []string
@@ -103,6 +103,7 @@ func (s *Scanner) read(pid int) (Process, bool) {
 	p.ID = flag(args, "id")
 	p.MetricsPath = flag(args, "metrics-path")
 	p.ConfigFile = flag(args, "config-file")
+	p.LogPath = flag(args, "log-path")
 	p.Listening = s.listening(pid)
 	return p, true
 }

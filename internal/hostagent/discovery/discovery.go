@@ -41,6 +41,10 @@ type tracked struct {
 	tries      int
 	probing    bool // a probe of it is under way
 	ignored    bool // outside --discover-uids: never asked
+	// recheck: adopted without a metrics output found (a launcher
+	// configures it through the API after starting the process): asked
+	// again, backing off, until one is.
+	recheck bool
 }
 
 // Found is what discovery learnt of a Firecracker process and its API. Its
@@ -143,7 +147,7 @@ func (d *discovery) once(ctx context.Context) {
 					"pid", p.PID, "uid", p.UIDs[0], "euid", p.UIDs[1], "discover_uids", d.o.UIDs.String())
 			}
 		}
-		if !k.ignored && !k.probing && k.id == "" && !now.Before(k.nextTry) {
+		if !k.ignored && !k.probing && (k.id == "" || k.recheck) && !now.Before(k.nextTry) {
 			ask = append(ask, p)
 		}
 	}
@@ -197,6 +201,9 @@ func (d *discovery) probe(ctx context.Context, p discover.Process, k *tracked) {
 		err = errors.New("its process exited while it was asked") // lose has already run
 	}
 	if err == nil {
+		if k.id != "" {
+			id = k.id // a recheck of a VM adopted (and perhaps renamed) before
+		}
 		id, err = d.o.VMs.Adopt(id, f)
 	}
 	if err != nil {
@@ -211,6 +218,11 @@ func (d *discovery) probe(ctx context.Context, p discover.Process, k *tracked) {
 		return
 	}
 	k.id = id
+	k.recheck = f.Metrics == "" && strings.HasPrefix(f.Refused["metrics_fifo"], "not found")
+	if k.recheck {
+		k.tries++
+		k.nextTry = time.Now().Add(time.Duration(min(k.tries, 8)) * d.o.Interval)
+	}
 }
 
 // ask finds the process's API socket — the one on its command line, else
@@ -258,11 +270,11 @@ func (d *discovery) ask(ctx context.Context, p discover.Process) (*Found, string
 		}
 		f := &Found{PID: p.PID, StartTicks: p.StartTicks, Root: root, APISocket: sock, Info: firecracker.Info(ii, vc),
 			Refused: map[string]string{}}
-		metrics := p.MetricsPath
-		if vc.Metrics != nil && vc.Metrics.MetricsPath != "" {
-			metrics = vc.Metrics.MetricsPath
+		if metrics, why := d.metricsPath(p, root, vc); why != "" {
+			f.Refused["metrics_fifo"] = "not found: " + why
+		} else {
+			f.Metrics = d.checkFound(f, "metrics_fifo", metrics, vmpath.Metrics)
 		}
-		f.Metrics = d.checkFound(f, "metrics_fifo", metrics, vmpath.Metrics)
 		if vc.Vsock != nil {
 			f.Vsock = d.checkFound(f, "vsock_uds", vc.Vsock.UDSPath, vmpath.Socket)
 		}

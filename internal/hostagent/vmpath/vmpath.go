@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -34,6 +35,9 @@ const (
 	// Metrics is Firecracker's metrics output: a FIFO, or the regular file
 	// Firecracker creates when the path did not exist.
 	Metrics
+	// Config is a file the VM's process reads (its --config-file): a
+	// regular file, its user's or root's (a launcher writes it).
+	Config
 )
 
 // Sentinel errors, for errors.Is; the errors returned say more.
@@ -164,6 +168,30 @@ func (r *Root) Equal(o *Root) bool {
 		strings.Join(r.allow, "\x00") == strings.Join(o.allow, "\x00")
 }
 
+// ReadFile reads the regular file name resolves to (Kind Config), at most
+// max bytes of it.
+func (r *Root) ReadFile(name string, max int64) ([]byte, error) {
+	p, err := r.Resolve(name, Config)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	fd, err := unix.Open(fdPath(p), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", r.Show(name), err)
+	}
+	f := os.NewFile(uintptr(fd), r.Show(name))
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes", r.Show(name), max)
+	}
+	return b, nil
+}
+
 // Locate checks name as Resolve does and returns where the file lies: on
 // the host for the host's root (every symlink resolved), as Show has it
 // for a jail.
@@ -280,8 +308,10 @@ func (r *Root) check(f *os.File, name string, kind Kind) error {
 		return fmt.Errorf("%s is %s, not a Unix socket: %w", r.Show(name), describe(mode), ErrKind)
 	case kind == Metrics && mode != unix.S_IFIFO && mode != unix.S_IFREG:
 		return fmt.Errorf("%s is %s, not a FIFO (or the regular file Firecracker creates when none exists): %w", r.Show(name), describe(mode), ErrKind)
+	case kind == Config && mode != unix.S_IFREG:
+		return fmt.Errorf("%s is %s, not a regular file: %w", r.Show(name), describe(mode), ErrKind)
 	}
-	if r.owner != AnyOwner && int(st.Uid) != r.owner && int(st.Uid) != r.also {
+	if r.owner != AnyOwner && int(st.Uid) != r.owner && int(st.Uid) != r.also && (kind != Config || st.Uid != 0) {
 		return fmt.Errorf("%s belongs to uid %d, not to the VM's uid %d: %w", r.Show(name), st.Uid, r.owner, ErrOwner)
 	}
 	return nil

@@ -1,10 +1,28 @@
 package fcstandin
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strings"
 	"time"
+)
+
+// Firecracker's fault messages (firecracker-facts.json names their sources).
+const (
+	msgPreBoot        = "The requested operation is not supported before starting the microVM."
+	msgPostBoot       = "The requested operation is not supported after starting the microVM."
+	msgNoBalloon      = "Internal VMM error: Failed perform action on device: Device not found"
+	msgNoBalloonPre   = "Balloon config error: No balloon device found."
+	msgStatsDisabled  = "Internal VMM error: Balloon: Received stats query when stats are disabled."
+	msgMetricsWrite   = "Internal VMM error: Metrics error: "
+	msgMetricsInit    = "Metrics error: Cannot initialize the metrics system due to bad user input: "
+	msgBadJSON        = "An error occurred when deserializing the json body of a request: "
+	msgUnknownAction  = "An error occurred when deserializing the json body of a request: unknown variant `%s`"
+	msgInvalidPathFmt = "Invalid request method and/or path: %s %s."
 )
 
 // serveAPI answers Firecracker's API on the API socket.
@@ -14,10 +32,11 @@ func (v *VM) serveAPI() {
 	srv.Serve(v.api)
 }
 
-// fault answers as Firecracker does for a request it refuses.
-func fault(w http.ResponseWriter, status int, msg string) {
+// fault answers as Firecracker does for a request it refuses: 400 with
+// {"fault_message": ...}.
+func fault(w http.ResponseWriter, msg string) {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
+	w.WriteHeader(http.StatusBadRequest)
 	json.NewEncoder(w).Encode(map[string]string{"fault_message": msg})
 }
 
@@ -27,31 +46,40 @@ func answer(w http.ResponseWriter, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+func noContent(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }
+
 func (v *VM) handle(w http.ResponseWriter, r *http.Request) {
-	key := r.Method + " " + r.URL.Path
-	switch key {
-	case "GET /":
+	path := r.URL.Path
+	switch {
+	case r.Method == "GET" && path == "/":
 		answer(w, v.instanceInfo())
-	case "GET /vm/config":
-		answer(w, v.vmConfig())
-	case "GET /machine-config":
-		answer(w, v.cfg.MachineConfig)
-	case "GET /balloon":
-		if v.cfg.Balloon == nil {
-			fault(w, 400, "Balloon device not active.")
-			return
-		}
-		answer(w, v.cfg.Balloon)
-	case "GET /balloon/statistics":
+	case r.Method == "GET" && path == "/vm/config":
+		v.mu.Lock()
+		c := v.cfg.vmConfig()
+		v.mu.Unlock()
+		answer(w, c)
+	case r.Method == "GET" && path == "/machine-config":
+		v.mu.Lock()
+		mc := v.cfg.MachineConfig
+		v.mu.Unlock()
+		answer(w, mc)
+	case r.Method == "GET" && path == "/balloon":
+		v.getBalloon(w)
+	case r.Method == "GET" && path == "/balloon/statistics":
 		v.balloonStats(w)
-	case "PUT /actions":
+	case r.Method == "PUT" && path == "/actions":
 		v.action(w, r)
-	case "PUT /metrics":
+	case r.Method == "PUT" && path == "/metrics":
 		v.putMetrics(w, r)
+	case r.Method == "PUT" && (path == "/machine-config" || path == "/boot-source" || path == "/balloon" || path == "/vsock" ||
+		strings.HasPrefix(path, "/drives/") || strings.HasPrefix(path, "/network-interfaces/")):
+		v.configure(w, r)
 	default:
-		fault(w, 400, "Invalid request method and/or path: "+r.Method+" "+r.URL.Path+".")
+		fault(w, sprintf(msgInvalidPathFmt, r.Method, path))
 	}
 }
+
+func sprintf(format string, a ...any) string { return fmt.Sprintf(format, a...) }
 
 func (v *VM) instanceInfo() map[string]string {
 	v.mu.Lock()
@@ -63,42 +91,142 @@ func (v *VM) instanceInfo() map[string]string {
 	return map[string]string{"id": v.cfg.ID, "state": state, "vmm_version": VMMVersion, "app_name": "Firecracker"}
 }
 
-// vmConfig is GET /vm/config's answer: every section Firecracker writes,
-// null where the VM has none.
-func (v *VM) vmConfig() map[string]any {
-	net := v.cfg.Network
-	if net == nil {
-		net = []NetworkInterface{}
+// decode reads a JSON body into out, refusing unknown fields as
+// Firecracker's serde(deny_unknown_fields) does.
+func decode(r *http.Request, out any) error {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 51200)) // Firecracker's default payload limit
+	if err != nil {
+		return err
 	}
-	drives := v.cfg.Drives
-	if drives == nil {
-		drives = []Drive{}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	return dec.Decode(out)
+}
+
+// configure applies one of the calls that build a microVM before boot
+// (PUT /machine-config, /boot-source, /drives/{id}, /network-interfaces/{id},
+// /vsock, /balloon), as launchers and firecracker-go-sdk make them.
+func (v *VM) configure(w http.ResponseWriter, r *http.Request) {
+	v.mu.Lock()
+	running := v.running
+	v.mu.Unlock()
+	if running {
+		fault(w, msgPostBoot)
+		return
 	}
-	return map[string]any{
-		"balloon":            v.cfg.Balloon,
-		"drives":             drives,
-		"boot-source":        map[string]any{"kernel_image_path": "/vmlinux", "initrd_path": nil, "boot_args": "console=ttyS0"},
-		"cpu-config":         nil,
-		"logger":             nil,
-		"machine-config":     map[string]any{"vcpu_count": v.cfg.MachineConfig.VCPUCount, "mem_size_mib": v.cfg.MachineConfig.MemSizeMiB, "smt": false, "track_dirty_pages": false, "huge_pages": "None"},
-		"metrics":            v.cfg.Metrics,
-		"mmds-config":        nil,
-		"network-interfaces": net,
-		"vsock":              v.cfg.Vsock,
-		"entropy":            nil,
+	path := r.URL.Path
+	var err error
+	switch {
+	case path == "/machine-config":
+		var mc MachineConfig
+		if err = decode(r, &mc); err == nil {
+			v.mu.Lock()
+			v.cfg.MachineConfig = mc
+			v.cfg = v.cfg.normalized()
+			v.mu.Unlock()
+		}
+	case path == "/boot-source":
+		var bs BootSource
+		if err = decode(r, &bs); err == nil {
+			v.mu.Lock()
+			v.cfg.BootSource = &bs
+			v.mu.Unlock()
+		}
+	case path == "/balloon":
+		var b Balloon
+		if err = decode(r, &b); err == nil {
+			v.mu.Lock()
+			v.cfg.Balloon = &b
+			v.mu.Unlock()
+		}
+	case path == "/vsock":
+		var vs Vsock
+		if err = decode(r, &vs); err == nil {
+			err = v.addVsock(vs)
+		}
+	case strings.HasPrefix(path, "/drives/"):
+		var d Drive
+		if err = decode(r, &d); err == nil {
+			v.mu.Lock()
+			v.cfg.Drives = replaceByID(v.cfg.Drives, d, func(x Drive) string { return x.DriveID })
+			v.cfg = v.cfg.normalized()
+			v.mu.Unlock()
+		}
+	case strings.HasPrefix(path, "/network-interfaces/"):
+		var n NetworkInterface
+		if err = decode(r, &n); err == nil {
+			v.mu.Lock()
+			v.cfg.Network = replaceByID(v.cfg.Network, n, func(x NetworkInterface) string { return x.IfaceID })
+			v.mu.Unlock()
+		}
+	}
+	if err != nil {
+		fault(w, msgBadJSON+err.Error()+".")
+		return
+	}
+	noContent(w)
+}
+
+func replaceByID[T any](list []T, x T, id func(T) string) []T {
+	for i := range list {
+		if id(list[i]) == id(x) {
+			list[i] = x
+			return list
+		}
+	}
+	return append(list, x)
+}
+
+// addVsock makes the vsock device: Firecracker binds its Unix socket when
+// the device is configured.
+func (v *VM) addVsock(vs Vsock) error {
+	ln, err := net.Listen("unix", vs.UDSPath)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.muxer != nil {
+		v.muxer.close()
+	}
+	v.cfg.Vsock = &vs
+	v.muxer = newMuxer(ln, v.forward)
+	v.wg.Go(v.muxer.serve)
+	return nil
+}
+
+func (v *VM) getBalloon(w http.ResponseWriter) {
+	v.mu.Lock()
+	b, running := v.cfg.Balloon, v.running
+	v.mu.Unlock()
+	switch {
+	case b == nil && running:
+		fault(w, msgNoBalloon)
+	case b == nil:
+		fault(w, msgNoBalloonPre)
+	default:
+		answer(w, b)
 	}
 }
 
+// balloonStats answers GET /balloon/statistics: after boot only, with a
+// balloon whose statistics are on.
 func (v *VM) balloonStats(w http.ResponseWriter) {
-	if v.cfg.Balloon == nil {
-		fault(w, 400, "Balloon device not active.")
+	v.mu.Lock()
+	b, running := v.cfg.Balloon, v.running
+	v.mu.Unlock()
+	switch {
+	case !running:
+		fault(w, msgPreBoot)
+		return
+	case b == nil:
+		fault(w, msgNoBalloon)
+		return
+	case b.StatsPollingIntervalS == 0:
+		fault(w, msgStatsDisabled)
 		return
 	}
-	if v.cfg.Balloon.StatsPollingIntervalS == 0 {
-		fault(w, 400, "Statistics for the balloon device are not enabled")
-		return
-	}
-	st := BalloonStats{TargetMiB: uint64(v.cfg.Balloon.AmountMiB), ActualMiB: uint64(v.cfg.Balloon.AmountMiB)}
+	st := BalloonStats{TargetMiB: uint32(b.AmountMiB), ActualMiB: uint32(b.AmountMiB)}
 	st.TargetPages, st.ActualPages = st.TargetMiB*256, st.ActualMiB*256
 	if v.src.Balloon != nil {
 		if s, ok := v.src.Balloon(); ok {
@@ -113,9 +241,8 @@ func (v *VM) action(w http.ResponseWriter, r *http.Request) {
 	var a struct {
 		ActionType string `json:"action_type"`
 	}
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-	if err := json.Unmarshal(body, &a); err != nil {
-		fault(w, 400, "An error occurred when deserializing the json body of a request: "+err.Error()+".")
+	if err := decode(r, &a); err != nil {
+		fault(w, msgBadJSON+err.Error()+".")
 		return
 	}
 	v.mu.Lock()
@@ -124,47 +251,66 @@ func (v *VM) action(w http.ResponseWriter, r *http.Request) {
 	switch a.ActionType {
 	case "FlushMetrics":
 		if !running {
-			fault(w, 400, "The requested operation is not supported before starting the microVM.")
+			fault(w, msgPreBoot)
 			return
 		}
+		// A full FIFO fails the request at once; Firecracker does not
+		// count it as a missed line (only its periodic writer does).
 		if err := v.writeLine(); err != nil {
-			fault(w, 400, "Failed to write metrics: "+err.Error())
+			fault(w, msgMetricsWrite+err.Error())
 			return
 		}
 	case "InstanceStart":
 		if running {
-			fault(w, 400, "The requested operation is not supported after starting the microVM.")
+			fault(w, msgPostBoot)
 			return
 		}
 		v.mu.Lock()
 		v.running = true
 		v.mu.Unlock()
-		v.openMetrics()
-		v.writeLine() // Firecracker writes a line when the VM starts
+		if err := v.boot(); err != nil {
+			fault(w, "Start microvm error: "+err.Error())
+			return
+		}
+	case "SendCtrlAltDel":
+		if !running {
+			fault(w, msgPreBoot)
+			return
+		}
 	default:
-		fault(w, 400, "Invalid action type: "+a.ActionType)
+		fault(w, sprintf(msgUnknownAction, a.ActionType)+", expected one of `FlushMetrics`, `InstanceStart`, `SendCtrlAltDel`.")
 		return
 	}
-	w.WriteHeader(http.StatusNoContent)
+	noContent(w)
 }
 
 func (v *VM) putMetrics(w http.ResponseWriter, r *http.Request) {
 	var m Metrics
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-	if err := json.Unmarshal(body, &m); err != nil || m.MetricsPath == "" {
-		fault(w, 400, "An error occurred when deserializing the json body of a request: missing field `metrics_path`.")
+	if err := decode(r, &m); err != nil || m.MetricsPath == "" {
+		fault(w, msgBadJSON+"missing field `metrics_path`.")
 		return
 	}
 	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.running {
-		fault(w, 400, "The requested operation is not supported after starting the microVM.")
+	running, again := v.running, v.cfg.Metrics != nil
+	if !running && !again {
+		v.cfg.Metrics = &m
+	}
+	v.mu.Unlock()
+	switch {
+	case running:
+		fault(w, msgPostBoot)
+		return
+	case again:
+		fault(w, msgMetricsInit+"Reinitialization of metrics not allowed.")
 		return
 	}
-	if v.cfg.Metrics != nil {
-		fault(w, 400, "Reinitialization of metrics not allowed.")
+	// Firecracker opens the output when it is configured (init_metrics).
+	if err := v.openMetrics(); err != nil {
+		v.mu.Lock()
+		v.cfg.Metrics = nil
+		v.mu.Unlock()
+		fault(w, msgMetricsInit+err.Error())
 		return
 	}
-	v.cfg.Metrics = &m
-	w.WriteHeader(http.StatusNoContent)
+	noContent(w)
 }

@@ -1,12 +1,16 @@
 // Package fcstandin is a stand-in for Firecracker, for tests and the demo,
-// on machines where Firecracker cannot run. It is exact where fcmon touches
-// Firecracker: the API on a Unix socket with Firecracker's answers for the
-// calls fcmon makes (and Firecracker's 400 with a fault_message for the
-// rest), metrics lines of Firecracker v1.16's format written to the
-// metrics path on FlushMetrics, and a hybrid-vsock muxer on the vsock Unix
+// on machines where Firecracker cannot run, written from Firecracker
+// v1.16.1's sources (firecracker-facts.json holds what it follows, each
+// fact with the file and line it comes from), never from fcmon's client:
+// the API on a Unix socket — the calls that configure and start a microVM
+// as launchers make them, GET /vm/config as Firecracker answers it, the
+// balloon's statistics, FlushMetrics — with Firecracker's fault messages;
+// metrics lines of Firecracker's shape and key order, one at boot, one every
+// 60 s and one per FlushMetrics, written as Firecracker writes them to a
+// non-blocking FIFO or file; and a hybrid-vsock muxer on the vsock Unix
 // socket that parses CONNECT as Firecracker's does, answers "OK <port>\n"
-// and forwards to the guest's port (here over TCP into a QEMU guest, as
-// this host has no vhost-vsock). It is for tests only.
+// counting from 1<<30, and forwards to the guest's port (here over TCP into
+// a QEMU guest, as this host has no vhost-vsock). It is for tests only.
 package fcstandin
 
 import (
@@ -20,57 +24,6 @@ import (
 // VMMVersion is the Firecracker version the stand-in answers as.
 const VMMVersion = "1.16.1"
 
-// Config describes one stand-in microVM. Its JSON shape is Firecracker's
-// --config-file's (and GET /vm/config's) for the parts fcmon reads.
-type Config struct {
-	ID            string             `json:"-"`
-	MachineConfig MachineConfig      `json:"machine-config"`
-	Balloon       *Balloon           `json:"balloon"`
-	Vsock         *Vsock             `json:"vsock"`
-	Network       []NetworkInterface `json:"network-interfaces"`
-	Drives        []Drive            `json:"drives"`
-	Metrics       *Metrics           `json:"metrics"`
-}
-
-// MachineConfig is Firecracker's machine-config.
-type MachineConfig struct {
-	VCPUCount  int `json:"vcpu_count"`
-	MemSizeMiB int `json:"mem_size_mib"`
-}
-
-// Balloon is Firecracker's balloon device.
-type Balloon struct {
-	AmountMiB             int  `json:"amount_mib"`
-	DeflateOnOOM          bool `json:"deflate_on_oom"`
-	StatsPollingIntervalS int  `json:"stats_polling_interval_s"`
-}
-
-// Vsock is Firecracker's vsock device.
-type Vsock struct {
-	GuestCID uint32 `json:"guest_cid"`
-	UDSPath  string `json:"uds_path"`
-}
-
-// NetworkInterface is one of Firecracker's network interfaces.
-type NetworkInterface struct {
-	IfaceID     string `json:"iface_id"`
-	HostDevName string `json:"host_dev_name"`
-	GuestMAC    string `json:"guest_mac,omitempty"`
-}
-
-// Drive is one of Firecracker's drives.
-type Drive struct {
-	DriveID      string `json:"drive_id"`
-	PathOnHost   string `json:"path_on_host"`
-	IsRootDevice bool   `json:"is_root_device"`
-	IsReadOnly   bool   `json:"is_read_only"`
-}
-
-// Metrics is Firecracker's metrics output.
-type Metrics struct {
-	MetricsPath string `json:"metrics_path"`
-}
-
 // Sources are where a stand-in's figures come from; any may be nil.
 type Sources struct {
 	// Balloon gives the guest's memory as its balloon driver would report
@@ -81,18 +34,29 @@ type Sources struct {
 	Counters func() Counters
 }
 
-// Counters are a VM's device totals since boot.
+// Counters are a VM's totals since boot; each metrics line carries their
+// counts since the previous line.
 type Counters struct {
 	Net   map[string]NetCounters   // by iface_id
 	Block map[string]BlockCounters // by drive_id
+	// Groups are the totals of other counters by group and field, as the
+	// line names them ("vcpu": {"exit_io_in": 12}, "signals": {...}).
+	Groups map[string]map[string]uint64
 }
 
 // NetCounters are one interface's totals, from the guest's point of view
-// (rx into the guest).
-type NetCounters struct{ RxBytes, TxBytes, RxPackets, TxPackets uint64 }
+// (rx into the guest); Extra the totals of its other fields by name
+// ("tx_rate_limiter_throttled").
+type NetCounters struct {
+	RxBytes, TxBytes, RxPackets, TxPackets uint64
+	Extra                                  map[string]uint64
+}
 
-// BlockCounters are one drive's totals.
-type BlockCounters struct{ ReadBytes, WriteBytes, Reads, Writes uint64 }
+// BlockCounters are one drive's totals; Extra those of its other fields.
+type BlockCounters struct {
+	ReadBytes, WriteBytes, Reads, Writes uint64
+	Extra                                map[string]uint64
+}
 
 // VM is a running stand-in: its API server, muxer and metrics output.
 type VM struct {
@@ -100,16 +64,20 @@ type VM struct {
 	src     Sources
 	started time.Time
 
-	api    net.Listener
-	muxer  *muxer
-	closed chan struct{}
-	wg     sync.WaitGroup
+	api     net.Listener
+	muxer   *muxer
+	forward map[uint32]string // Options.Forward, for a vsock configured later
+	closed  chan struct{}
+	wg      sync.WaitGroup
 
 	mu      sync.Mutex
 	running bool     // InstanceStart done
 	metrics *os.File // the metrics path, once opened
 	lastCnt Counters // at the previous metrics line
-	missed  uint64   // lines that could not be written
+	pending []byte   // what the line buffer held when a write failed
+	drives  []*os.File
+	missed  uint64 // periodic lines that could not be written
+	period  time.Duration
 }
 
 // Options are how Start serves a VM.
@@ -129,11 +97,19 @@ type Options struct {
 	// once); otherwise it waits for InstanceStart.
 	Running bool
 	Sources Sources
+	// MetricsPeriod is the period of the metrics lines Firecracker writes
+	// by itself; zero means Firecracker's own, DefaultMetricsPeriod. Tests
+	// shorten it to see periodic lines.
+	MetricsPeriod time.Duration
 }
 
 // Start serves the VM described by cfg until Close.
 func Start(cfg Config, o Options) (*VM, error) {
-	v := &VM{cfg: cfg, src: o.Sources, started: time.Now(), running: o.Running, closed: make(chan struct{})}
+	if o.MetricsPeriod <= 0 {
+		o.MetricsPeriod = DefaultMetricsPeriod
+	}
+	v := &VM{cfg: cfg.normalized(), src: o.Sources, started: time.Now(), running: o.Running, closed: make(chan struct{}),
+		period: o.MetricsPeriod, forward: o.Forward}
 	var err error
 	v.api = o.API
 	if v.api == nil {
@@ -155,11 +131,47 @@ func Start(cfg Config, o Options) (*VM, error) {
 		v.muxer = newMuxer(ln, o.Forward)
 		v.wg.Go(v.muxer.serve)
 	}
-	if cfg.Metrics != nil && v.running {
-		v.openMetrics()
+	// A metrics path given at start (--metrics-path, the config file) is
+	// opened at once, as Firecracker's init_metrics does.
+	if err := v.openMetrics(); err != nil {
+		v.Close()
+		return nil, err
+	}
+	if v.running {
+		if err := v.boot(); err != nil {
+			v.Close()
+			return nil, err
+		}
 	}
 	v.wg.Go(v.serveAPI)
 	return v, nil
+}
+
+// boot is what InstanceStart (or a config file) does for metrics: the
+// output opened and the periodic lines started, the first at once.
+func (v *VM) boot() error {
+	if err := v.openMetrics(); err != nil {
+		return err
+	}
+	// Firecracker holds each drive's file open, read-write unless it is
+	// read-only; a path that does not exist here is skipped (the stand-in
+	// has no guest disk of its own).
+	v.mu.Lock()
+	for _, d := range v.cfg.Drives {
+		if d.PathOnHost == nil || *d.PathOnHost == "" {
+			continue
+		}
+		flag := os.O_RDWR
+		if d.IsReadOnly != nil && *d.IsReadOnly {
+			flag = os.O_RDONLY
+		}
+		if f, err := os.OpenFile(*d.PathOnHost, flag, 0); err == nil {
+			v.drives = append(v.drives, f)
+		}
+	}
+	v.mu.Unlock()
+	v.wg.Go(func() { v.periodic(v.period) })
+	return nil
 }
 
 // ID is the VM's instance id.
@@ -197,6 +209,9 @@ func (v *VM) Close() {
 	v.mu.Lock()
 	if v.metrics != nil {
 		v.metrics.Close()
+	}
+	for _, f := range v.drives {
+		f.Close()
 	}
 	v.mu.Unlock()
 }

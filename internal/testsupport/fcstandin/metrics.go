@@ -1,125 +1,331 @@
 package fcstandin
 
 import (
-	_ "embed"
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
+	"reflect"
+	"slices"
 	"syscall"
 	"time"
 )
 
-// templateLine is a metrics line as Firecracker v1.16 writes it: every key
-// of that version. The stand-in writes lines of this shape.
-//
-//go:embed metrics-line.json
-var templateLine []byte
+// LatencyAgg is LatencyAggregateMetrics (src/vmm/src/logger/metrics.rs:745).
+type LatencyAgg struct {
+	MinUs uint64 `json:"min_us"`
+	MaxUs uint64 `json:"max_us"`
+	SumUs uint64 `json:"sum_us"`
+}
 
-// openMetrics opens the metrics path as Firecracker does:
-// O_RDWR|O_CREAT|O_NONBLOCK, so a FIFO never blocks it and a missing path
-// becomes a regular file.
-func (v *VM) openMetrics() {
+// DefaultMetricsPeriod is Firecracker's own period of metrics lines
+// (WRITE_METRICS_PERIOD_MS, src/firecracker/src/metrics.rs:13).
+const DefaultMetricsPeriod = 60 * time.Second
+
+// lineWriterCap is the capacity of the std::io::LineWriter Firecracker
+// writes metrics through (src/vmm/src/logger/mod.rs:32): a line longer
+// than it reaches the file in pieces.
+const lineWriterCap = 1024
+
+// errAgain is the io::Error text a write to a full pipe gives.
+const errAgain = "Resource temporarily unavailable (os error 11)"
+
+// openMetrics opens the metrics path as Firecracker does
+// (open_file_nonblock, src/vmm/src/utils/mod.rs:74): O_RDWR, O_CREAT and
+// O_NONBLOCK, and neither O_APPEND nor O_TRUNC, so a regular file left by
+// an earlier run is written over from its start.
+func (v *VM) openMetrics() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.cfg.Metrics == nil || v.metrics != nil {
-		return
+		return nil
 	}
-	f, err := os.OpenFile(v.cfg.Metrics.MetricsPath, os.O_RDWR|os.O_CREATE|os.O_APPEND|syscall.O_NONBLOCK, 0o644)
-	if err == nil {
-		v.metrics = f
+	f, err := os.OpenFile(v.cfg.Metrics.MetricsPath, os.O_RDWR|os.O_CREATE|syscall.O_NONBLOCK, 0o644)
+	if err != nil {
+		return err
 	}
+	v.metrics = f
+	return nil
 }
 
-// writeLine writes one metrics line: the template with every counter
-// zeroed, then the interfaces' and drives' deltas since the previous line,
-// the aggregate net and block sections, the time and the count of lines
-// that could not be written. A full pipe loses the line, as Firecracker's
-// non-blocking write does.
+// writeLine writes one metrics line, FirecrackerMetrics's serialisation:
+// the groups in declaration order, each device's before the aggregate of
+// its kind, counters as their counts since the previous line. Like
+// Firecracker it writes through a 1 KiB line buffer to a non-blocking
+// file: on a full pipe the write fails part-way, what the buffer still
+// held goes out before the next line, and the rest of this one is lost.
+// Without a metrics path it writes nothing (Firecracker's Ok(false)).
 func (v *VM) writeLine() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.metrics == nil {
 		return nil
 	}
-	var line map[string]any
-	if err := json.Unmarshal(templateLine, &line); err != nil {
-		return err
-	}
-	zero(line)
-	line["utc_timestamp_ms"] = time.Now().UnixMilli()
 	var cur Counters
 	if v.src.Counters != nil {
 		cur = v.src.Counters()
 	}
-	var net, blk [4]uint64
-	for id, c := range cur.Net {
-		p := v.lastCnt.Net[id]
-		d := [4]uint64{delta(c.RxBytes, p.RxBytes), delta(c.TxBytes, p.TxBytes), delta(c.RxPackets, p.RxPackets), delta(c.TxPackets, p.TxPackets)}
-		section := copySection(line, "net_eth0")
-		section["rx_bytes_count"], section["tx_bytes_count"] = d[0], d[1]
-		section["rx_packets_count"], section["tx_packets_count"] = d[2], d[3]
-		section["rx_count"], section["tx_count"] = d[2], d[3]
-		line["net_"+id] = section
-		for i := range net {
-			net[i] += d[i]
-		}
-	}
-	if _, ok := cur.Net["eth0"]; !ok {
-		delete(line, "net_eth0")
-	}
-	n := line["net"].(map[string]any)
-	n["rx_bytes_count"], n["tx_bytes_count"], n["rx_packets_count"], n["tx_packets_count"] = net[0], net[1], net[2], net[3]
-	n["rx_count"], n["tx_count"] = net[2], net[3]
-	for id, c := range cur.Block {
-		p := v.lastCnt.Block[id]
-		d := [4]uint64{delta(c.ReadBytes, p.ReadBytes), delta(c.WriteBytes, p.WriteBytes), delta(c.Reads, p.Reads), delta(c.Writes, p.Writes)}
-		section := copySection(line, "block_rootfs")
-		section["read_bytes"], section["write_bytes"], section["read_count"], section["write_count"] = d[0], d[1], d[2], d[3]
-		line["block_"+id] = section
-		for i := range blk {
-			blk[i] += d[i]
-		}
-	}
-	if _, ok := cur.Block["rootfs"]; !ok {
-		delete(line, "block_rootfs")
-	}
-	b := line["block"].(map[string]any)
-	b["read_bytes"], b["write_bytes"], b["read_count"], b["write_count"] = blk[0], blk[1], blk[2], blk[3]
-	line["logger"].(map[string]any)["missed_metrics_count"] = v.missed
-	v.lastCnt = cur
-	out, err := json.Marshal(line)
+	cur = withMissed(cur, v.missed)
+	line, err := encodeLine(time.Now().UnixMilli(), cur, v.lastCnt, v.cfg)
 	if err != nil {
 		return err
 	}
-	if _, err := v.metrics.Write(append(out, '\n')); err != nil {
-		if errors.Is(err, syscall.EAGAIN) {
-			v.missed++
-			return nil
+	v.lastCnt = cur
+	return v.emit(line)
+}
+
+// withMissed adds the lines the periodic writer could not write to the
+// logger group, as Firecracker counts them (src/firecracker/src/metrics.rs:46).
+func withMissed(c Counters, missed uint64) Counters {
+	g := map[string]map[string]uint64{}
+	for k, m := range c.Groups {
+		g[k] = m
+	}
+	logger := map[string]uint64{}
+	for k, n := range g["logger"] {
+		logger[k] = n
+	}
+	logger["missed_metrics_count"] += missed
+	g["logger"] = logger
+	c.Groups = g
+	return c
+}
+
+// emit writes line as a LineWriter<File> would.
+func (v *VM) emit(line []byte) error {
+	data := append(v.pending, line...)
+	v.pending = nil
+	for len(data) > 0 {
+		// The buffer goes out when full, and at the line's end.
+		n := min(len(data), lineWriterCap)
+		w, err := writeNow(v.metrics, data[:n])
+		if err != nil {
+			if errors.Is(err, syscall.EAGAIN) {
+				// What the buffer held but could not write waits for the
+				// next write; the rest of the line was never serialised.
+				v.pending = append([]byte(nil), data[w:n]...)
+				return errors.New("Failed to write metrics: " + errAgain)
+			}
+			return fmt.Errorf("Failed to write metrics: %w", err)
 		}
-		return err
+		data = data[n:]
 	}
 	return nil
 }
 
-// zero sets every number in v to 0, recursively.
-func zero(v map[string]any) {
-	for k, x := range v {
-		switch t := x.(type) {
-		case float64:
-			v[k] = 0
-		case map[string]any:
-			zero(t)
+// writeNow writes to f without waiting: a full pipe is EAGAIN at once, as
+// for Firecracker's non-blocking descriptor (Go's own Write would wait in
+// the runtime's poller instead).
+func writeNow(f *os.File, b []byte) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var werr error
+	if err := rc.Write(func(fd uintptr) bool {
+		n, werr = syscall.Write(int(fd), b)
+		return true
+	}); err != nil {
+		return 0, err
+	}
+	if n < 0 {
+		n = 0
+	}
+	if werr == nil && n < len(b) {
+		werr = syscall.EAGAIN // a pipe took part of it
+	}
+	return n, werr
+}
+
+// periodic writes a line at once (the microVM is built) and then every
+// period until the VM closes; a line it cannot write is counted in
+// logger.missed_metrics_count, as Firecracker's periodic writer does.
+func (v *VM) periodic(period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		if err := v.writeLine(); err != nil {
+			v.mu.Lock()
+			v.missed++
+			v.mu.Unlock()
+		}
+		select {
+		case <-v.closed:
+			return
+		case <-t.C:
 		}
 	}
 }
 
-// copySection returns a zeroed copy of the template's section name.
-func copySection(line map[string]any, name string) map[string]any {
-	var out map[string]any
-	b, _ := json.Marshal(line[name])
-	json.Unmarshal(b, &out)
-	zero(out)
-	return out
+// encodeLine is the line at nowMs for counters cur, counting from prev.
+func encodeLine(nowMs int64, cur, prev Counters, cfg Config) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(`{"utc_timestamp_ms":`)
+	b.WriteString(fmt.Sprint(nowMs))
+	put := func(key string, group any) error {
+		data, err := json.Marshal(group)
+		if err != nil {
+			return err
+		}
+		b.WriteString(`,"` + key + `":`)
+		b.Write(data)
+		return nil
+	}
+	single := func(key string, group any) error {
+		fill(group, cur.Groups[key], prev.Groups[key])
+		return put(key, group)
+	}
+	var blockAll blockDeviceMetrics
+	var netAll netDeviceMetrics
+	steps := []func() error{
+		func() error { return single("api_server", &apiServerMetrics{}) },
+		func() error { return single("balloon", &balloonDeviceMetrics{}) },
+		func() error {
+			for _, id := range driveIDs(cfg, cur) {
+				var d blockDeviceMetrics
+				fillBlock(&d, cur.Block[id], prev.Block[id])
+				add(&blockAll, &d)
+				if err := put("block_"+id, &d); err != nil {
+					return err
+				}
+			}
+			return put("block", &blockAll)
+		},
+		func() error { return single("deprecated_api", &deprecatedApiMetrics{}) },
+		func() error { return single("get_api_requests", &getRequestsMetrics{}) },
+		func() error { return single("i8042", &i8042DeviceMetrics{}) },
+		func() error { return single("uart", &serialDeviceMetrics{}) },
+		func() error { return single("latencies_us", &performanceMetrics{}) },
+		func() error { return single("logger", &loggerSystemMetrics{}) },
+		func() error { return single("mmds", &mmdsMetrics{}) },
+		func() error {
+			for _, id := range ifaceIDs(cfg, cur) {
+				var d netDeviceMetrics
+				fillNet(&d, cur.Net[id], prev.Net[id])
+				add(&netAll, &d)
+				if err := put("net_"+id, &d); err != nil {
+					return err
+				}
+			}
+			return put("net", &netAll)
+		},
+		func() error { return single("patch_api_requests", &patchRequestsMetrics{}) },
+		func() error { return single("put_api_requests", &putRequestsMetrics{}) },
+		func() error { return single("seccomp", &seccompMetrics{}) },
+		func() error { return single("vcpu", &vcpuMetrics{}) },
+		func() error { return single("vmm", &vmmMetrics{}) },
+		func() error { return single("signals", &signalMetrics{}) },
+		func() error { return single("vsock", &vsockDeviceMetrics{}) },
+		func() error { return single("entropy", &entropyDeviceMetrics{}) },
+		func() error { return put("pmem", &pmemMetrics{}) }, // no pmem devices: the aggregate alone
+		func() error {
+			// vhost-user drives (those with a socket), named block_<id>,
+			// without an aggregate (vhost_user_metrics.rs:118).
+			for _, id := range vhostDriveIDs(cfg) {
+				var d vhostUserDeviceMetrics
+				fill(&d, cur.Groups["vhost_user_block_"+id], prev.Groups["vhost_user_block_"+id])
+				if err := put("vhost_user_block_"+id, &d); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		func() error { return single("interrupts", &interruptMetrics{}) },
+		func() error { return single("memory_hotplug", &virtioMemDeviceMetrics{}) },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	b.WriteString("}\n")
+	return b.Bytes(), nil
+}
+
+// driveIDs and ifaceIDs are the devices a line has sections for: the
+// configured ones (whatever their counters), in the order of Firecracker's
+// BTreeMap, sorted.
+func driveIDs(cfg Config, cur Counters) []string {
+	var ids []string
+	for _, d := range cfg.Drives {
+		if d.Socket == nil {
+			ids = append(ids, d.DriveID)
+		}
+	}
+	for id := range cur.Block {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func vhostDriveIDs(cfg Config) []string {
+	var ids []string
+	for _, d := range cfg.Drives {
+		if d.Socket != nil {
+			ids = append(ids, d.DriveID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func ifaceIDs(cfg Config, cur Counters) []string {
+	var ids []string
+	for _, n := range cfg.Network {
+		ids = append(ids, n.IfaceID)
+	}
+	for id := range cur.Net {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func fillNet(d *netDeviceMetrics, cur, prev NetCounters) {
+	d.RxBytesCount, d.TxBytesCount = delta(cur.RxBytes, prev.RxBytes), delta(cur.TxBytes, prev.TxBytes)
+	d.RxPacketsCount, d.TxPacketsCount = delta(cur.RxPackets, prev.RxPackets), delta(cur.TxPackets, prev.TxPackets)
+	d.RxCount, d.TxCount = d.RxPacketsCount, d.TxPacketsCount
+	fill(d, cur.Extra, prev.Extra)
+}
+
+func fillBlock(d *blockDeviceMetrics, cur, prev BlockCounters) {
+	d.ReadBytes, d.WriteBytes = delta(cur.ReadBytes, prev.ReadBytes), delta(cur.WriteBytes, prev.WriteBytes)
+	d.ReadCount, d.WriteCount = delta(cur.Reads, prev.Reads), delta(cur.Writes, prev.Writes)
+	fill(d, cur.Extra, prev.Extra)
+}
+
+// fill sets the counters of group (a pointer to a group struct) named in
+// cur, as their counts since prev: the fields are found by their JSON
+// names.
+func fill(group any, cur, prev map[string]uint64) {
+	if len(cur) == 0 {
+		return
+	}
+	v := reflect.ValueOf(group).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		name := v.Type().Field(i).Tag.Get("json")
+		if n, ok := cur[name]; ok && v.Field(i).Kind() == reflect.Uint64 {
+			v.Field(i).SetUint(delta(n, prev[name]))
+		}
+	}
+}
+
+// add sums d's counters into the aggregate all, as Firecracker's
+// aggregate() does.
+func add(all, d any) {
+	a, x := reflect.ValueOf(all).Elem(), reflect.ValueOf(d).Elem()
+	for i := 0; i < a.NumField(); i++ {
+		if a.Field(i).Kind() == reflect.Uint64 {
+			a.Field(i).SetUint(a.Field(i).Uint() + x.Field(i).Uint())
+		}
+	}
 }
 
 func delta(cur, prev uint64) uint64 {

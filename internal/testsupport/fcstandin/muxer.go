@@ -1,19 +1,21 @@
 package fcstandin
 
 import (
-	"bytes"
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // muxer is the host side of Firecracker's hybrid vsock on the vsock
-// device's Unix socket: a client sends "CONNECT <port>\n"; Firecracker
-// reads the first bytes at once and the rest byte by byte up to the
-// newline, at most 32, and answers "OK <host port>\n" once the guest
-// accepted, or closes the connection when nothing listens on that port.
+// device's Unix socket (VsockMuxer, src/vmm/src/devices/virtio/vsock/unix/muxer.rs):
+// a client sends "CONNECT <port>\n"; Firecracker reads 10 bytes, then one at
+// a time up to the newline, at most 32 in all, and answers
+// "OK <local port>\n" once the guest accepted — local ports allocated from
+// 1<<30 up — or closes the connection when nothing listens on that port.
 type muxer struct {
 	ln net.Listener
 
@@ -25,7 +27,7 @@ type muxer struct {
 }
 
 func newMuxer(ln net.Listener, forward map[uint32]string) *muxer {
-	m := &muxer{ln: ln, forward: map[uint32]string{}, conns: map[net.Conn]struct{}{}, nextPort: 1 << 30}
+	m := &muxer{ln: ln, forward: map[uint32]string{}, conns: map[net.Conn]struct{}{}, nextPort: 1<<30 - 1}
 	for p, a := range forward {
 		m.forward[p] = a
 	}
@@ -65,7 +67,8 @@ func (m *muxer) handle(c net.Conn) {
 	}
 	m.mu.Lock()
 	addr := m.forward[port]
-	m.nextPort++
+	// allocate_local_port (muxer.rs:590): round robin within [1<<30, 1<<31).
+	m.nextPort = (m.nextPort+1)&^(1<<31) | 1<<30
 	hostPort := m.nextPort
 	m.mu.Unlock()
 	if addr == "" {
@@ -87,36 +90,33 @@ func (m *muxer) handle(c net.Conn) {
 	<-done
 }
 
-// readConnect reads "CONNECT <port>\n" as Firecracker's muxer does.
+// readConnect reads a connection request as read_local_stream_port
+// (muxer.rs:427) does: exactly 10 bytes, then one at a time until a
+// newline or 32 bytes; then, as UTF-8 split on white space, the word
+// "connect" in any case and a port that parses as a u32; what follows the
+// port is not looked at.
 func readConnect(c net.Conn) (uint32, bool) {
 	buf := make([]byte, 32)
-	n, err := io.ReadAtLeast(c, buf[:10], 1)
-	if err != nil {
+	if _, err := io.ReadFull(c, buf[:10]); err != nil {
 		return 0, false
 	}
-	for bytes.IndexByte(buf[:n], '\n') < 0 {
-		if n == len(buf) {
-			return 0, false
-		}
+	n := 10
+	for buf[n-1] != '\n' && n < len(buf) {
 		if _, err := io.ReadFull(c, buf[n:n+1]); err != nil {
 			return 0, false
 		}
 		n++
 	}
-	line := string(buf[:bytes.IndexByte(buf[:n], '\n')])
-	rest, ok := cutPrefix(line, "CONNECT ")
-	if !ok {
+	if !utf8.Valid(buf[:n]) {
 		return 0, false
 	}
-	p, err := strconv.ParseUint(rest, 10, 32)
-	return uint32(p), err == nil
-}
-
-func cutPrefix(s, prefix string) (string, bool) {
-	if len(s) < len(prefix) || s[:len(prefix)] != prefix {
-		return s, false
+	words := strings.Fields(string(buf[:n]))
+	if len(words) < 2 || strings.ToLower(words[0]) != "connect" {
+		return 0, false
 	}
-	return s[len(prefix):], true
+	// Rust's u32::from_str takes one leading '+'; Go's ParseUint none.
+	p, err := strconv.ParseUint(strings.TrimPrefix(words[1], "+"), 10, 32)
+	return uint32(p), err == nil
 }
 
 func (m *muxer) setForward(port uint32, addr string) {

@@ -45,7 +45,7 @@ func StartProcess(t testing.TB, o ProcessOptions) *exec.Cmd {
 		Balloon: &Balloon{DeflateOnOOM: true, StatsPollingIntervalS: 1},
 		Vsock:   &Vsock{GuestCID: 3, UDSPath: at("v.sock")},
 		Network: []NetworkInterface{{IfaceID: "eth0", HostDevName: "tap-" + o.ID}},
-		Drives:  []Drive{{DriveID: "rootfs", PathOnHost: at("rootfs.ext4"), IsRootDevice: true}},
+		Drives:  []Drive{{DriveID: "rootfs", PathOnHost: ptr(at("rootfs.ext4")), IsRootDevice: true}},
 		Metrics: nil, // given by --metrics-path
 	}
 	b, _ := json.Marshal(cfg)

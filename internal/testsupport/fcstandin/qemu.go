@@ -105,7 +105,7 @@ func LaunchQEMU(ctx context.Context, o QEMUOptions) (*QEMUVM, error) {
 		Metrics:       &Metrics{MetricsPath: q.Metrics},
 	}
 	if g.DiskMiB > 0 {
-		cfg.Drives = []Drive{{DriveID: "rootfs", PathOnHost: filepath.Join(o.WorkDir, "disk.raw"), IsRootDevice: true}}
+		cfg.Drives = []Drive{{DriveID: "rootfs", PathOnHost: ptr(filepath.Join(o.WorkDir, "disk.raw")), IsRootDevice: true}}
 	}
 	q.StandIn, err = Start(cfg, Options{API: api, Vsock: vs, Running: true,
 		Forward: map[uint32]string{uint32(wire.DefaultGuestPort): "127.0.0.1:" + strconv.Itoa(vm.HostPort())},

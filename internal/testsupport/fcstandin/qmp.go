@@ -115,7 +115,7 @@ func (q *QMP) BalloonStats() (BalloonStats, bool) {
 		MajorFaults: get("stat-major-faults"), MinorFaults: get("stat-minor-faults"),
 		FreeMemory: get("stat-free-memory"), TotalMemory: get("stat-total-memory"),
 		AvailableMemory: get("stat-available-memory"), DiskCaches: get("stat-disk-caches"),
-		HugetlbAllocs: get("stat-htlb-pgalloc"), HugetlbFailures: get("stat-htlb-pgfail"),
+		HugetlbAllocations: get("stat-htlb-pgalloc"), HugetlbFailures: get("stat-htlb-pgfail"),
 	}, true
 }
 

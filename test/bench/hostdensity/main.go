@@ -175,7 +175,7 @@ func startVMs(dir string, n int) ([]*fcstandin.VM, error) {
 			Balloon:       &fcstandin.Balloon{StatsPollingIntervalS: 1},
 			Vsock:         &fcstandin.Vsock{GuestCID: 3, UDSPath: filepath.Join(d, "v.sock")},
 			Network:       []fcstandin.NetworkInterface{{IfaceID: "eth0", HostDevName: "tap" + strconv.Itoa(i)}},
-			Drives:        []fcstandin.Drive{{DriveID: "rootfs", PathOnHost: "/dev/null", IsRootDevice: true}},
+			Drives:        []fcstandin.Drive{{DriveID: "rootfs", PathOnHost: ptrTo("/dev/null"), IsRootDevice: true}},
 			Metrics:       &fcstandin.Metrics{MetricsPath: filepath.Join(d, "metrics.fifo")},
 		}
 		src := fcstandin.Sources{
@@ -290,3 +290,5 @@ func waitHealthy(ctx context.Context, base string) error {
 	}
 	return ctx.Err()
 }
+
+func ptrTo(s string) *string { return &s }
