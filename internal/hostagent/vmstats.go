@@ -43,7 +43,8 @@ func (a *Agent) stats(v *vm) wire.VMStats {
 	}
 	if v.flusher != nil {
 		fs := v.flusher.Status()
-		st.Firecracker.Flush = &wire.FlushStatus{Requests: fs.Requests, Failures: fs.Failures, LastError: fs.LastError}
+		st.Firecracker.Flush = &wire.FlushStatus{Requests: fs.Requests, Failures: fs.Failures, LastError: fs.LastError, Lost: fs.Lost}
+		st.Firecracker.MissedMetricsCount += fs.Lost // lines Firecracker could not write when asked
 		if !fs.LastSuccess.IsZero() {
 			st.Firecracker.Flush.LastSuccessMs = fs.LastSuccess.UnixMilli()
 		}

@@ -36,34 +36,39 @@ func TestOtherUsersNotDiscovered(t *testing.T) {
 }
 
 // TestDiscoveredPathsChecked (finding 1): the paths a discovered process
-// names — in its API's answers or on its command line — pass the same
-// checks as attached ones: a root-only file is not read, a FIFO is not
-// made in a root-only directory, a root-only socket is not connected to,
-// and the guests' token goes nowhere but a socket that passed them.
+// names — on its command line, in its --config-file, in its API's answers
+// — pass the same checks as attached ones: a root-only file is not read,
+// a FIFO is not made in a root-only directory, a root-only socket is not
+// connected to, and the guests' token goes nowhere but a socket that
+// passed them. A metrics path in GET /vm/config, which Firecracker never
+// answers, is not taken at all.
 func TestDiscoveredPathsChecked(t *testing.T) {
 	h := newHost(t, allowNobody)
 	newFIFO := filepath.Join(h.rootOnly, "made.fifo")
-	h.startFake(t, fakeOpts{id: "reads-secret", conf: map[string]any{"vm_config": map[string]any{
-		"metrics": map[string]any{"metrics_path": h.secret},
-		"vsock":   map[string]any{"guest_cid": 3, "uds_path": h.rootSock},
+	metricsAt := func(p string) map[string]any {
+		return map[string]any{"metrics": map[string]any{"metrics_path": p}}
+	}
+	h.startFake(t, fakeOpts{id: "reads-secret", fcConfig: metricsAt(h.secret), conf: map[string]any{"vm_config": map[string]any{
+		"vsock": map[string]any{"guest_cid": 3, "uds_path": h.rootSock},
 	}}})
-	h.startFake(t, fakeOpts{id: "makes-fifo", conf: map[string]any{"vm_config": map[string]any{
-		"metrics": map[string]any{"metrics_path": newFIFO},
-	}}})
+	h.startFake(t, fakeOpts{id: "makes-fifo", fcConfig: metricsAt(newFIFO)})
 	h.startFake(t, fakeOpts{id: "cmdline", args: []string{"--metrics-path", "/etc/shadow"}})
 	// A path beneath the allowed directory, but another user's file.
 	mine := filepath.Join(h.base, "root-owned.fifo")
 	must(t, syscall.Mkfifo(mine, 0o600))
-	h.startFake(t, fakeOpts{id: "root-fifo", conf: map[string]any{"vm_config": map[string]any{
-		"metrics": map[string]any{"metrics_path": mine},
-	}}})
-	for _, id := range []string{"reads-secret", "makes-fifo", "cmdline", "root-fifo"} {
-		s := h.waitVM(t, id, 5*time.Second, nil)
+	h.startFake(t, fakeOpts{id: "root-fifo", fcConfig: metricsAt(mine)})
+	h.startFake(t, fakeOpts{id: "api-says", conf: map[string]any{"vm_config": metricsAt(h.secret)}})
+	for _, id := range []string{"reads-secret", "makes-fifo", "cmdline", "root-fifo", "api-says"} {
+		s := h.waitVM(t, id, 5*time.Second, func(s *wire.VMSample) bool { return s.Errors["metrics_fifo"] != "" })
 		if s.Firecracker != nil {
 			t.Errorf("%s: the metrics path it named was read: %+v", id, s.Firecracker)
 		}
-		if id != "cmdline" && !strings.Contains(s.Errors["metrics_fifo"], "refused") {
-			t.Errorf("%s: errors %v, want the metrics path refused", id, s.Errors)
+		want := "refused"
+		if id == "api-says" {
+			want = "names no metrics output"
+		}
+		if !strings.Contains(s.Errors["metrics_fifo"], want) {
+			t.Errorf("%s: errors %v, want the metrics path %q", id, s.Errors, want)
 		}
 	}
 	time.Sleep(time.Second)
@@ -92,15 +97,16 @@ func TestJailEscapes(t *testing.T) {
 	}{{"chroot", jail.Chroot}, {"pivot_root", jail.Pivot}} {
 		t.Run(m.name, func(t *testing.T) {
 			h := newHost(t, allowNobody)
-			dotdot := h.startFake(t, fakeOpts{id: "dotdot", mode: m.mode, conf: map[string]any{"vm_config": map[string]any{
-				"metrics": map[string]any{"metrics_path": "/../../../../../../../.." + h.secret},
-				"vsock":   map[string]any{"guest_cid": 3, "uds_path": "/../../../../../../.." + h.rootSock},
-			}}})
-			_ = dotdot
-			link := h.startFake(t, fakeOpts{id: "symlink", mode: m.mode, conf: map[string]any{"vm_config": map[string]any{
-				"metrics": map[string]any{"metrics_path": "/run/m.fifo"},
-				"vsock":   map[string]any{"guest_cid": 3, "uds_path": "/run/v.sock"},
-			}}})
+			h.startFake(t, fakeOpts{id: "dotdot", mode: m.mode,
+				fcConfig: map[string]any{"metrics": map[string]any{"metrics_path": "/../../../../../../../.." + h.secret}},
+				conf: map[string]any{"vm_config": map[string]any{
+					"vsock": map[string]any{"guest_cid": 3, "uds_path": "/../../../../../../.." + h.rootSock},
+				}}})
+			link := h.startFake(t, fakeOpts{id: "symlink", mode: m.mode,
+				fcConfig: map[string]any{"metrics": map[string]any{"metrics_path": "/run/m.fifo"}},
+				conf: map[string]any{"vm_config": map[string]any{
+					"vsock": map[string]any{"guest_cid": 3, "uds_path": "/run/v.sock"},
+				}}})
 			// The jail's own user plants the links, as a jailed process could.
 			for name, target := range map[string]string{"m.fifo": h.secret, "v.sock": h.rootSock} {
 				p := filepath.Join(link.dir, "run", name)

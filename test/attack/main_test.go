@@ -158,6 +158,10 @@ type fakeOpts struct {
 	conf  map[string]any
 	args  []string // more arguments
 	where string   // its directory below the host's base; default "vm-<id>"
+	// fcConfig, when set, is the Firecracker --config-file the fake is
+	// started with: the place, besides --metrics-path, where a VM names
+	// its metrics output (Firecracker's API never answers it).
+	fcConfig map[string]any
 }
 
 // startFake starts a hostile process as uid (nobody by default) in a
@@ -201,6 +205,17 @@ func (h *host) startFake(t *testing.T, o fakeOpts) *fake {
 	// Discovery reads a flag's first value, hostilefc (Go's flag) its
 	// last: o.args come first, so they are what the host agent sees.
 	args := append(append([]string{}, o.args...), "--id", o.id, "--api-sock", api)
+	if o.fcConfig != nil {
+		b, _ := json.Marshal(o.fcConfig)
+		p := filepath.Join(f.dir, "vm.json")
+		must(t, os.WriteFile(p, b, 0o644))
+		must(t, os.Chown(p, o.uid, o.uid))
+		named := filepath.Join(inside, "vm.json")
+		if o.mode != jail.None {
+			named = "/vm.json"
+		}
+		args = append(args, "--config-file", named)
+	}
 	cmd := jail.Command(t, o.mode, f.dir, o.uid, o.uid, prog, args...)
 	cmd.Env = []string{"HOSTILEFC_CONFIG=" + cfgInside}
 	must(t, cmd.Start())

@@ -159,6 +159,9 @@ type FlushStatus struct {
 	Failures      uint64 `json:"failures"`
 	LastSuccessMs int64  `json:"last_success_ms,omitempty"`
 	LastError     string `json:"last_error,omitempty"` // error of the latest call, empty when it worked
+	// Lost are calls Firecracker refused because its output was full: lines
+	// lost (counted in missed_metrics_count too; Firecracker does not).
+	Lost uint64 `json:"lost,omitempty"`
 }
 
 // TapStats are the host tap's counters turned to the guest's point of view:

@@ -9,8 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fcmon/fcmon/internal/testsupport/fcstandin"
 )
 
 // request is what the stand-in Firecracker saw of one API call.
@@ -219,5 +222,30 @@ func TestFlushPacing(t *testing.T) {
 	// Failing: calls at 0, 1, 3, 7 s (1 s doubling).
 	if st := f.Status(); st.Requests != 4 || st.Failures != 4 {
 		t.Errorf("10 s of a failing VMM: %+v, want 4 calls", st)
+	}
+}
+
+// TestFlushIntoFullFIFO: against the Firecracker stand-in with nobody
+// reading its FIFO, FlushMetrics fails once the pipe is full, and each such
+// refusal is counted as a lost line.
+func TestFlushIntoFullFIFO(t *testing.T) {
+	dir := t.TempDir()
+	fifo, sock := filepath.Join(dir, "metrics.fifo"), filepath.Join(dir, "api.sock")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vm, err := fcstandin.Start(fcstandin.Config{ID: "full", Metrics: &fcstandin.Metrics{MetricsPath: fifo}},
+		fcstandin.Options{APISock: sock, Running: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vm.Close()
+	f := NewFlusher(NewClient(sock, Unix(sock), time.Second), time.Millisecond, nil)
+	for i := 0; i < 100 && f.Status().Lost == 0; i++ {
+		f.Flush(context.Background(), time.Now().Add(time.Duration(i)*time.Hour)) // every call due
+	}
+	st := f.Status()
+	if st.Lost == 0 || !strings.Contains(st.LastError, "Failed to write metrics") {
+		t.Fatalf("status after filling the FIFO: %+v", st)
 	}
 }

@@ -2,7 +2,9 @@ package firecracker
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 )
@@ -20,6 +22,10 @@ type FlushStatus struct {
 	LastSuccess time.Time // zero before the first success
 	LastError   string    // error of the latest call; empty when it succeeded
 	LastErrorAt time.Time
+	// Lost counts calls Firecracker refused because it could not write the
+	// line (its output full: "Failed to write metrics"): lines lost, which
+	// Firecracker itself does not count in missed_metrics_count.
+	Lost uint64
 }
 
 // Flusher requests FlushMetrics every interval so that the metrics lines,
@@ -90,6 +96,10 @@ func (f *Flusher) record(err error, failures int) int {
 	} else {
 		f.st.Failures++
 		f.st.LastError, f.st.LastErrorAt = err.Error(), now
+		var ae *APIError
+		if errors.As(err, &ae) && strings.Contains(ae.Fault, "Failed to write metrics") {
+			f.st.Lost++
+		}
 	}
 	switch {
 	case err != nil && failures == 0:
