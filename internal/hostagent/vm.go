@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/hostagent/discover"
 	"github.com/fcmon/fcmon/internal/hostagent/discovery"
 	"github.com/fcmon/fcmon/internal/hostagent/firecracker"
 	"github.com/fcmon/fcmon/internal/hostagent/poll"
@@ -150,7 +151,7 @@ func (a *Agent) prepare(cfg wire.VMConfig, paths resolvedPaths, attached *wire.V
 		if old != nil && old.reader != nil && old.paths.metrics.Name == paths.metrics.Name && a.sameFile(old.reader, paths.metrics) {
 			nv.reader = old.reader
 		} else {
-			r, err := a.openMetrics(cfg.ID, paths.metrics)
+			r, err := a.openMetrics(cfg.ID, paths.metrics, f)
 			switch {
 			case err == nil:
 				nv.reader = r
@@ -269,8 +270,9 @@ func (a *Agent) sameFile(r *firecracker.MetricsReader, p vmpath.Path) bool {
 
 // openMetrics opens a VM's metrics output, which no other VM may read: two
 // readers of one FIFO would each get some of its lines. Only a path given
-// by POST /v1/vms is created when absent.
-func (a *Agent) openMetrics(id string, p vmpath.Path) (*firecracker.MetricsReader, error) {
+// by POST /v1/vms is created when absent. A regular file of a discovered
+// process is read for the lines of that process's run only.
+func (a *Agent) openMetrics(id string, p vmpath.Path, f *discovery.Found) (*firecracker.MetricsReader, error) {
 	m, err := p.Root.OpenMetrics(p.Name, p.Attached)
 	if err != nil {
 		return nil, err
@@ -279,7 +281,11 @@ func (a *Agent) openMetrics(id string, p vmpath.Path) (*firecracker.MetricsReade
 		m.File.Close()
 		return nil, fmt.Errorf("%s is already read for VM %q: a metrics output belongs to one VM", p.Shown(), holder)
 	}
-	return firecracker.NewMetricsReader(m), nil
+	var since time.Time
+	if f != nil {
+		since = discover.StartTime(f.StartTicks)
+	}
+	return firecracker.NewMetricsReader(m, since), nil
 }
 
 // fifoClaims records which VM reads each metrics output.

@@ -14,6 +14,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Comm is the command name of a Firecracker process.
@@ -285,4 +288,21 @@ func parseUnix(r interface{ Read([]byte) (int, error) }) []unixEntry {
 		out = append(out, e)
 	}
 	return out
+}
+
+// ClockTicks is the unit of Process.StartTicks: USER_HZ, 100 on every
+// Linux architecture's /proc.
+const ClockTicks = 100
+
+// StartTime is the wall-clock time a process started StartTicks after
+// boot, from the boot time that CLOCK_BOOTTIME gives (to the microsecond,
+// where /proc/stat's btime is whole seconds). It is no later than the
+// process's start: the ticks are rounded down.
+func StartTime(ticks uint64) time.Time {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) != nil {
+		return time.Time{}
+	}
+	boot := time.Now().Add(-time.Duration(ts.Nano()))
+	return boot.Add(time.Duration(ticks) * (time.Second / ClockTicks))
 }

@@ -2,7 +2,6 @@ package firecracker
 
 import (
 	"errors"
-	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -36,6 +35,9 @@ type MetricsReader struct {
 	done    chan struct{}
 	once    sync.Once
 	started atomic.Bool
+	// notBeforeMs: lines of a regular file older than this (Unix ms) are
+	// an earlier run's.
+	notBeforeMs int64
 
 	mu       sync.Mutex
 	acc      *Accumulator
@@ -46,10 +48,16 @@ type MetricsReader struct {
 // NewMetricsReader reads the metrics output m, which vmpath opened and
 // checked (a FIFO read-write and non-blocking, so it never sees
 // end-of-file when Firecracker closes, restarts or has not started yet; a
-// regular file read-only, tailed from its start). The reader owns m.File.
-func NewMetricsReader(m vmpath.MetricsFile) *MetricsReader {
+// regular file read-only, tailed from its start, taking only the lines of
+// the run that started at notBefore — zero when unknown — as runFile
+// says). The reader owns m.File.
+func NewMetricsReader(m vmpath.MetricsFile, notBefore time.Time) *MetricsReader {
+	var nb int64
+	if !notBefore.IsZero() {
+		nb = notBefore.UnixMilli()
+	}
 	return &MetricsReader{
-		path: m.File.Name(), kind: m.Kind, created: m.Created, key: m.Key, f: m.File,
+		path: m.File.Name(), kind: m.Kind, created: m.Created, key: m.Key, f: m.File, notBeforeMs: nb,
 		split: NewSplitter(MaxLineBytes), acc: NewAccumulator(),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -107,30 +115,7 @@ func (r *MetricsReader) run() {
 		r.runFIFO()
 		return
 	}
-	buf := make([]byte, 16<<10)
-	for {
-		n, err := r.f.Read(buf)
-		if n > 0 {
-			r.consume(buf[:n])
-		}
-		switch {
-		case err == nil:
-			r.setErr(nil)
-		case errors.Is(err, os.ErrClosed):
-			return
-		case err == io.EOF && r.kind == KindFile:
-			if !r.wait() || !r.rewindIfTruncated() {
-				return
-			}
-		default:
-			// A FIFO opened read-write has no EOF; any other error is
-			// unexpected, so report it and retry rather than spin.
-			r.setErr(err)
-			if !r.wait() {
-				return
-			}
-		}
-	}
+	r.runFile()
 }
 
 // runFIFO reads a FIFO as it becomes readable, into a pooled buffer.
@@ -187,18 +172,13 @@ func (r *MetricsReader) wait() bool {
 	}
 }
 
-// rewindIfTruncated starts over when the file shrank under the reader; false
-// means the file can no longer be read.
-func (r *MetricsReader) rewindIfTruncated() bool {
-	off, err := r.f.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return !errors.Is(err, os.ErrClosed)
-	}
-	if fi, err := r.f.Stat(); err == nil && fi.Size() < off {
-		_, err = r.f.Seek(0, io.SeekStart)
-		return err == nil
-	}
-	return true
+// take adds a decoded line, and the bad lines before it, to the totals.
+func (r *MetricsReader) take(line Line, bad, long uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.acc.AddBad(bad, long)
+	r.acc.Add(line)
+	r.lastRead = time.Now()
 }
 
 func (r *MetricsReader) setErr(err error) {
@@ -221,13 +201,13 @@ func (r *MetricsReader) consume(data []byte) {
 				line, err = DecodeLine(tail)
 			}
 		}
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.acc.AddBad(bad, 0)
-		if err == nil {
-			r.acc.Add(line)
-			r.lastRead = time.Now()
+		if err != nil {
+			r.mu.Lock()
+			r.acc.AddBad(bad, 0)
+			r.mu.Unlock()
+			return
 		}
+		r.take(line, bad, 0)
 	})
 	if long := r.split.LongLines() - longBefore; long > 0 {
 		r.mu.Lock()

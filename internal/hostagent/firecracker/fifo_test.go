@@ -32,7 +32,7 @@ func openMetrics(path string) (*MetricsReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewMetricsReader(m), nil
+	return NewMetricsReader(m, time.Time{}), nil
 }
 
 func startReader(t *testing.T, path string) *MetricsReader {
