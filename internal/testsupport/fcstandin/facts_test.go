@@ -46,6 +46,13 @@ type facts struct {
 	Errors   map[string]struct {
 		Text string `json:"text"`
 	} `json:"errors"`
+	Fatal struct {
+		Signals []struct {
+			Signal   string `json:"signal"`
+			Field    string `json:"field"`
+			ExitCode int    `json:"exit_code"`
+		} `json:"signals"`
+	} `json:"fatal_signals"`
 	Muxer struct {
 		FirstLocalPort struct {
 			Value uint32 `json:"value"`
@@ -481,5 +488,98 @@ func drain(t *testing.T, f *os.File) []byte {
 			return out
 		}
 		out = append(out, buf[:n]...)
+	}
+}
+
+// TestStoresAsFirecracker: a field Firecracker keeps as a StoreMetric
+// (signals, panic_count, seccomp faults, startup times, an aggregate's
+// min and max) carries its value on every line; a counter its count since
+// the previous line.
+func TestStoresAsFirecracker(t *testing.T) {
+	f := loadFacts(t)
+	agg := f.MetricsLine.Structs["LatencyAggregateMetrics"].Fields
+	cur := Counters{Groups: map[string]map[string]uint64{}}
+	want := map[string]map[string]uint64{}
+	for _, g := range f.MetricsLine.Groups {
+		if g.Struct == "" || g.PerDevice || g.Key == "block" || g.Key == "net" || g.Key == "pmem" {
+			continue
+		}
+		set, w := map[string]uint64{}, map[string]uint64{}
+		for _, fl := range f.MetricsLine.Structs[g.Struct].Fields {
+			names, kinds := []string{fl.Name}, []string{fl.Kind}
+			if fl.Kind == "aggregate" {
+				names, kinds = nil, nil
+				for _, a := range agg {
+					names, kinds = append(names, fl.Name+"."+a.Name), append(kinds, a.Kind)
+				}
+			}
+			for i, n := range names {
+				set[n] = 5
+				if kinds[i] == "store" {
+					w[n] = 5
+				} else {
+					w[n] = 0
+				}
+			}
+		}
+		cur.Groups[g.Key], want[g.Key] = set, w
+	}
+	line, err := encodeLine(1, cur, cur, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, vals := keysOf(t, line)
+	for key, fields := range want {
+		var got map[string]any
+		if err := json.Unmarshal(vals[key], &got); err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		for name, w := range fields {
+			v := got[name]
+			if sub, ok := strings.CutPrefix(name, strings.SplitN(name, ".", 2)[0]+"."); ok && strings.Contains(name, ".") {
+				v = got[strings.SplitN(name, ".", 2)[0]].(map[string]any)[sub]
+			}
+			if v != float64(w) {
+				t.Errorf("%s.%s = %v on a line after one of the same values, want %d", key, name, v, w)
+			}
+		}
+	}
+}
+
+// TestFatalSignalsAsFirecracker: the signals Firecracker's handlers end it
+// on, the field each records and the code it exits with are the facts';
+// Fatal writes a last line carrying the field.
+func TestFatalSignalsAsFirecracker(t *testing.T) {
+	f := loadFacts(t)
+	if len(f.Fatal.Signals) != len(fatalSignals) {
+		t.Errorf("%d fatal signals, the facts have %d", len(fatalSignals), len(f.Fatal.Signals))
+	}
+	byName := map[string]syscall.Signal{"SIGXFSZ": syscall.SIGXFSZ, "SIGXCPU": syscall.SIGXCPU, "SIGBUS": syscall.SIGBUS,
+		"SIGSEGV": syscall.SIGSEGV, "SIGSYS": syscall.SIGSYS, "SIGHUP": syscall.SIGHUP, "SIGILL": syscall.SIGILL}
+	for _, fs := range f.Fatal.Signals {
+		got, ok := fatalSignals[byName[fs.Signal]]
+		if !ok || got.group+"."+got.field != fs.Field || got.code != fs.ExitCode {
+			t.Errorf("%s: %+v, want %s and exit code %d", fs.Signal, got, fs.Field, fs.ExitCode)
+		}
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "metrics.json")
+	vm, err := Start(Config{ID: "f", Metrics: &Metrics{MetricsPath: path}}, Options{APISock: filepath.Join(dir, "api.sock"), Running: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer vm.Close()
+	if code, ok := vm.Fatal(syscall.SIGSYS); !ok || code != 148 {
+		t.Fatalf("Fatal(SIGSYS) = %d, %v", code, ok)
+	}
+	// Fatal wrote its line before it returned (the boot line may come
+	// before or after it, from the periodic writer).
+	data, _ := os.ReadFile(path)
+	lines := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	_, vals := keysOf(t, lines[len(lines)-1])
+	var seccomp map[string]any
+	json.Unmarshal(vals["seccomp"], &seccomp)
+	if seccomp["num_faults"] != float64(1) {
+		t.Errorf("the last line's seccomp group %s, want num_faults 1", vals["seccomp"])
 	}
 }

@@ -76,7 +76,8 @@ type VM struct {
 	lastCnt Counters // at the previous metrics line
 	pending []byte   // what the line buffer held when a write failed
 	drives  []*os.File
-	missed  uint64 // periodic lines that could not be written
+	missed  uint64                       // periodic lines that could not be written
+	stored  map[string]map[string]uint64 // StoreMetrics set by Fatal or Panic
 	period  time.Duration
 }
 

@@ -14,8 +14,8 @@ import (
 
 // LatencyAgg is LatencyAggregateMetrics (src/vmm/src/logger/metrics.rs:745).
 type LatencyAgg struct {
-	MinUs uint64 `json:"min_us"`
-	MaxUs uint64 `json:"max_us"`
+	MinUs uint64 `json:"min_us" fc:"store"`
+	MaxUs uint64 `json:"max_us" fc:"store"`
 	SumUs uint64 `json:"sum_us"`
 }
 
@@ -67,6 +67,16 @@ func (v *VM) writeLine() error {
 		cur = v.src.Counters()
 	}
 	cur = withMissed(cur, v.missed)
+	for group, fields := range v.stored {
+		m := map[string]uint64{}
+		for k, n := range cur.Groups[group] {
+			m[k] = n
+		}
+		for k, n := range fields {
+			m[k] = n
+		}
+		cur.Groups[group] = m
+	}
 	line, err := encodeLine(time.Now().UnixMilli(), cur, v.lastCnt, v.cfg)
 	if err != nil {
 		return err
@@ -301,18 +311,32 @@ func fillBlock(d *blockDeviceMetrics, cur, prev BlockCounters) {
 	fill(d, cur.Extra, prev.Extra)
 }
 
-// fill sets the counters of group (a pointer to a group struct) named in
-// cur, as their counts since prev: the fields are found by their JSON
-// names.
+// fill sets the fields of group (a pointer to a group struct) named in
+// cur by their JSON names: a counter as its count since prev, a store
+// (tagged fc:"store": Firecracker's StoreMetric) as its value. The fields
+// of an aggregate are named "<field>.<its field>" ("exit_io_in_agg.sum_us").
 func fill(group any, cur, prev map[string]uint64) {
-	if len(cur) == 0 {
-		return
+	if len(cur) > 0 {
+		fillValue(reflect.ValueOf(group).Elem(), "", cur, prev)
 	}
-	v := reflect.ValueOf(group).Elem()
+}
+
+func fillValue(v reflect.Value, prefix string, cur, prev map[string]uint64) {
 	for i := 0; i < v.NumField(); i++ {
-		name := v.Type().Field(i).Tag.Get("json")
-		if n, ok := cur[name]; ok && v.Field(i).Kind() == reflect.Uint64 {
-			v.Field(i).SetUint(delta(n, prev[name]))
+		f := v.Type().Field(i)
+		name := prefix + f.Tag.Get("json")
+		switch v.Field(i).Kind() {
+		case reflect.Struct:
+			fillValue(v.Field(i), name+".", cur, prev)
+		case reflect.Uint64:
+			n, ok := cur[name]
+			switch {
+			case !ok:
+			case f.Tag.Get("fc") == "store":
+				v.Field(i).SetUint(n)
+			default:
+				v.Field(i).SetUint(delta(n, prev[name]))
+			}
 		}
 	}
 }

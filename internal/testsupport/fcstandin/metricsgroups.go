@@ -7,8 +7,8 @@ package fcstandin
 
 // apiServerMetrics is ApiServerMetrics (src/vmm/src/logger/metrics.rs:337).
 type apiServerMetrics struct {
-	ProcessStartupTimeUs    uint64 `json:"process_startup_time_us"`
-	ProcessStartupTimeCpuUs uint64 `json:"process_startup_time_cpu_us"`
+	ProcessStartupTimeUs    uint64 `json:"process_startup_time_us" fc:"store"`
+	ProcessStartupTimeCpuUs uint64 `json:"process_startup_time_cpu_us" fc:"store"`
 }
 
 // deprecatedApiMetrics is DeprecatedApiMetrics (src/vmm/src/logger/metrics.rs:520).
@@ -27,16 +27,16 @@ type getRequestsMetrics struct {
 
 // performanceMetrics is PerformanceMetrics (src/vmm/src/logger/metrics.rs:617).
 type performanceMetrics struct {
-	FullCreateSnapshot    uint64 `json:"full_create_snapshot"`
-	DiffCreateSnapshot    uint64 `json:"diff_create_snapshot"`
-	LoadSnapshot          uint64 `json:"load_snapshot"`
-	PauseVm               uint64 `json:"pause_vm"`
-	ResumeVm              uint64 `json:"resume_vm"`
-	VmmFullCreateSnapshot uint64 `json:"vmm_full_create_snapshot"`
-	VmmDiffCreateSnapshot uint64 `json:"vmm_diff_create_snapshot"`
-	VmmLoadSnapshot       uint64 `json:"vmm_load_snapshot"`
-	VmmPauseVm            uint64 `json:"vmm_pause_vm"`
-	VmmResumeVm           uint64 `json:"vmm_resume_vm"`
+	FullCreateSnapshot    uint64 `json:"full_create_snapshot" fc:"store"`
+	DiffCreateSnapshot    uint64 `json:"diff_create_snapshot" fc:"store"`
+	LoadSnapshot          uint64 `json:"load_snapshot" fc:"store"`
+	PauseVm               uint64 `json:"pause_vm" fc:"store"`
+	ResumeVm              uint64 `json:"resume_vm" fc:"store"`
+	VmmFullCreateSnapshot uint64 `json:"vmm_full_create_snapshot" fc:"store"`
+	VmmDiffCreateSnapshot uint64 `json:"vmm_diff_create_snapshot" fc:"store"`
+	VmmLoadSnapshot       uint64 `json:"vmm_load_snapshot" fc:"store"`
+	VmmPauseVm            uint64 `json:"vmm_pause_vm" fc:"store"`
+	VmmResumeVm           uint64 `json:"vmm_resume_vm" fc:"store"`
 }
 
 // loggerSystemMetrics is LoggerSystemMetrics (src/vmm/src/logger/metrics.rs:535).
@@ -112,7 +112,7 @@ type putRequestsMetrics struct {
 
 // seccompMetrics is SeccompMetrics (src/vmm/src/logger/metrics.rs:659).
 type seccompMetrics struct {
-	NumFaults uint64 `json:"num_faults"`
+	NumFaults uint64 `json:"num_faults" fc:"store"`
 }
 
 // vcpuMetrics is VcpuMetrics (src/vmm/src/logger/metrics.rs:786).
@@ -131,18 +131,18 @@ type vcpuMetrics struct {
 
 // vmmMetrics is VmmMetrics (src/vmm/src/logger/metrics.rs:847).
 type vmmMetrics struct {
-	PanicCount uint64 `json:"panic_count"`
+	PanicCount uint64 `json:"panic_count" fc:"store"`
 }
 
 // signalMetrics is SignalMetrics (src/vmm/src/logger/metrics.rs:677).
 type signalMetrics struct {
-	Sigbus  uint64 `json:"sigbus"`
-	Sigsegv uint64 `json:"sigsegv"`
-	Sigxfsz uint64 `json:"sigxfsz"`
-	Sigxcpu uint64 `json:"sigxcpu"`
+	Sigbus  uint64 `json:"sigbus" fc:"store"`
+	Sigsegv uint64 `json:"sigsegv" fc:"store"`
+	Sigxfsz uint64 `json:"sigxfsz" fc:"store"`
+	Sigxcpu uint64 `json:"sigxcpu" fc:"store"`
 	Sigpipe uint64 `json:"sigpipe"`
-	Sighup  uint64 `json:"sighup"`
-	Sigill  uint64 `json:"sigill"`
+	Sighup  uint64 `json:"sighup" fc:"store"`
+	Sigill  uint64 `json:"sigill" fc:"store"`
 }
 
 // interruptMetrics is InterruptMetrics (src/vmm/src/logger/metrics.rs:828).
@@ -314,7 +314,7 @@ type serialDeviceMetrics struct {
 type vhostUserDeviceMetrics struct {
 	ActivateFails      uint64 `json:"activate_fails"`
 	CfgFails           uint64 `json:"cfg_fails"`
-	InitTimeUs         uint64 `json:"init_time_us"`
-	ActivateTimeUs     uint64 `json:"activate_time_us"`
-	ConfigChangeTimeUs uint64 `json:"config_change_time_us"`
+	InitTimeUs         uint64 `json:"init_time_us" fc:"store"`
+	ActivateTimeUs     uint64 `json:"activate_time_us" fc:"store"`
+	ConfigChangeTimeUs uint64 `json:"config_change_time_us" fc:"store"`
 }
