@@ -88,10 +88,17 @@ func (a *Agent) Lose(id string) {
 	if !ok || v.found == nil {
 		return
 	}
+	var fatal string
+	if v.reader != nil { // Firecracker writes a last line as it dies
+		t, _, _ := v.reader.Snapshot()
+		if note, field := t.DeathNote(); note != "" {
+			fatal = note + " (" + field + ")"
+		}
+	}
 	if _, err := a.replace(id, v.attached, v.paths, nil); err != nil {
 		a.log.Warn("discovery: removing a VM", "vm_id", id, "err", err)
 	}
 	v.found.Root.Close()
-	a.exits.depart(id, v.found.PID, time.Now())
+	a.exits.depart(id, v.found.PID, time.Now(), fatal)
 	a.log.Info("VM gone: its Firecracker process exited", "vm_id", id, "pid", v.found.PID)
 }

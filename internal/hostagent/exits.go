@@ -94,11 +94,12 @@ func (l *exitLog) add(e procstat.Exit) {
 	}
 }
 
-// depart records that VM id left because its process pid ended.
-func (l *exitLog) depart(id string, pid int, at time.Time) {
+// depart records that VM id left because its process pid ended; fatal is
+// what the VMM recorded as it died, "" for nothing.
+func (l *exitLog) depart(id string, pid int, at time.Time, fatal string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.departed = append(l.departed, wire.VMExit{ID: id, PID: pid, AtMs: at.UnixMilli()})
+	l.departed = append(l.departed, wire.VMExit{ID: id, PID: pid, AtMs: at.UnixMilli(), Fatal: fatal})
 }
 
 // list returns the departures of the last exitKeep, each with its reason
@@ -134,7 +135,17 @@ func (l *exitLog) list(now time.Time) []wire.VMExit {
 			delete(l.byPID, d.PID) // bound to this departure; a reused pid is another process
 		}
 	}
-	return append([]wire.VMExit(nil), keep...)
+	out := append([]wire.VMExit(nil), keep...)
+	for i := range out {
+		switch d := &out[i]; {
+		case d.Fatal == "":
+		case d.Reason == "":
+			d.Reason = d.Fatal
+		default:
+			d.Reason += ": " + d.Fatal
+		}
+	}
+	return out
 }
 
 // keepRecent drops, in place, the records of list older than exitKeep at

@@ -63,14 +63,21 @@ func TestExitReasons(t *testing.T) {
 	l.addOOM(procstat.OOMKill{PID: 12, At: now.Add(-10 * time.Minute)})
 	l.add(procstat.Exit{PID: 12, Code: 1, At: now}) // an old kill of a reused pid
 	l.add(procstat.Exit{PID: 13, Signal: int(syscall.SIGTERM), At: now})
+	l.add(procstat.Exit{PID: 14, Code: 150, At: now})
 	for i, id := range []string{"a", "b", "c", "d"} {
-		l.depart(id, 10+i, now)
+		l.depart(id, 10+i, now, "")
 	}
+	// What the VMM recorded as it died follows the kernel's word, or
+	// stands alone without it.
+	l.depart("e", 14, now, "Firecracker caught SIGSEGV and shut the VM down (signals.sigsegv)")
+	l.depart("f", 15, now, "Firecracker panicked (vmm.panic_count)")
 	want := map[string]string{
 		"a": "killed by the host kernel's OOM killer (SIGKILL): the host ran out of memory",
 		"b": "killed by the host kernel's OOM killer (SIGKILL)",
 		"c": "exited with code 1",
 		"d": "killed by SIGTERM",
+		"e": "exited with code 150: Firecracker caught SIGSEGV and shut the VM down (signals.sigsegv)",
+		"f": "Firecracker panicked (vmm.panic_count)",
 	}
 	for _, e := range l.list(now) {
 		if e.Reason != want[e.ID] {
@@ -81,4 +88,34 @@ func TestExitReasons(t *testing.T) {
 	if len(want) != 0 {
 		t.Errorf("not listed: %v", want)
 	}
+}
+
+// TestVMMDiedOfSignal: a Firecracker (the stand-in, whose handlers are
+// Firecracker's) that catches SIGSEGV writes a last line with
+// signals.sigsegv and exits with code 150; the VM's exit says both.
+func TestVMMDiedOfSignal(t *testing.T) {
+	scope := t.TempDir()
+	ta := discoveringAgent(t, scope)
+	vm := startFirecracker(t, fcOpts{id: "vm-segv", guest: guestAgent(t), dir: filepath.Join(scope, "a")})
+	ta.waitSample(t, "vm-segv", 5*time.Second, "the VM's metrics read", func(s *wire.VMSample) bool {
+		return s.Firecracker != nil && s.Firecracker.Lines > 0
+	})
+	vm.cmd.Process.Signal(syscall.SIGSEGV)
+	var exit *exec.ExitError
+	if err := vm.cmd.Wait(); !errors.As(err, &exit) || exit.ExitCode() != 150 {
+		t.Fatalf("the stand-in ended with %v, want exit code 150 as Firecracker's", err)
+	}
+	want := "Firecracker caught SIGSEGV and shut the VM down (signals.sigsegv)"
+	if os.Geteuid() == 0 { // the kernel's process events
+		want = "exited with code 150: " + want
+	}
+	var reason string
+	waitFor(t, "the VM's exit with its reason", 5*time.Second, func() bool {
+		for _, e := range ta.samples(t).Exits {
+			if e.ID == "vm-segv" {
+				reason = e.Reason
+			}
+		}
+		return reason == want
+	})
 }

@@ -40,11 +40,13 @@ type vmCollector struct {
 	lines, badLines, missed, lastLine         *prometheus.Desc
 	flushes, flushFails                       *prometheus.Desc
 	tapRx, tapTx, tapRxPkts, tapTxPkts, tapDr *prometheus.Desc
+	vmm                                       vmmDescs
 }
 
 func newVMCollector(a *Agent) *vmCollector {
 	return &vmCollector{
 		a:        a,
+		vmm:      newVMMDescs(),
 		info:     prometheus.NewDesc("host_agent_build_info", "Version of the host agent.", []string{"version"}, nil),
 		attached: prometheus.NewDesc("host_agent_vms_attached", "VMs attached to this host agent.", nil, nil),
 		clashes: prometheus.NewDesc("host_agent_id_clashes_total",
@@ -88,6 +90,7 @@ func (c *vmCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.tapRx, c.tapTx, c.tapRxPkts, c.tapTxPkts, c.tapDr} {
 		ch <- d
 	}
+	c.vmm.describe(ch)
 }
 
 // Collect exports the VMs as they are now.
@@ -106,6 +109,7 @@ func (c *vmCollector) Collect(ch chan<- prometheus.Metric) {
 			e.gauge(c.vcpus, float64(n))
 		}
 		c.collectFirecracker(e, st)
+		c.vmm.collect(e, st)
 		if t := st.Tap; t != nil {
 			e.counter(c.tapRx, float64(t.RxBytesTotal), t.Device)
 			e.counter(c.tapTx, float64(t.TxBytesTotal), t.Device)

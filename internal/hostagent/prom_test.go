@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -27,39 +28,7 @@ func TestPrometheusMetrics(t *testing.T) {
 	w.WriteString(`{"utc_timestamp_ms":5000,"net_eth0":{"rx_bytes_count":123},"block_vda":{"read_bytes":9}}` + "\n")
 	time.Sleep(300 * time.Millisecond)
 
-	resp, err := http.Get(ta.url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("Prometheus's parser rejects the output: %v", err)
-	}
-	value := func(name string, labels map[string]string) (float64, bool) {
-		f := fams[name]
-		if f == nil {
-			return 0, false
-		}
-	next:
-		for _, m := range f.GetMetric() {
-			got := map[string]string{}
-			for _, l := range m.GetLabel() {
-				got[l.GetName()] = l.GetValue()
-			}
-			for k, v := range labels {
-				if got[k] != v {
-					continue next
-				}
-			}
-			if m.Counter != nil {
-				return m.GetCounter().GetValue(), true
-			}
-			return m.GetGauge().GetValue(), true
-		}
-		return 0, false
-	}
+	value, fams := scrape(t, ta.url)
 	checks := []struct {
 		name   string
 		labels map[string]string
@@ -88,4 +57,43 @@ func TestPrometheusMetrics(t *testing.T) {
 	if _, ok := fams["go_goroutines"]; !ok {
 		t.Error("no Go runtime metrics of the agent itself")
 	}
+}
+
+// scrape reads the agent's /metrics with Prometheus's own parser and
+// returns a lookup of one series' value by name and some of its labels.
+func scrape(t *testing.T, url string) (func(name string, labels map[string]string) (float64, bool), map[string]*dto.MetricFamily) {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("Prometheus's parser rejects the output: %v", err)
+	}
+	return func(name string, labels map[string]string) (float64, bool) {
+		f := fams[name]
+		if f == nil {
+			return 0, false
+		}
+	next:
+		for _, m := range f.GetMetric() {
+			got := map[string]string{}
+			for _, l := range m.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if got[k] != v {
+					continue next
+				}
+			}
+			if m.Counter != nil {
+				return m.GetCounter().GetValue(), true
+			}
+			return m.GetGauge().GetValue(), true
+		}
+		return 0, false
+	}, fams
 }

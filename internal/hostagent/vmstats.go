@@ -75,8 +75,37 @@ func (a *Agent) stats(v *vm) wire.VMStats {
 func firecrackerStatus(t firecracker.Totals) *wire.FirecrackerStatus {
 	return &wire.FirecrackerStatus{
 		LastLineMs: t.LastLineMs, Lines: t.Lines, BadLines: t.BadLines, LongLines: t.LongLines,
-		MissedMetricsCount: t.MissedMetrics, RateWindowMs: t.RateWindowMs,
+		MissedMetricsCount: t.MissedMetrics, RateWindowMs: t.RateWindowMs, VMM: vmmFigures(t.VMMTotals),
 	}
+}
+
+// vmmFigures are the VMM's own groups, nil before a line carried one.
+func vmmFigures(t firecracker.VMMTotals) *wire.VMMFigures {
+	if t.VCPU == nil && t.Vsock == nil && t.Signals == nil && t.Seccomp == nil && t.VMM == nil && t.VhostUser == nil {
+		return nil
+	}
+	f := &wire.VMMFigures{}
+	f.Fatal, f.FatalField = t.DeathNote()
+	if c := t.VCPU; c != nil {
+		f.VCPUFailures = c.Failures
+		f.VCPUExits = map[string]uint64{"io_in": c.ExitIOIn, "io_out": c.ExitIOOut, "mmio_read": c.ExitMMIORead, "mmio_write": c.ExitMMIOWrite}
+		f.VCPUExitMicros = map[string]uint64{"io_in": c.ExitIOInAgg.SumUs, "io_out": c.ExitIOOutAgg.SumUs,
+			"mmio_read": c.ExitMMIOReadAgg.SumUs, "mmio_write": c.ExitMMIOWriteAgg.SumUs}
+	}
+	if c := t.Vsock; c != nil {
+		f.Vsock = &wire.VsockFigures{ConnsAdded: c.ConnsAdded, ConnsKilled: c.ConnsKilled, ConnsRemoved: c.ConnsRemoved,
+			RxBytesTotal: c.RxBytes, TxBytesTotal: c.TxBytes, ErrorsTotal: c.Fails()}
+	}
+	if t.Signals != nil {
+		f.SigpipeTotal = t.Signals.SIGPIPE
+	}
+	for name, d := range t.VhostUser {
+		if f.VhostUser == nil {
+			f.VhostUser = map[string]wire.VhostUserDevice{}
+		}
+		f.VhostUser[name] = wire.VhostUserDevice{ActivateFails: d.ActivateFails, CfgFails: d.CfgFails, InitMicros: d.InitTimeUs}
+	}
+	return f
 }
 
 // rate returns v when the totals have a rate window and nil before, so a
@@ -104,6 +133,7 @@ func networkFromFirecracker(t firecracker.Totals) *wire.VMNetwork {
 			RxBytesTotal: c.RxBytes, TxBytesTotal: c.TxBytes,
 			RxPacketsTotal: c.RxPackets, TxPacketsTotal: c.TxPackets,
 			RxBytesPerSec: rate(t, c.RxBytesPerSec), TxBytesPerSec: rate(t, c.TxBytesPerSec),
+			RxThrottledTotal: c.RxThrottled, TxThrottledTotal: c.TxThrottled, TapErrorsTotal: c.TapReadFails + c.TapWriteFails,
 		}
 	}
 	return n
@@ -125,6 +155,7 @@ func blockFromFirecracker(t firecracker.Totals) *wire.VMBlock {
 			ReadBytesTotal: c.ReadBytes, WriteBytesTotal: c.WriteBytes,
 			ReadsTotal: c.ReadCount, WritesTotal: c.WriteCount,
 			ReadBytesPerSec: rate(t, c.ReadBytesPerSec), WriteBytesPerSec: rate(t, c.WriteBytesPerSec),
+			ThrottledTotal: c.Throttled, EngineThrottledTotal: c.IOEngineThrottled,
 		}
 	}
 	return b

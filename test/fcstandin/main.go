@@ -107,12 +107,20 @@ func run(apiSock, id, configFile, metricsPath string, noAPI bool) error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	go touchGuestMemoryOnSignal(cfg.MachineConfig.MemSizeMiB)
+	// Firecracker's handlers of fatal signals: a last line, then its code.
+	fatal := make(chan os.Signal, 1)
+	for _, s := range fcstandin.FatalSignals() {
+		signal.Notify(fatal, s)
+	}
 	var exitAfter <-chan time.Time
 	if d, err := time.ParseDuration(os.Getenv("FCSTANDIN_EXIT_AFTER")); err == nil {
 		exitAfter = time.After(d)
 	}
 	select {
 	case <-sig:
+	case s := <-fatal:
+		code, _ := vm.Fatal(s.(syscall.Signal))
+		os.Exit(code)
 	case <-exitAfter:
 		close(stop)
 		vm.Close()

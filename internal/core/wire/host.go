@@ -118,6 +118,12 @@ type VMNetInterface struct {
 	TxPacketsTotal uint64   `json:"tx_packets_total"`
 	RxBytesPerSec  *float64 `json:"rx_bytes_per_sec,omitempty"`
 	TxBytesPerSec  *float64 `json:"tx_bytes_per_sec,omitempty"`
+	// From Firecracker only: times its rate limiter held traffic back
+	// (rx_/tx_rate_limiter_throttled), and failed reads and writes of the
+	// host's tap (tap_read_fails + tap_write_fails).
+	RxThrottledTotal uint64 `json:"rx_throttled_total,omitempty"`
+	TxThrottledTotal uint64 `json:"tx_throttled_total,omitempty"`
+	TapErrorsTotal   uint64 `json:"tap_errors_total,omitempty"`
 }
 
 // VMBlock is the VM's disk I/O from Firecracker's metrics: sums since attach,
@@ -140,6 +146,11 @@ type VMDrive struct {
 	WritesTotal      uint64   `json:"writes_total"`
 	ReadBytesPerSec  *float64 `json:"read_bytes_per_sec,omitempty"`
 	WriteBytesPerSec *float64 `json:"write_bytes_per_sec,omitempty"`
+	// Requests held back by the drive's rate limiter
+	// (rate_limiter_throttled_events) and by a full io_uring queue
+	// (io_engine_throttled_events).
+	ThrottledTotal       uint64 `json:"throttled_total,omitempty"`
+	EngineThrottledTotal uint64 `json:"engine_throttled_total,omitempty"`
 }
 
 // FirecrackerStatus is the health of the metrics stream.
@@ -151,6 +162,44 @@ type FirecrackerStatus struct {
 	MissedMetricsCount uint64       `json:"missed_metrics_count"` // lines Firecracker could not write (sum)
 	RateWindowMs       int64        `json:"rate_window_ms"`       // span the rates cover; 0: no rates yet
 	Flush              *FlushStatus `json:"flush,omitempty"`      // present with an api_socket
+	VMM                *VMMFigures  `json:"vmm,omitempty"`        // once a line carried the VMM's groups
+}
+
+// VMMFigures are what Firecracker's lines say of the VMM itself: sums
+// since attach of the vcpu and vsock groups, the vhost-user devices, and
+// what it recorded as it died.
+type VMMFigures struct {
+	// VCPUExits are the vCPUs' exits to the VMM by kind (io_in, io_out,
+	// mmio_read, mmio_write), VCPUExitMicros the time spent handling them.
+	VCPUExits      map[string]uint64 `json:"vcpu_exits,omitempty"`
+	VCPUExitMicros map[string]uint64 `json:"vcpu_exit_us,omitempty"`
+	VCPUFailures   uint64            `json:"vcpu_failures"`
+	Vsock          *VsockFigures     `json:"vsock,omitempty"`
+	SigpipeTotal   uint64            `json:"sigpipe_total"`
+	// Fatal is what the VMM recorded before it died: a panic, a seccomp
+	// fault, a fatal signal; empty while it has recorded none. FatalField
+	// is the field of its line that says so ("seccomp.num_faults").
+	Fatal      string                     `json:"fatal,omitempty"`
+	FatalField string                     `json:"fatal_field,omitempty"`
+	VhostUser  map[string]VhostUserDevice `json:"vhost_user,omitempty"` // by name: block_<drive_id>
+}
+
+// VsockFigures are the vsock device's sums since attach.
+type VsockFigures struct {
+	ConnsAdded   uint64 `json:"conns_added"`
+	ConnsKilled  uint64 `json:"conns_killed"`
+	ConnsRemoved uint64 `json:"conns_removed"`
+	RxBytesTotal uint64 `json:"rx_bytes_total"` // into the guest
+	TxBytesTotal uint64 `json:"tx_bytes_total"`
+	ErrorsTotal  uint64 `json:"errors_total"`
+}
+
+// VhostUserDevice is one vhost-user device: its I/O is its backend's, so
+// only its setup is Firecracker's to report.
+type VhostUserDevice struct {
+	ActivateFails uint64 `json:"activate_fails"`
+	CfgFails      uint64 `json:"cfg_fails"`
+	InitMicros    uint64 `json:"init_us"`
 }
 
 // FlushStatus reports the FlushMetrics calls.
@@ -214,9 +263,14 @@ type VMExit struct {
 	ID   string `json:"id"`
 	PID  int    `json:"pid"`
 	AtMs int64  `json:"at_ms"`
-	// Reason is "exited with code N" or "killed by SIGNAME"; empty when
-	// unknown (the host agent could not watch the kernel's process events).
+	// Reason is "exited with code N" or "killed by SIGNAME", then what
+	// the VMM recorded as it died when its last metrics line said
+	// ("exited with code 150: Firecracker caught SIGSEGV and shut the VM
+	// down (signals.sigsegv)"); empty when unknown (the host agent could not
+	// watch the kernel's process events, and the VMM recorded nothing).
 	Reason string `json:"reason,omitempty"`
+	// Fatal is the VMM's own part of it alone, from its metrics line.
+	Fatal string `json:"fatal,omitempty"`
 }
 
 // VMSample is one VM in HostSamples. A part without a source is absent;

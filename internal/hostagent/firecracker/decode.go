@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode"
+	"unicode/utf8"
 )
 
 // NetCounters are the fields of one net section (net_<iface_id> or the
@@ -24,6 +26,12 @@ type NetCounters struct {
 	TxPackets uint64 `json:"tx_packets_count"`
 	RxFails   uint64 `json:"rx_fails"`
 	TxFails   uint64 `json:"tx_fails"`
+	// Frames the rate limiter held back, and failed reads and writes of
+	// the host's tap.
+	RxThrottled   uint64 `json:"rx_rate_limiter_throttled"`
+	TxThrottled   uint64 `json:"tx_rate_limiter_throttled"`
+	TapReadFails  uint64 `json:"tap_read_fails"`
+	TapWriteFails uint64 `json:"tap_write_fails"`
 }
 
 // BlockCounters are the fields of one block section (block_<drive_id> or the
@@ -34,6 +42,10 @@ type BlockCounters struct {
 	ReadCount  uint64 `json:"read_count"`
 	WriteCount uint64 `json:"write_count"`
 	FlushCount uint64 `json:"flush_count"`
+	// Requests held back by the drive's rate limiter, and by the io_uring
+	// engine's queue being full.
+	Throttled         uint64 `json:"rate_limiter_throttled_events"`
+	IOEngineThrottled uint64 `json:"io_engine_throttled_events"`
 }
 
 // LoggerCounters are the fields of the logger section fcmon uses.
@@ -52,6 +64,12 @@ type Line struct {
 	Block       map[string]BlockCounters // by drive_id: "rootfs" from block_rootfs
 	BlockAll    *BlockCounters           // the aggregate "block" section
 	Logger      *LoggerCounters
+	VCPU        *VCPUCounters
+	Vsock       *VsockCounters
+	Signals     *SignalCounters
+	Seccomp     *SeccompCounters
+	VMM         *VMMCounters
+	VhostUser   map[string]VhostUserCounters // by name: "block_rootfs" from vhost_user_block_rootfs
 }
 
 // ErrBadLine is wrapped by every error DecodeLine returns.
@@ -90,7 +108,7 @@ func DecodeLine(data []byte) (Line, error) {
 	// Later duplicates of a key win, as in a map; so the members fcmon reads
 	// are collected first, each key once, and decoded after.
 	var ts []byte
-	var sections [8]member
+	var sections [16]member
 	wanted := sections[:0]
 	extra := map[string][]byte(nil)
 	sc.members(func(k, raw []byte) {
@@ -100,13 +118,13 @@ func DecodeLine(data []byte) (Line, error) {
 		case sectionKind(k) == "":
 		default:
 			for i := range wanted {
-				if wanted[i].key == string(k) {
+				if string(wanted[i].key) == string(k) {
 					wanted[i].raw = raw
 					return
 				}
 			}
 			if len(wanted) < cap(wanted) {
-				wanted = append(wanted, member{string(k), raw})
+				wanted = append(wanted, member{k, raw})
 				return
 			}
 			if extra == nil {
@@ -132,7 +150,7 @@ func DecodeLine(data []byte) (Line, error) {
 		}
 	}
 	for key, raw := range extra {
-		if err := line.decodeSection(key, raw); err != nil {
+		if err := line.decodeSection([]byte(key), raw); err != nil {
 			return Line{}, fmt.Errorf("%w: %s: %w", ErrBadLine, key, err)
 		}
 	}
@@ -140,16 +158,20 @@ func DecodeLine(data []byte) (Line, error) {
 }
 
 type member struct {
-	key string
+	key []byte // in the line's bytes
 	raw []byte
 }
 
-// sectionKind is "net", "block" or "logger" for a key fcmon reads, and ""
-// for the rest.
+// sectionKind is "net", "block", "vhost_user" or the group's own name for
+// a key fcmon reads, and "" for the rest.
 func sectionKind[T string | []byte](key T) string {
-	switch {
-	case string(key) == "net", string(key) == "block", string(key) == "logger":
+	switch string(key) {
+	case "net", "block", "logger", "vcpu", "vsock", "signals", "seccomp", "vmm":
 		return string(key)
+	}
+	switch {
+	case len(key) > len("vhost_user_") && string(key[:len("vhost_user_")]) == "vhost_user_":
+		return "vhost_user"
 	case len(key) > len("net_") && string(key[:len("net_")]) == "net_":
 		return "net"
 	case len(key) > len("block_") && string(key[:len("block_")]) == "block_":
@@ -160,103 +182,204 @@ func sectionKind[T string | []byte](key T) string {
 
 // decodeSection stores the section key if fcmon uses it and ignores it
 // otherwise.
-func (l *Line) decodeSection(key string, raw []byte) error {
+func (l *Line) decodeSection(key []byte, raw []byte) error {
 	switch {
-	case key == "net":
+	case string(key) == "net":
 		l.NetAll = new(NetCounters)
-		return decodeCounters(raw, l.NetAll.field)
-	case key == "block":
+		return decodeCounters(raw, l.NetAll)
+	case string(key) == "block":
 		l.BlockAll = new(BlockCounters)
-		return decodeCounters(raw, l.BlockAll.field)
-	case key == "logger":
+		return decodeCounters(raw, l.BlockAll)
+	case string(key) == "logger":
 		l.Logger = new(LoggerCounters)
-		return decodeCounters(raw, l.Logger.field)
+		return decodeCounters(raw, l.Logger)
+	case string(key) == "vcpu":
+		l.VCPU = new(VCPUCounters)
+		if len(raw) == 0 || raw[0] != '{' {
+			return errors.New("expected an object")
+		}
+		return decodeGroup(raw, l.VCPU, l.VCPU)
+	case string(key) == "vsock":
+		l.Vsock = new(VsockCounters)
+		return decodeCounters(raw, l.Vsock)
+	case string(key) == "signals":
+		l.Signals = new(SignalCounters)
+		return decodeCounters(raw, l.Signals)
+	case string(key) == "seccomp":
+		l.Seccomp = new(SeccompCounters)
+		return decodeCounters(raw, l.Seccomp)
+	case string(key) == "vmm":
+		l.VMM = new(VMMCounters)
+		return decodeCounters(raw, l.VMM)
+	case sectionKind(key) == "vhost_user":
+		var c VhostUserCounters
+		if err := decodeCounters(raw, &c); err != nil {
+			return err
+		}
+		if l.VhostUser == nil {
+			l.VhostUser = make(map[string]VhostUserCounters, 1)
+		}
+		l.VhostUser[string(key[len("vhost_user_"):])] = c
 	case sectionKind(key) == "net":
 		var c NetCounters
-		if err := decodeCounters(raw, c.field); err != nil {
+		if err := decodeCounters(raw, &c); err != nil {
 			return err
 		}
 		if l.Net == nil {
 			l.Net = make(map[string]NetCounters, 2)
 		}
-		l.Net[key[len("net_"):]] = c
+		l.Net[string(key[len("net_"):])] = c
 	case sectionKind(key) == "block":
 		var c BlockCounters
-		if err := decodeCounters(raw, c.field); err != nil {
+		if err := decodeCounters(raw, &c); err != nil {
 			return err
 		}
 		if l.Block == nil {
 			l.Block = make(map[string]BlockCounters, 2)
 		}
-		l.Block[key[len("block_"):]] = c
+		l.Block[string(key[len("block_"):])] = c
 	}
 	return nil
 }
 
 // field returns where the counter named key goes, or nil.
 func (c *NetCounters) field(key []byte) *uint64 {
-	switch {
-	case fold(key, "rx_bytes_count"):
+	switch string(key) {
+	case "rx_bytes_count":
 		return &c.RxBytes
-	case fold(key, "tx_bytes_count"):
+	case "tx_bytes_count":
 		return &c.TxBytes
-	case fold(key, "rx_packets_count"):
+	case "rx_packets_count":
 		return &c.RxPackets
-	case fold(key, "tx_packets_count"):
+	case "tx_packets_count":
 		return &c.TxPackets
-	case fold(key, "rx_fails"):
+	case "rx_fails":
 		return &c.RxFails
-	case fold(key, "tx_fails"):
+	case "tx_fails":
 		return &c.TxFails
+	case "rx_rate_limiter_throttled":
+		return &c.RxThrottled
+	case "tx_rate_limiter_throttled":
+		return &c.TxThrottled
+	case "tap_read_fails":
+		return &c.TapReadFails
+	case "tap_write_fails":
+		return &c.TapWriteFails
 	}
 	return nil
 }
 
 func (c *BlockCounters) field(key []byte) *uint64 {
-	switch {
-	case fold(key, "read_bytes"):
+	switch string(key) {
+	case "read_bytes":
 		return &c.ReadBytes
-	case fold(key, "write_bytes"):
+	case "write_bytes":
 		return &c.WriteBytes
-	case fold(key, "read_count"):
+	case "read_count":
 		return &c.ReadCount
-	case fold(key, "write_count"):
+	case "write_count":
 		return &c.WriteCount
-	case fold(key, "flush_count"):
+	case "flush_count":
 		return &c.FlushCount
+	case "rate_limiter_throttled_events":
+		return &c.Throttled
+	case "io_engine_throttled_events":
+		return &c.IOEngineThrottled
 	}
 	return nil
 }
 
 func (c *LoggerCounters) field(key []byte) *uint64 {
-	switch {
-	case fold(key, "missed_metrics_count"):
+	switch string(key) {
+	case "missed_metrics_count":
 		return &c.MissedMetrics
-	case fold(key, "metrics_fails"):
+	case "metrics_fails":
 		return &c.MetricsFails
 	}
 	return nil
 }
 
-// fold matches a field name as encoding/json does for struct fields
-// (exactly, else under Unicode simple case folding).
-func fold(key []byte, name string) bool {
-	return bytes.EqualFold(key, []byte(name))
+// jsonName is key as encoding/json matches it against a field name that
+// is lower-case ASCII (every name fcmon reads): each rune folded to the
+// smallest of its case-folding set (so "ſ" is "S", the Kelvin sign "K"),
+// then ASCII lower-cased; a key already in lower-case ASCII, the usual,
+// is returned as it is. The counters' field methods then match it exactly.
+func jsonName(key []byte) []byte {
+	plain := true
+	for _, c := range key {
+		if c >= utf8.RuneSelf || ('A' <= c && c <= 'Z') {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return key
+	}
+	out := make([]byte, 0, len(key))
+	for i := 0; i < len(key); {
+		r, n := rune(key[i]), 1
+		if r >= utf8.RuneSelf {
+			r, n = utf8.DecodeRune(key[i:])
+			for {
+				f := unicode.SimpleFold(r)
+				if f <= r {
+					r = f
+					break
+				}
+				r = f
+			}
+		}
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		out = utf8.AppendRune(out, r)
+		i += n
+	}
+	return out
 }
 
 // decodeCounters refuses anything but a JSON object — json.Unmarshal would
 // accept null as "no change", which would make a mangled section look like
 // a section of zeros — and stores each known counter through field: an
 // unsigned integer, or null, which leaves it as it was.
-func decodeCounters(raw []byte, field func(key []byte) *uint64) error {
+func decodeCounters(raw []byte, c counters) error {
 	if len(raw) == 0 || raw[0] != '{' {
 		return errors.New("expected an object")
 	}
+	return decodeGroup(raw, c, nil)
+}
+
+// counters is a decoded group: where its counter named key goes, or nil.
+// (An interface rather than a func: a pointer in one costs no allocation.)
+type counters interface{ field(key []byte) *uint64 }
+
+// aggregates is a group with latency aggregates: the one named key, or nil.
+type aggregates interface{ agg(key []byte) *LatencyAgg }
+
+// decodeGroup stores the counters of the object raw through field, and
+// the latency aggregates in it (an _agg) into what nested gives for
+// their key: as json.Unmarshal decodes a struct field,
+// null leaves one as it was, an object fills it, anything else is an error.
+func decodeGroup(raw []byte, c counters, nested aggregates) error {
 	var err error
 	sc := scanner{data: raw}
 	sc.members(func(key, value []byte) {
-		p := field(key)
-		if p == nil || err != nil || isNull(value) {
+		if err != nil || isNull(value) {
+			return
+		}
+		key = jsonName(key)
+		if nested != nil {
+			if agg := nested.agg(key); agg != nil {
+				if value[0] != '{' {
+					err = fmt.Errorf("%s: %s is not an object", key, value)
+				} else if e := decodeGroup(value, agg, nil); e != nil {
+					err = fmt.Errorf("%s: %w", key, e)
+				}
+				return
+			}
+		}
+		p := c.field(key)
+		if p == nil {
 			return
 		}
 		n, perr := strconv.ParseUint(string(value), 10, 64)

@@ -46,6 +46,28 @@ func decodeLineReference(data []byte) (Line, error) {
 		case key == "logger":
 			line.Logger = new(LoggerCounters)
 			err = object(raw, line.Logger)
+		case key == "vcpu":
+			line.VCPU = new(VCPUCounters)
+			err = object(raw, line.VCPU)
+		case key == "vsock":
+			line.Vsock = new(VsockCounters)
+			err = object(raw, line.Vsock)
+		case key == "signals":
+			line.Signals = new(SignalCounters)
+			err = object(raw, line.Signals)
+		case key == "seccomp":
+			line.Seccomp = new(SeccompCounters)
+			err = object(raw, line.Seccomp)
+		case key == "vmm":
+			line.VMM = new(VMMCounters)
+			err = object(raw, line.VMM)
+		case strings.HasPrefix(key, "vhost_user_") && len(key) > len("vhost_user_"):
+			var c VhostUserCounters
+			err = object(raw, &c)
+			if line.VhostUser == nil {
+				line.VhostUser = map[string]VhostUserCounters{}
+			}
+			line.VhostUser[key[len("vhost_user_"):]] = c
 		case strings.HasPrefix(key, "net_") && len(key) > 4:
 			var c NetCounters
 			err = object(raw, &c)
@@ -81,6 +103,14 @@ func FuzzDecodeLineMatchesEncodingJSON(f *testing.F) {
 		`{"utc_timestamp_ms":1,"block_\u0061":{"read_bytes":18446744073709551616}}`,
 		`{"utc_timestamp_ms":1,"logger":{"missed_metrics_count":"1"}}`,
 		` {"utc_timestamp_ms":1 , "block" : { "write_count" : 7 , "x" : [ {"}":"]"} ] } } `,
+		`{"utc_timestamp_ms":1,"vcpu":{"exit_io_in":2,"exit_io_in_agg":{"sum_us":5,"max_us":"x"},"EXIT_IO_IN_AGG":{"min_us":1}}}`,
+		`{"utc_timestamp_ms":1,"vcpu":{"exit_mmio_read_agg":7}}`,
+		`{"utc_timestamp_ms":1,"signals":{"ſigbus":1},"vmm":{"panic_count":2,"PANIC_COUNT":3},"vsock":{"conns_Killed":4,"Conns_Added":1}}`,
+		"{\"utc_timestamp_ms\":1,\"signals\":{\"sig\xffbus\":1,\"SIGSEGV\":1}}",
+		`{"utc_timestamp_ms":1,"vcpu":{"exit_mmio_read_agg":null,"failures":null},"vmm":{"panic_count":1},"seccomp":{"num_faults":1}}`,
+		`{"utc_timestamp_ms":1,"vcpu":{"exit_io_out_agg":{"sum_us":-1}}}`,
+		`{"utc_timestamp_ms":1,"signals":{"sigsegv":1,"sigpipe":3},"vsock":{"conns_added":2,"rx_bytes_count":9}}`,
+		`{"utc_timestamp_ms":1,"vhost_user_block_root":{"init_time_us":30,"activate_fails":1},"vhost_user_":{}}`,
 		`{"utc_timestamp_ms":1,"net_a":{},"net_b":{},"net_c":{},"net_d":{},"net_e":{},"net_f":{},"net_g":{},"net_h":{},"net_i":{"tx_fails":1}}`,
 	} {
 		f.Add([]byte(s))

@@ -61,7 +61,7 @@ func (t *fileTail) poll(r *MetricsReader, br *bufio.Reader, size int64) error {
 	var bad, long uint64 // undecodable lines since t.off
 	for {
 		b, n, tooLong, err := nextLine(br)
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil // an unfinished line waits for its end
 		}
 		if err != nil {

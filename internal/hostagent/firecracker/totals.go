@@ -37,6 +37,8 @@ type Totals struct {
 	NetAll   *NetTotals           // nil until a line carried a net section
 	Block    map[string]BlockTotals
 	BlockAll *BlockTotals
+
+	VMMTotals // the VMM's own groups
 }
 
 // Accumulator sums decoded lines into Totals. It is not safe for concurrent
@@ -75,6 +77,7 @@ func (a *Accumulator) Add(l Line) {
 	}
 	a.addNet(l)
 	a.addBlock(l)
+	a.addVMM(l)
 	a.updateRates(l.TimestampMs)
 }
 
@@ -186,6 +189,7 @@ func (a *Accumulator) Snapshot() Totals {
 		v := *a.t.BlockAll
 		t.BlockAll = &v
 	}
+	t.VMMTotals = a.t.VMMTotals.copy()
 	return t
 }
 
@@ -196,6 +200,10 @@ func (c *NetCounters) add(d NetCounters) {
 	c.TxPackets += d.TxPackets
 	c.RxFails += d.RxFails
 	c.TxFails += d.TxFails
+	c.RxThrottled += d.RxThrottled
+	c.TxThrottled += d.TxThrottled
+	c.TapReadFails += d.TapReadFails
+	c.TapWriteFails += d.TapWriteFails
 }
 
 func (c *BlockCounters) add(d BlockCounters) {
@@ -204,6 +212,8 @@ func (c *BlockCounters) add(d BlockCounters) {
 	c.ReadCount += d.ReadCount
 	c.WriteCount += d.WriteCount
 	c.FlushCount += d.FlushCount
+	c.Throttled += d.Throttled
+	c.IOEngineThrottled += d.IOEngineThrottled
 }
 
 func (t *NetTotals) rates(base NetCounters, sec float64) {
