@@ -72,6 +72,10 @@ type VM struct {
 	LastSampleMs int64            `json:"last_sample_ms"`
 	Stale        bool             `json:"stale"`
 	GuestAgent   GuestAgentStatus `json:"guest_agent"`
+	// MetricsProblem is that of the latest sample: why no Firecracker
+	// metrics lines are read for the VM (its network and disk figures then
+	// come from the tap or the guest).
+	MetricsProblem string `json:"metrics_problem,omitempty"`
 
 	// HostAgent reports the attach at the host agent; only in the answer
 	// of POST /v1/vms for a VM with a host_agent_url.

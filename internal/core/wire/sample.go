@@ -54,6 +54,10 @@ type CombinedSample struct {
 	// Stale is true when the newest CPU and memory figures are older than
 	// three poll intervals (or there never were any).
 	Stale bool `json:"stale"`
+	// MetricsProblem is why the VM's host agent reads no Firecracker
+	// metrics lines for it (none found, a path refused, none read yet),
+	// as the host agent says; absent when it reads them or has none to read.
+	MetricsProblem string `json:"metrics_problem,omitempty"`
 
 	// Checks are the figures behind the clock_skew and cross_check events
 	// while the guest agent answers; absent otherwise.

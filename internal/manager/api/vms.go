@@ -130,7 +130,7 @@ func (a *API) listVMs(w http.ResponseWriter, r *http.Request) error {
 		for i := range views {
 			if v, ok := theirs[views[i].ID]; ok && !a.opt.Cluster.Owns(&vms[i]) {
 				views[i].Source, views[i].MemorySource, views[i].LastSampleMs = v.Source, v.MemorySource, v.LastSampleMs
-				views[i].Stale, views[i].GuestAgent = v.Stale, v.GuestAgent
+				views[i].Stale, views[i].GuestAgent, views[i].MetricsProblem = v.Stale, v.GuestAgent, v.MetricsProblem
 			}
 		}
 	}
@@ -258,6 +258,7 @@ func (a *API) viewWith(vm store.VM, s wire.CombinedSample, has bool) wire.VM {
 		Source: wire.SourceNone, MemorySource: wire.SourceNone, Stale: true}
 	if has {
 		v.Source, v.MemorySource, v.LastSampleMs, v.Stale, v.GuestAgent = s.Source, s.MemorySource, s.TimestampMs, s.Stale, s.GuestAgent
+		v.MetricsProblem = s.MetricsProblem
 	}
 	return v
 }

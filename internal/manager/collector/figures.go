@@ -74,6 +74,7 @@ func fromHost(id string, now time.Time, ivMs int64, v *samplepb.VM) (s wire.Comb
 		s.Disk = &wire.DiskRates{ReadBytesPerSec: d.RxBytesPerSec, WriteBytesPerSec: d.TxBytesPerSec, Source: d.Source}
 	}
 	s.GuestAgent = wire.GuestAgentStatus{Reachable: guest, LastError: v.Errors["guest"]}
+	s.MetricsProblem = v.Errors["metrics_fifo"]
 	if v.HasGuest {
 		s.GuestAgent.LastSuccessMs = now.UnixMilli() - v.Guest.AgeMs
 	}

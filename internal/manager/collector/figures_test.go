@@ -111,3 +111,19 @@ func diskSource(d *wire.DiskRates) string {
 	}
 	return d.Source
 }
+
+// TestFromHostMetricsProblem: why the host agent reads no metrics lines
+// for a VM goes with its sample, and only then.
+func TestFromHostMetricsProblem(t *testing.T) {
+	v := vmWithAll()
+	v.HasNetwork, v.HasBlock = false, false
+	v.Errors = map[string]string{"metrics_fifo": "not found: it names no metrics output", "guest": "refused"}
+	s, _ := fromHost("id", time.Now(), 1000, &v)
+	if s.MetricsProblem != "not found: it names no metrics output" {
+		t.Errorf("metrics_problem %q", s.MetricsProblem)
+	}
+	v = vmWithAll()
+	if s, _ := fromHost("id", time.Now(), 1000, &v); s.MetricsProblem != "" {
+		t.Errorf("metrics_problem %q for a VM whose lines are read", s.MetricsProblem)
+	}
+}
