@@ -159,3 +159,50 @@ func fileSize(t *testing.T, path string) int64 {
 	}
 	return fi.Size()
 }
+
+// TestPeriodicLinesBesideRequested: Firecracker's own lines (one at boot,
+// then every period) land between the requested ones, some a few
+// milliseconds after one; nothing is counted twice and the rate is the
+// traffic's, not a spike from a tiny window.
+func TestPeriodicLinesBesideRequested(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "metrics.fifo")
+	r, err := openMetrics(fifo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Start()
+	defer r.Close()
+	const perMs = 10 // bytes into the guest per millisecond
+	start := time.Now()
+	var last atomic.Uint64
+	sock := filepath.Join(dir, "api.sock")
+	vm, err := fcstandin.Start(fcstandin.Config{ID: "p", Metrics: &fcstandin.Metrics{MetricsPath: fifo},
+		Network: []fcstandin.NetworkInterface{{IfaceID: "eth0", HostDevName: "tap0"}}},
+		fcstandin.Options{APISock: sock, Running: true, MetricsPeriod: 130 * time.Millisecond,
+			Sources: fcstandin.Sources{Counters: func() fcstandin.Counters {
+				n := uint64(time.Since(start).Milliseconds()) * perMs
+				last.Store(n)
+				return fcstandin.Counters{Net: map[string]fcstandin.NetCounters{"eth0": {RxBytes: n}}}
+			}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := NewFlusher(NewClient(sock, Unix(sock), time.Second), 200*time.Millisecond, nil)
+	for range 15 {
+		f.Flush(context.Background(), time.Now())
+		time.Sleep(200 * time.Millisecond)
+	}
+	vm.Close()
+	eventually(t, 5*time.Second, "every line read", func() bool {
+		got, _, _ := r.Snapshot()
+		return got.NetAll != nil && got.NetAll.RxBytes == last.Load()
+	})
+	got, _, _ := r.Snapshot()
+	if got.Lines < 15+20 || got.BadLines != 0 {
+		t.Errorf("%d lines (%d bad), want the 15 requested and Firecracker's own", got.Lines, got.BadLines)
+	}
+	if rate := got.NetAll.RxBytesPerSec; rate < perMs*1000*0.7 || rate > perMs*1000*1.3 || got.RateWindowMs < MinRateWindowMs {
+		t.Errorf("rate %.0f B/s over %d ms, want about %d", rate, got.RateWindowMs, perMs*1000)
+	}
+}
