@@ -14,6 +14,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "registration-token" {
+		os.Exit(manager.RegistrationTokenMain(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := cli.Main(ctx, manager.Command(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()

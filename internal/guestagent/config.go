@@ -28,6 +28,10 @@ type Config struct {
 	VMID              string
 	Advertise         string
 	RegisterTokenFile string
+	// RegisterToken is the VM's registration credential from the kernel
+	// command line (guest_agent.register_token=) or the config file
+	// (REGISTER_TOKEN=); --register-token-file wins over it.
+	RegisterToken     string
 	ProcRoot, SysRoot string
 	VMClock           string // the VMClock device's path; "" reads none
 	LogLevel          string
@@ -49,9 +53,10 @@ const summary = `guest-agent serves this machine's CPU, memory, disk and network
 GET /health. It is read-only and never runs commands.
 
 Registration settings may also come from the kernel command line, which a VM
-launcher controls: guest_agent.register_url=, guest_agent.vm_id= and
-guest_agent.advertise=, and from the original agent's /etc/guest-agent.conf
-(VM_ID= and MANAGER_URL= lines). Flags and environment variables take
+launcher controls: guest_agent.register_url=, guest_agent.vm_id=,
+guest_agent.register_token= (the VM's own registration credential, never the
+manager's API token) and guest_agent.advertise=, and from the original agent's
+/etc/guest-agent.conf (VM_ID=, MANAGER_URL= and REGISTER_TOKEN= lines). Flags and environment variables take
 precedence, then the kernel command line, then the file.`
 
 func flags(fs *cli.FlagSet, c *Config, listen *string) {
@@ -61,7 +66,7 @@ func flags(fs *cli.FlagSet, c *Config, listen *string) {
 	fs.String(&c.RegisterURL, "register-url", "", "manager URL (http://host:port) to register this VM's address with")
 	fs.String(&c.VMID, "vm-id", "", "this VM's id in the manager, used with --register-url")
 	fs.String(&c.Advertise, "advertise", "", "ADDR[:PORT] to register instead of the default route's address and the --listen port")
-	fs.String(&c.RegisterTokenFile, "register-token-file", "", "file holding the manager's API token for registration")
+	fs.String(&c.RegisterTokenFile, "register-token-file", "", "file holding this VM's registration credential (manager registration-token); never the manager's API token")
 	fs.String(&c.ProcRoot, "procfs", "/proc", "where procfs is mounted")
 	fs.String(&c.SysRoot, "sysfs", "/sys", "where sysfs is mounted")
 	fs.String(&c.VMClock, "vmclock", procfs.DefaultVMClockPath, "the VMClock device, read when present for restores from snapshots (its generation counter); empty: none")
@@ -159,12 +164,21 @@ func (c *Config) validate(listen, cmdline string) error {
 	fill(&c.RegisterURL, "register_url")
 	fill(&c.VMID, "vm_id")
 	fill(&c.Advertise, "advertise")
+	fill(&c.RegisterToken, "register_token")
 	conf, err := readConfFile(c.ConfigFile)
 	if err != nil {
 		return err
 	}
 	if c.RegisterURL == "" && c.VMID == "" {
 		c.RegisterURL, c.VMID = conf["MANAGER_URL"], conf["VM_ID"]
+		if c.RegisterToken == "" {
+			c.RegisterToken = conf["REGISTER_TOKEN"]
+		}
+	}
+	for i := 0; i < len(c.RegisterToken); i++ {
+		if c.RegisterToken[i] <= ' ' || c.RegisterToken[i] > '~' {
+			return errors.New("the registration token holds a character that is not printable ASCII")
+		}
 	}
 	if (c.RegisterURL == "") != (c.VMID == "") {
 		return errors.New("registration needs both --register-url and --vm-id (or guest_agent.register_url= and guest_agent.vm_id= on the kernel command line, or MANAGER_URL= and VM_ID= in --config-file)")

@@ -150,6 +150,9 @@ func registration(cfg Config, listeners []sock.Listener, log *logfmt.Logger) (re
 	if err != nil {
 		return register.Config{}, err
 	}
+	if token == "" {
+		token = cfg.RegisterToken
+	}
 	rc := register.Config{Target: target, VMID: cfg.VMID, Token: token, UserAgent: "fcmon-guest-agent/" + version.Version, Log: log}
 	if cfg.Advertise != "" {
 		var port uint16

@@ -15,6 +15,7 @@ import (
 	"github.com/fcmon/fcmon/internal/core/logging"
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/access"
 	"github.com/fcmon/fcmon/internal/manager/registry"
 	"github.com/fcmon/fcmon/internal/manager/tsdb"
 )
@@ -43,6 +44,10 @@ type Config struct {
 	APIToken, APITokenFile string
 	// Insecure allows a non-loopback Listen without a token.
 	Insecure bool
+	// TokensFile holds more tokens, each with a role (access.ParseTokens);
+	// RegistrationSecretFile the secret guests' per-VM registration
+	// credentials derive from.
+	TokensFile, RegistrationSecretFile string
 	// HostAgentTokenFile and GuestAgentTokenFile hold the tokens the
 	// manager presents to host and guest agents.
 	HostAgentTokenFile, GuestAgentTokenFile string
@@ -123,6 +128,10 @@ func (c *Config) Flags(fs *cli.FlagSet) {
 		"bearer token every /v1 call and /metrics then require (prefer MANAGER_API_TOKEN or --api-token-file: flags show in ps)")
 	fs.String(&c.APITokenFile, "api-token-file", "", "file holding the API token, instead of --api-token")
 	fs.Bool(&c.Insecure, "insecure", false, "allow listening on a non-loopback address without an API token")
+	fs.String(&c.TokensFile, "tokens-file", "",
+		"file of tokens with roles, one a line: ROLE NAME TOKEN (roles admin, read, register; mode 600); reread on SIGHUP")
+	fs.String(&c.RegistrationSecretFile, "registration-secret-file", "",
+		"file holding the secret (32 bytes or more, mode 600) each VM's registration credential derives from: see `manager registration-token`")
 	fs.String(&c.HostAgentTokenFile, "host-agent-token-file", "", "file holding the token of the host agents (their --token-file)")
 	fs.String(&c.GuestAgentTokenFile, "guest-agent-token-file", "", "file holding the token of the guest agents (their --token-file)")
 	fs.String(&c.AllowedHosts, "allowed-hosts", "",
@@ -153,6 +162,7 @@ type settings struct {
 	origins     []string
 	retention   time.Duration
 	apiToken    string
+	keys        *access.Keys
 	hostToken   string
 	guestToken  string
 	hostAgents  []string     // canonical URLs of --host-agents
@@ -228,8 +238,8 @@ func (c *Config) validate() (settings, error) {
 	if err != nil {
 		return s, err
 	}
-	if !loopback && s.apiToken == "" && !c.Insecure {
-		return s, fmt.Errorf("--listen %s is not a loopback address: give --api-token (or MANAGER_API_TOKEN, --api-token-file), or --insecure to serve without authentication", c.Listen)
+	if !loopback && !s.keys.Readers() && !c.Insecure {
+		return s, fmt.Errorf("--listen %s is not a loopback address: give --api-token (or MANAGER_API_TOKEN, --api-token-file) or an admin or read token in --tokens-file, or --insecure to serve without authentication", c.Listen)
 	}
 	if s.hosts, err = netpolicy.NewHosts(c.Listen, netpolicy.SplitList(c.AllowedHosts)); err != nil {
 		return s, err
@@ -250,6 +260,15 @@ func (c *Config) readTokens(s *settings) error {
 		if s.apiToken = strings.TrimSpace(c.APIToken); strings.ContainsAny(s.apiToken, " \t\r\n") {
 			return errors.New("--api-token holds whitespace; a token is one word")
 		}
+	}
+	var secret []byte
+	if c.RegistrationSecretFile != "" {
+		if secret, err = access.ReadSecretFile(c.RegistrationSecretFile); err != nil {
+			return fmt.Errorf("--registration-secret-file %w", err)
+		}
+	}
+	if s.keys, err = access.New(access.Options{TokensFile: c.TokensFile, AdminToken: s.apiToken, Secret: secret}); err != nil {
+		return err
 	}
 	if c.HostAgentTokenFile != "" {
 		if s.hostToken, err = bearer.ReadFile("--host-agent-token-file", c.HostAgentTokenFile); err != nil {

@@ -13,9 +13,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/httpapi"
@@ -197,7 +199,7 @@ func (m *Manager) build(st store.Store, url string) *parts {
 			return hostView(h, st, ok)
 		},
 		Cluster:        p.cluster,
-		Token:          m.set.apiToken,
+		Keys:           m.set.keys,
 		GuestAllow:     m.set.guestAllow,
 		HostAgentAllow: m.set.hostAllow,
 		Hosts:          m.set.hosts,
@@ -270,6 +272,9 @@ func (m *Manager) Serve(ctx context.Context, st store.Store, ln net.Listener) er
 	if m.tls != nil {
 		collWG.Go(func() { m.tls.ReloadOnHangup(collCtx, m.log) })
 	}
+	if m.cfg.TokensFile != "" {
+		collWG.Go(func() { m.reloadTokensOnHangup(collCtx) })
+	}
 	defer func() {
 		stopColl()
 		collWG.Wait()
@@ -287,7 +292,7 @@ func (m *Manager) Serve(ctx context.Context, st store.Store, ln net.Listener) er
 		OnShutdown:        p.hub.Close,
 		Log:               m.log,
 		Listening:         "manager listening",
-		LogAttrs:          []any{"poll_interval", m.cfg.PollInterval.String(), "auth", m.set.apiToken != "", "version", version.Version},
+		LogAttrs:          []any{"poll_interval", m.cfg.PollInterval.String(), "auth", !m.set.keys.Open(), "version", version.Version},
 	}.Run(ctx, ln)
 	if err == nil {
 		m.log.Info("shutting down")
@@ -314,4 +319,26 @@ func (q historyQuery) Query(ctx context.Context, vmID string, sinceMs, untilMs, 
 		return res, httpapi.Errorf(http.StatusBadGateway, "%v", err)
 	}
 	return res, err
+}
+
+// reloadTokensOnHangup rereads --tokens-file on every SIGHUP until ctx
+// ends: a removed token is refused at once (its streams end), the others
+// and their streams go on. A file that does not read keeps the tokens as
+// they were.
+func (m *Manager) reloadTokensOnHangup(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if n, err := m.set.keys.Reload(); err != nil {
+				m.log.Error("SIGHUP: re-reading the tokens file failed; the tokens stay as they were", "err", err)
+			} else {
+				m.log.Info("SIGHUP: tokens file re-read", "tokens", n)
+			}
+		}
+	}
 }

@@ -1,13 +1,17 @@
 package e2e
 
 import (
-	"github.com/google/uuid"
-
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/fcmon/fcmon/internal/testsupport/demo"
 	"github.com/fcmon/fcmon/internal/testsupport/vmtest"
@@ -26,6 +30,9 @@ type system struct {
 	hostAgentURL string
 	client       *demo.Client
 	guests       []*guest
+	// secret is the manager's --registration-secret-file: each guest
+	// registers with its own VM's credential, derived from it.
+	secret string
 }
 
 // guest is one booted demo guest.
@@ -45,6 +52,10 @@ func startSystem(t *testing.T) *system {
 		t.Skipf("%v", err)
 	}
 	s := &system{t: t, dataDir: t.TempDir()}
+	s.secret = filepath.Join(s.dataDir, "registration.secret")
+	if err := os.WriteFile(s.secret, []byte("an e2e registration secret, 32 bytes or more\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var err error
 	if s.managerPort, err = demo.FreePort(); err != nil {
 		t.Fatal(err)
@@ -82,6 +93,7 @@ func (s *system) startManager() {
 	s.manager = startProgram(s.t, managerBin, s.client.Base+"/healthz",
 		"--listen", fmt.Sprintf("127.0.0.1:%d", s.managerPort), "--data-dir", s.dataDir,
 		"--poll-interval", pollInterval.String(), "--guest-allow-cidrs", "127.0.0.0/8",
+		"--registration-secret-file", s.secret,
 		// The guests register through QEMU's forward at this address.
 		"--allowed-hosts", vmtest.ServiceIP)
 }
@@ -99,6 +111,13 @@ func (s *system) boot(t *testing.T, g demo.Guest) (*guest, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The VM's registration credential, as a launcher gets it, on the
+	// kernel command line: the guest holds no other credential.
+	cred, err := exec.Command(managerBin, "registration-token", "--registration-secret-file", s.secret, out.id).Output()
+	if err != nil {
+		return nil, fmt.Errorf("manager registration-token: %w", err)
+	}
+	cfg.KernelArgs = append(cfg.KernelArgs, "guest_agent.register_token="+strings.TrimSpace(string(cred)))
 	cfg.BeforeBoot = func(pid int) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

@@ -13,6 +13,7 @@ import (
 	"github.com/fcmon/fcmon/internal/core/httpapi"
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/manager/access"
 	"github.com/fcmon/fcmon/internal/manager/agentclient"
 	"github.com/fcmon/fcmon/internal/manager/store"
 	"github.com/fcmon/fcmon/internal/manager/ui"
@@ -104,8 +105,10 @@ type Options struct {
 	// Cluster is the managers sharing the database; nil: this one is
 	// alone (GET /v1/cluster answers 503, no request passes for a peer's).
 	Cluster Cluster
-	// Token, when set, is the bearer token every /v1 call and /metrics
-	// require.
+	// Keys are the credentials and their roles; nil means Token alone.
+	Keys *access.Keys
+	// Token, when set and Keys is nil, is the one admin token every /v1
+	// call and /metrics require.
 	Token string
 	// GuestAllow lists the networks guest_ip may lie in; HostAgentAllow
 	// those host_agent_url may name (or resolve to).
@@ -128,6 +131,7 @@ type API struct {
 	opt   Options
 	log   *slog.Logger
 	hosts *netpolicy.Hosts
+	keys  *access.Keys
 }
 
 // New returns the API over opt.
@@ -145,7 +149,11 @@ func New(opt Options) *API {
 	if hosts == nil {
 		hosts, _ = netpolicy.NewHosts("127.0.0.1:0", nil)
 	}
-	return &API{opt: opt, log: opt.Logger, hosts: hosts}
+	keys := opt.Keys
+	if keys == nil {
+		keys, _ = access.New(access.Options{AdminToken: opt.Token}) // cannot fail without a file
+	}
+	return &API{opt: opt, log: opt.Logger, hosts: hosts, keys: keys}
 }
 
 // shared reports whether other managers share the database: fleet-wide
@@ -174,37 +182,82 @@ func (a *API) shared() bool { return a.opt.Cluster != nil && a.opt.Cluster.Share
 //	GET    /v1/events · /v1/vms/{id}/events  events, newest first: ?vm_id=&type=&since=&until=&limit=
 //	GET    /v1/hosts · POST /v1/hosts        host agents: list · add one (201)
 //	GET    /v1/hosts/{id} · DELETE           one host agent · stop collecting it (204)
+//	GET    /v1/whoami                        the caller's credential: name and role
 //
-// With a token, everything under /v1 and /metrics needs it; /, /ui/ and
-// /healthz stay open (the page asks for the token itself). A request whose
+// With credentials, everything under /v1 and /metrics needs one whose role
+// allows it (see routes); /, /ui/ and /healthz stay open (the page asks for
+// the token itself). A request whose
 // Host does not name this manager gets 421 (the DNS-rebinding defence).
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
-	auth, wsAuth := a.requireToken, a.requireStream
 	page := a.serve(methods{"GET": serveUI(ui.Handler())})
 	mux.Handle("/{$}", page)
 	mux.Handle(ui.Prefix, page)
 	mux.Handle("/healthz", a.serve(methods{"GET": a.health}))
-	mux.Handle("/metrics", auth(a.serve(methods{"GET": a.metrics})))
-	mux.Handle("/v1/vms", auth(a.serve(methods{"GET": a.listVMs, "POST": a.createVM})))
-	mux.Handle("/v1/vms/{id}", auth(a.serve(methods{"GET": a.getVM, "DELETE": a.deleteVM})))
-	mux.Handle("/v1/vms/{id}/guest-ip", auth(a.serve(methods{"POST": a.setGuestIP})))
-	mux.Handle("/v1/vms/{id}/metrics", auth(a.serve(methods{"GET": a.latest})))
-	mux.Handle("/v1/vms/{id}/metrics/history", auth(a.serve(methods{"GET": a.history})))
-	mux.Handle("/v1/vms/{id}/metrics/ws", wsAuth(a.serveStream(methods{"GET": a.streamVM})))
-	mux.Handle("/v1/metrics/ws", wsAuth(a.serveStream(methods{"GET": a.streamAll})))
-	mux.Handle("/v1/cluster", auth(a.serve(methods{"GET": a.cluster})))
-	mux.Handle("/v1/cluster/latest", auth(a.serve(methods{"GET": a.clusterLatest})))
-	mux.Handle("/v1/prometheus/sd", auth(a.serve(methods{"GET": a.prometheusSD})))
-	mux.Handle("/v1/fleet", auth(a.serve(methods{"GET": a.fleet})))
-	mux.Handle("/v1/fleet/ws", wsAuth(a.serveStream(methods{"GET": a.streamFleet})))
-	mux.Handle("/v1/events", auth(a.serve(methods{"GET": a.listEvents})))
-	mux.Handle("/v1/vms/{id}/events", auth(a.serve(methods{"GET": a.vmEvents})))
-	mux.Handle("/v1/hosts", auth(a.serve(methods{"GET": a.listHosts, "POST": a.createHost})))
-	mux.Handle("/v1/hosts/{id}", auth(a.serve(methods{"GET": a.getHost, "DELETE": a.deleteHost})))
-	mux.Handle("/v1/", auth(a.serve(notFoundMethods)))
+	for _, rt := range a.routes() {
+		for m := range rt.methods {
+			if _, ok := rt.roles[m]; !ok {
+				panic("api: " + m + " " + rt.pattern + " has no role") // every endpoint names who may call it
+			}
+		}
+		h := a.serve(rt.methods)
+		if rt.stream {
+			h = a.serveStream(rt.methods)
+		}
+		mux.Handle(rt.pattern, a.authorize(rt, h))
+	}
 	mux.Handle("/", a.serve(notFoundMethods))
 	return httpapi.CheckHost(a.hosts, a.writeError, a.checkPeer(mux))
+}
+
+// Routes lists every endpoint behind a credential with the role it needs.
+func (a *API) Routes() []RouteRole {
+	var out []RouteRole
+	for _, rt := range a.routes() {
+		for m, role := range rt.roles {
+			out = append(out, RouteRole{Pattern: rt.pattern, Method: m, Role: role, Stream: rt.stream})
+		}
+	}
+	return out
+}
+
+// routes are the endpoints behind a credential: GETs and the streams need
+// read, writes admin, setting a guest's address register (which a VM's own
+// registration credential may do for that VM).
+func (a *API) routes() []route {
+	read, admin, register := access.Read, access.Admin, access.Register
+	r := func(pattern string, m methods, roles map[string]access.Role) route {
+		return route{pattern: pattern, methods: m, roles: roles}
+	}
+	stream := func(pattern string, h handler) route {
+		return route{pattern: pattern, methods: methods{"GET": h}, roles: map[string]access.Role{"GET": read}, stream: true}
+	}
+	get := func(pattern string, h handler) route {
+		return r(pattern, methods{"GET": h}, map[string]access.Role{"GET": read})
+	}
+	return []route{
+		get("/metrics", a.metrics),
+		r("/v1/vms", methods{"GET": a.listVMs, "POST": a.createVM}, map[string]access.Role{"GET": read, "POST": admin}),
+		r("/v1/vms/{id}", methods{"GET": a.getVM, "DELETE": a.deleteVM}, map[string]access.Role{"GET": read, "DELETE": admin}),
+		r("/v1/vms/{id}/guest-ip", methods{"POST": a.setGuestIP}, map[string]access.Role{"POST": register}),
+		get("/v1/vms/{id}/metrics", a.latest),
+		get("/v1/vms/{id}/metrics/history", a.history),
+		stream("/v1/vms/{id}/metrics/ws", a.streamVM),
+		stream("/v1/metrics/ws", a.streamAll),
+		get("/v1/cluster", a.cluster),
+		get("/v1/cluster/latest", a.clusterLatest),
+		get("/v1/prometheus/sd", a.prometheusSD),
+		get("/v1/fleet", a.fleet),
+		stream("/v1/fleet/ws", a.streamFleet),
+		get("/v1/events", a.listEvents),
+		get("/v1/vms/{id}/events", a.vmEvents),
+		r("/v1/hosts", methods{"GET": a.listHosts, "POST": a.createHost}, map[string]access.Role{"GET": read, "POST": admin}),
+		r("/v1/hosts/{id}", methods{"GET": a.getHost, "DELETE": a.deleteHost}, map[string]access.Role{"GET": read, "DELETE": admin}),
+		r("/v1/whoami", methods{"GET": a.whoami}, map[string]access.Role{"GET": access.Anyone}),
+		// Unknown paths below /v1 need a credential too: what exists is
+		// not told to strangers.
+		r("/v1/", notFoundMethods, map[string]access.Role{"GET": read, "POST": read, "PUT": read, "DELETE": read, "PATCH": read}),
+	}
 }
 
 // checkPeer refuses a request whose PeerHeader is not another manager's

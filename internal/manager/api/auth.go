@@ -1,11 +1,13 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
 	"github.com/fcmon/fcmon/internal/core/bearer"
 	"github.com/fcmon/fcmon/internal/core/httpapi"
+	"github.com/fcmon/fcmon/internal/manager/access"
 )
 
 // subprotocolPrefix marks the token among a WebSocket client's offered
@@ -13,47 +15,143 @@ import (
 // can offer "bearer.<token>" in Sec-WebSocket-Protocol.
 const subprotocolPrefix = "bearer."
 
-// requireToken wraps next so that it needs "Authorization: Bearer <token>"
-// when the API has a token (401 otherwise).
-func (a *API) requireToken(next http.Handler) http.Handler {
-	return httpapi.RequireToken(a.opt.Token, "manager", "--api-token", a.writeError, next)
+// route is one path of the API: its handlers by method, the role each
+// needs, and whether it is a stream.
+type route struct {
+	pattern string
+	methods methods
+	roles   map[string]access.Role
+	stream  bool
 }
 
-// requireStream guards the WebSocket endpoints: a browser's Origin must
-// name this manager or an --allowed-origins host (403 otherwise), and with
-// a token the request needs it, as the Authorization header, ?token= or a
-// "bearer.<token>" subprotocol. The token is removed from the request
-// before next sees it, so it is never logged by the stream nor echoed back
-// as the chosen subprotocol.
-func (a *API) requireStream(next http.Handler) http.Handler {
+// RouteRole is one endpoint and the role it needs, as Routes lists them.
+type RouteRole struct {
+	Pattern, Method string
+	Role            access.Role
+	Stream          bool
+}
+
+// identityKey carries the request's Identity in its context.
+type identityKey struct{}
+
+// caller returns who made r ("" role when the API is open).
+func caller(r *http.Request) access.Identity {
+	id, _ := r.Context().Value(identityKey{}).(access.Identity)
+	return id
+}
+
+// authorize wraps a route's handler: with credentials configured, a
+// request needs one (401 without, or with an unknown one) whose role
+// allows the method (403 naming the role needed). A registration
+// credential sets its own VM's address only. A request another manager
+// signed (PeerHeader, verified before this) reads as "peer". Streams also
+// take the token as ?token= or a "bearer.<token>" subprotocol, removed
+// before the stream sees the request, and end when a reload removes the
+// token that opened them. Every write is logged with the credential's name.
+func (a *API) authorize(rt route, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !httpapi.OriginAllowed(r, a.hosts, a.opt.AllowedOrigin) {
+		if rt.stream && !httpapi.OriginAllowed(r, a.hosts, a.opt.AllowedOrigin) {
 			a.writeError(w, r, httpapi.Errorf(http.StatusForbidden,
 				"Origin %q may not open a stream; the manager's --allowed-origins lists other sites' origins that may", r.Header.Get("Origin")))
 			return
 		}
-		if a.opt.Token == "" {
+		need, known := rt.roles[r.Method]
+		if !known {
+			need = access.Anyone // the handler answers 405
+		}
+		if a.keys.Open() && !(need == access.Register && a.keys.Registration()) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		r = r.Clone(r.Context())
-		query := r.URL.Query()
-		fromQuery := query.Get("token")
-		if query.Has("token") {
-			query.Del("token")
-			r.URL.RawQuery = query.Encode()
+		token := bearer.FromHeader(r.Header.Get("Authorization"))
+		if rt.stream {
+			r = r.Clone(r.Context())
+			query := r.URL.Query()
+			if query.Has("token") {
+				if t := query.Get("token"); token == "" {
+					token = t
+				}
+				query.Del("token")
+				r.URL.RawQuery = query.Encode()
+			}
+			if t := stripTokenProtocol(r.Header); token == "" {
+				token = t
+			}
 		}
-		fromProtocol := stripTokenProtocol(r.Header)
-		ok := bearer.Check(r.Header.Get("Authorization"), a.opt.Token)
-		ok = bearer.Equal(fromQuery, a.opt.Token) || ok
-		ok = bearer.Equal(fromProtocol, a.opt.Token) || ok
+		id, ok := a.keys.Lookup(token)
+		if !ok && len(r.Header.Values(PeerHeader)) == 1 { // checkPeer verified it
+			id, ok = access.Identity{Name: "peer", Role: access.Read}, true
+		}
 		if !ok {
-			httpapi.Unauthorized(w, r, "manager", "--api-token", a.writeError)
+			from := "--api-token or --tokens-file"
+			if need == access.Register && a.keys.Registration() {
+				from = "--tokens-file, or the VM's registration credential from manager registration-token"
+			}
+			httpapi.Unauthorized(w, r, "manager", from, a.writeError)
 			return
 		}
-		next.ServeHTTP(w, r)
+		if err := allowed(id, need, r); err != nil {
+			a.log.Warn("API call refused", "by", id.Name, "role", id.Role, "method", r.Method, "path", r.URL.Path)
+			a.writeError(w, r, err)
+			return
+		}
+		ctx := context.WithValue(r.Context(), identityKey{}, id)
+		if rt.stream {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(ctx)
+			defer cancel()
+			defer a.keys.Track(id, cancel)()
+		}
+		r = r.WithContext(ctx)
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			next.ServeHTTP(w, r)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		a.log.Info("API write", "by", id.Name, "role", id.Role, "method", r.Method, "path", r.URL.Path, "status", sw.status)
 	})
 }
+
+// allowed checks id's role against need: nil, or the 403 to answer.
+func allowed(id access.Identity, need access.Role, r *http.Request) error {
+	if id.Role == access.Guest {
+		vm := strings.ToLower(r.PathValue("id"))
+		if need != access.Register {
+			return httpapi.Errorf(http.StatusForbidden,
+				"a registration credential (of VM %s) may only set that VM's guest address (POST /v1/vms/%s/guest-ip)", id.VMID, id.VMID)
+		}
+		if vm != id.VMID {
+			return httpapi.Errorf(http.StatusForbidden,
+				"this registration credential is VM %s's; it may not register VM %s", id.VMID, clipID(vm))
+		}
+		return nil
+	}
+	if !id.Role.Allows(need) {
+		return httpapi.Errorf(http.StatusForbidden, "%s %s needs the %s role; token %q has %s", r.Method, r.URL.Path, need, id.Name, id.Role)
+	}
+	return nil
+}
+
+func clipID(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// statusWriter remembers the status a handler answered.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // stripTokenProtocol removes every "bearer.<token>" entry from the
 // Sec-WebSocket-Protocol header and returns the last token found.
@@ -75,4 +173,15 @@ func stripTokenProtocol(h http.Header) string {
 		h.Set("Sec-WebSocket-Protocol", strings.Join(keep, ", "))
 	}
 	return token
+}
+
+// whoami answers who the caller is: its name and role (GET /v1/whoami),
+// so a page can offer only what the token may do.
+func (a *API) whoami(w http.ResponseWriter, r *http.Request) error {
+	id := caller(r)
+	role := id.Role
+	if a.keys.Open() {
+		role, id.Name = access.Admin, "" // an open API: everything
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"name": id.Name, "role": string(role)})
 }
