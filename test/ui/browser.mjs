@@ -14,6 +14,7 @@ export const env = {
   url: process.env.FCMON_UI_URL,
   tokenUrl: process.env.FCMON_UI_TOKEN_URL,
   token: process.env.FCMON_UI_TOKEN,
+  readToken: process.env.FCMON_UI_READ_TOKEN,
   control: process.env.FCMON_UI_CONTROL,
   artifacts: process.env.FCMON_UI_ARTIFACTS,
   screenshot: process.env.FCMON_UI_SCREENSHOT,

@@ -31,6 +31,10 @@ const nodeTimeout = 240 * time.Second
 // prompt test signs in to.
 const testToken = "ui-test-token-7f3a"
 
+// readToken is a read-only token of the second manager (--tokens-file):
+// signed in with it, the page shows no write forms.
+const readToken = "ui-read-token-0123456789"
+
 // TestBrowser runs the Node browser tests (*.test.mjs) against two
 // managers: an open one with three VMs (guest agent with host agent and
 // Firecracker FIFO; host agent only; nothing), and one that needs a token.
@@ -54,7 +58,11 @@ func TestBrowser(t *testing.T) {
 		"host_agent_url": "http://" + host.Addr, "vmm_pid": startVMM(t)})
 	register(t, open.Addr, "", map[string]any{"name": "spare-3"})
 
-	secured := startManager(t, "--api-token", testToken)
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("read dashboard "+readToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	secured := startManager(t, "--api-token", testToken, "--tokens-file", tokens)
 	ip, port = splitAddr(t, startGuestAgent(t, procfixture.Copy(t)).Addr)
 	register(t, secured.Addr, testToken, map[string]any{"name": "secure-1", "guest_ip": ip, "guest_port": port})
 
@@ -64,6 +72,7 @@ func TestBrowser(t *testing.T) {
 		"FCMON_UI_URL":         "http://" + open.Addr + "/",
 		"FCMON_UI_TOKEN_URL":   "http://" + secured.Addr + "/",
 		"FCMON_UI_TOKEN":       testToken,
+		"FCMON_UI_READ_TOKEN":  readToken,
 		"FCMON_UI_CONTROL":     srv.URL,
 		"FCMON_UI_ARTIFACTS":   artifactsDir(t, "ui"),
 		"FCMON_UI_SCREENSHOT":  screenshotPath(t),

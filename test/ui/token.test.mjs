@@ -50,3 +50,30 @@ describe('token prompt', { skip }, () => {
     assert.equal(await page.getByRole('dialog').count(), 0);
   });
 });
+
+describe('a read token', { skip }, () => {
+  let b;
+  before(async () => {
+    b = await launch('light');
+    await b.page.goto(`${env.tokenUrl}#/vms`);
+  });
+  after(async () => {
+    await shot(b.page, 'token-read');
+    await b.context.close();
+  });
+
+  test('signs in, reads, and is offered no write forms', async () => {
+    const { page } = b;
+    const dialog = page.getByRole('dialog', { name: 'API token required' });
+    await dialog.getByLabel('API token').fill(env.readToken);
+    await dialog.getByRole('button', { name: 'Sign in' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const table = page.getByRole('table', { name: 'Virtual machines' });
+    await table.getByRole('link', { name: 'secure-1', exact: true }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('fcmon.role')), 'read');
+    assert.equal(await page.getByRole('heading', { name: 'Register a VM' }).count(), 0, 'no register form for a read token');
+    await table.getByRole('link', { name: 'secure-1', exact: true }).click();
+    await page.getByRole('tablist', { name: 'VM views' }).waitFor();
+    assert.equal(await page.getByRole('heading', { name: 'Guest agent address' }).count(), 0, 'no guest address form for a read token');
+  });
+});

@@ -16,9 +16,24 @@ export function getToken() {
   return sessionStorage.getItem(TOKEN_KEY) || '';
 }
 
-export function setToken(token) {
+export function setToken(token, role = '') {
   if (token) sessionStorage.setItem(TOKEN_KEY, token);
   else sessionStorage.removeItem(TOKEN_KEY);
+  if (role) sessionStorage.setItem(ROLE_KEY, role);
+  else sessionStorage.removeItem(ROLE_KEY);
+}
+
+const ROLE_KEY = 'fcmon.role';
+
+/**
+ * may reports whether the kept token's role allows a call needing need
+ * ('admin' or 'register'); without a token (an open manager) all is
+ * allowed. The page offers only what the token may do.
+ */
+export function may(need) {
+  const role = sessionStorage.getItem(ROLE_KEY);
+  if (!role || role === 'admin') return true;
+  return need === 'register' && role === 'register';
 }
 
 // askToken is called on a 401; it resolves once a working token is set.

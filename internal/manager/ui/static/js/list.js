@@ -4,7 +4,7 @@
 // a CPU sparkline for the rows on screen only (the fleet stream's watch),
 // and the form that registers a VM.
 
-import { call, fleetStream } from './api.js';
+import { call, fleetStream, may } from './api.js';
 import { h, rendered, setText } from './dom.js';
 import { NONE, kib, percent, rate } from './format.js';
 import { status } from './status.js';
@@ -137,13 +137,14 @@ export async function showList(main, setConnection, params) {
     h('div', { class: 'table-wrap' }, table),
     empty,
     pager.el,
-    registerForm(() => load().catch(() => {})),
   );
   table.append(
     h('caption', { id: 'vms-caption', class: 'visually-hidden', text: 'Virtual machines' }),
     h('thead', {}, h('tr', {}, ...heads.map((x) => x.th))),
     tbody);
   await load();
+  // After the first load, so a token asked for on its 401 has named its role.
+  if (may('admin')) main.append(registerForm(() => load().catch(() => {})));
 
   live = fleetStream({
     sample: (s) => {

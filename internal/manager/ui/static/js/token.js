@@ -40,7 +40,7 @@ function open(reason, done) {
       // One row is enough to try the token (the whole list can be megabytes).
       const res = await send('GET', '/v1/vms?limit=1', undefined, token);
       if (res.status === 401) {
-        fail('The manager refused this token (401). Check --api-token or MANAGER_API_TOKEN.');
+        fail('The manager refused this token (401). Check --api-token, MANAGER_API_TOKEN or --tokens-file.');
         return;
       }
       if (!res.ok) {
@@ -53,7 +53,13 @@ function open(reason, done) {
     } finally {
       button.disabled = false;
     }
-    setToken(token);
+    // The token's role: the page then offers only what it may do.
+    let role = 'read';
+    try {
+      const who = await send('GET', '/v1/whoami', undefined, token);
+      if (who.ok) role = (await who.json()).role || 'read';
+    } catch { /* keep the narrowest */ }
+    setToken(token, role);
     form.removeEventListener('submit', submit);
     dialog.removeEventListener('cancel', cancel);
     dialog.close();

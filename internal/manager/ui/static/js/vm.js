@@ -1,7 +1,7 @@
 // The VM page: status, the guest agent's address form, and the tabs —
 // metrics (the charts) and details (what was registered).
 
-import { call, stream, vmPath } from './api.js';
+import { call, may, stream, vmPath } from './api.js';
 import { h, setText } from './dom.js';
 import { NONE, ago, duration, percent, time } from './format.js';
 import { clearErrors, field, placeError, values } from './forms.js';
@@ -61,7 +61,7 @@ export async function showVM(main, id, setConnection) {
     h('div', { class: 'summary' },
       h('dl', { class: 'facts' }, h('dt', { text: 'Last sample' }), lastSample, h('dt', { text: 'Uptime' }), uptime,
         h('dt', { text: 'Guest clock' }), skew, h('dt', { text: "Host's view" }), hostView),
-      guestForm(vm, (updated) => { vm = updated; render(); })),
+      may('register') ? guestForm(vm, (updated) => { vm = updated; render(); }) : null),
     tabs([
       { key: 'metrics', label: 'Metrics', panel: metrics.el },
       { key: 'events', label: 'Events', panel: events.el },
