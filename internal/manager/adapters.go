@@ -36,7 +36,7 @@ func (p *parts) latest() []export.Labeled {
 	out := make([]export.Labeled, 0, len(vms))
 	for _, vm := range vms {
 		if s, ok := p.coll.Latest(vm.ID); ok {
-			out = append(out, export.Labeled{VMID: vm.ID, VMName: vm.Name, Sample: s})
+			out = append(out, export.Labeled{VMID: vm.ID, VMName: vm.Name, HostID: vm.HostID, Labels: vm.Merged, Sample: s})
 		}
 	}
 	return out

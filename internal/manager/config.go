@@ -12,6 +12,7 @@ import (
 
 	"github.com/fcmon/fcmon/internal/core/bearer"
 	"github.com/fcmon/fcmon/internal/core/cli"
+	"github.com/fcmon/fcmon/internal/core/labels"
 	"github.com/fcmon/fcmon/internal/core/logging"
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
@@ -57,6 +58,8 @@ type Config struct {
 	// AllowedOrigins lists, comma-separated, other web origins whose pages
 	// may open the WebSocket streams (host patterns such as ui.example.com).
 	AllowedOrigins string
+	// PrometheusLabels are the VM labels copied onto every VM series.
+	PrometheusLabels string
 	// TLSCert and TLSKey serve HTTPS; TLSClientCA requires client
 	// certificates signed by it.
 	TLSCert, TLSKey, TLSClientCA string
@@ -138,6 +141,8 @@ func (c *Config) Flags(fs *cli.FlagSet) {
 		"comma-separated host names (or *.domain patterns) requests may name in Host besides the listen address, localhost and loopback addresses")
 	fs.String(&c.AllowedOrigins, "allowed-origins", "",
 		"comma-separated host patterns of other web origins allowed to open the WebSocket streams (default: same origin only)")
+	fs.String(&c.PrometheusLabels, "prometheus-labels", "",
+		"comma-separated VM labels copied onto every VM series and SD target (all labels are on fcmon_vm_info), e.g. tenant,template")
 	fs.String(&c.TLSCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with; re-read when it changes or on SIGHUP")
 	fs.String(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.String(&c.TLSClientCA, "tls-client-ca", "", "PEM CA certificates; every client must then present a certificate they signed")
@@ -169,6 +174,7 @@ type settings struct {
 	tsdb        *tsdb.Client // --history-url; nil: the rollups
 	advertise   string       // --advertise-url, canonical
 	limits      registry.Limits
+	promLabels  []string // --prometheus-labels
 }
 
 // validate checks c and reads its token files. Errors are one line and
@@ -221,6 +227,9 @@ func (c *Config) validate() (settings, error) {
 		if s.tsdb, err = tsdb.New(c.HistoryURL, s.hostAllow); err != nil {
 			return s, err
 		}
+	}
+	if s.promLabels, err = labels.ParseCopied(c.PrometheusLabels); err != nil {
+		return s, fmt.Errorf("--prometheus-labels: %w", err)
 	}
 	s.origins = netpolicy.SplitList(c.AllowedOrigins)
 	for _, o := range s.origins {

@@ -153,10 +153,10 @@ func (m *Manager) build(st store.Store, url string) *parts {
 	p := &parts{}
 	p.hub = hub.New(hub.Options{OriginPatterns: m.set.origins, Subprotocols: []string{Subprotocol},
 		MaxClients: m.cfg.MaxStreams, Logger: m.log.With("part", "hub")})
-	var promHandler http.Handler
+	var promHandler *export.Handler
 	p.metrics, promHandler = export.NewRegistry(p.latest, func() (int, uint64) {
 		return p.hub.Subscribers(), p.hub.Dropped()
-	})
+	}, m.set.promLabels)
 	p.hist = history.New(history.Options{Store: countingStore{st, p.metrics.RollupsWritten},
 		Retention: m.set.retention, Logger: m.log.With("part", "history"), Remote: p.remoteHistory(m.set.tsdb)})
 	p.events = events.New(events.Options{Store: st, Logger: m.log.With("part", "events"), Retention: m.set.retention,
@@ -187,7 +187,7 @@ func (m *Manager) build(st store.Store, url string) *parts {
 	})
 	p.api = api.New(api.Options{
 		Store: p.reg.Writes(st), Cache: p.reg, Samples: p.coll, History: historyQuery{p.hist},
-		Streams: p.hub, Metrics: promHandler,
+		Streams: p.hub, Metrics: promHandler, PrometheusLabels: m.set.promLabels,
 		Forget: func(id string) {
 			p.coll.Forget(id)
 			p.hist.Forget(id)

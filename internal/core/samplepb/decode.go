@@ -17,6 +17,7 @@ const (
 	MaxVMs       = 100_000
 	maxStringLen = 4096
 	maxErrors    = 32
+	maxLabels    = 32 // labels.MaxLabels
 )
 
 // Decoder decodes documents, reusing what it can between them: the VMs
@@ -147,7 +148,9 @@ func (d *Decoder) vm(data []byte, v *VM) error {
 			v.HasBlock = true
 			return d.sub(t, b, func() error { return d.rates(b, &v.Block) })
 		case vmErrors:
-			return d.sub(t, b, func() error { return d.errorEntry(b, v) })
+			return d.sub(t, b, func() error { return d.mapEntry(b, &v.Errors, maxErrors, "errors") })
+		case vmLabels:
+			return d.sub(t, b, func() error { return d.mapEntry(b, &v.Labels, maxLabels, "labels") })
 		}
 		return nil
 	})
@@ -299,7 +302,9 @@ func (d *Decoder) rates(data []byte, r *Rates) error {
 	})
 }
 
-func (d *Decoder) errorEntry(data []byte, v *VM) error {
+// mapEntry reads one entry of a map<string, string> field into *m, at
+// most limit entries.
+func (d *Decoder) mapEntry(data []byte, m *map[string]string, limit int, what string) error {
 	var k, val string
 	err := fields(data, func(n protowire.Number, t protowire.Type, b []byte, _ uint64) error {
 		switch n {
@@ -313,13 +318,13 @@ func (d *Decoder) errorEntry(data []byte, v *VM) error {
 	if err != nil {
 		return err
 	}
-	if v.Errors == nil {
-		v.Errors = make(map[string]string, 2)
+	if *m == nil {
+		*m = make(map[string]string, 2)
 	}
-	if len(v.Errors) >= maxErrors {
-		return fmt.Errorf("over %d errors", maxErrors)
+	if len(*m) >= limit {
+		return fmt.Errorf("over %d %s", limit, what)
 	}
-	v.Errors[k] = val
+	(*m)[k] = val
 	return nil
 }
 

@@ -2,6 +2,7 @@ package samplepb
 
 import (
 	"encoding/binary"
+	"maps"
 	"math"
 	"slices"
 
@@ -66,15 +67,17 @@ func appendVM(b []byte, v *VM) []byte {
 	if v.HasBlock {
 		b = appendMessage(b, vmBlock, func(b []byte) []byte { return appendRates(b, &v.Block) })
 	}
-	keys := make([]string, 0, len(v.Errors))
-	for k := range v.Errors {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys) // the same document encodes to the same bytes
-	for _, k := range keys {
-		b = appendMessage(b, vmErrors, func(b []byte) []byte {
+	b = appendMap(b, vmErrors, v.Errors)
+	return appendMap(b, vmLabels, v.Labels)
+}
+
+// appendMap appends a map<string, string> field, keys in order: the same
+// document encodes to the same bytes.
+func appendMap(b []byte, n protowire.Number, m map[string]string) []byte {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		b = appendMessage(b, n, func(b []byte) []byte {
 			b = appendString(b, mapKey, k)
-			return appendString(b, mapValue, v.Errors[k])
+			return appendString(b, mapValue, m[k])
 		})
 	}
 	return b

@@ -10,7 +10,7 @@ const (
 
 	clashID, clashPID, clashHolderPID, clashRenamedTo, clashAtMs protowire.Number = 1, 2, 3, 4, 5
 
-	vmID, vmDiscovered, vmGuest, vmVCPU, vmBalloon, vmProcess, vmNetwork, vmBlock, vmErrors protowire.Number = 1, 2, 3, 4, 5, 6, 7, 8, 9
+	vmID, vmDiscovered, vmGuest, vmVCPU, vmBalloon, vmProcess, vmNetwork, vmBlock, vmErrors, vmLabels protowire.Number = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 
 	guestCPU, guestMemPct, guestMemUsed, guestMemTotal, guestMemAvail, guestUptime protowire.Number = 1, 2, 3, 4, 5, 6
 	guestTimestampMs, guestAgeMs, guestTransport, guestBootID, guestAgentVersion   protowire.Number = 7, 8, 9, 10, 11
@@ -35,7 +35,7 @@ var schema = map[string]map[string]protowire.Number{
 	"Exit":        {"id": exitID, "pid": exitPID, "at_ms": exitAtMs, "reason": exitReason},
 	"Clash":       {"id": clashID, "pid": clashPID, "holder_pid": clashHolderPID, "renamed_to": clashRenamedTo, "at_ms": clashAtMs},
 	"VM": {"id": vmID, "discovered": vmDiscovered, "guest": vmGuest, "vcpu": vmVCPU, "balloon": vmBalloon,
-		"process": vmProcess, "network": vmNetwork, "block": vmBlock, "errors": vmErrors},
+		"process": vmProcess, "network": vmNetwork, "block": vmBlock, "errors": vmErrors, "labels": vmLabels},
 	"Guest": {"cpu_usage_percent": guestCPU, "memory_usage_percent": guestMemPct, "memory_used_kb": guestMemUsed,
 		"memory_total_kb": guestMemTotal, "memory_available_kb": guestMemAvail, "uptime_seconds": guestUptime,
 		"timestamp_ms": guestTimestampMs, "age_ms": guestAgeMs, "transport": guestTransport, "boot_id": guestBootID,

@@ -24,6 +24,9 @@ func fromVM(s *wire.VMSample, nowMs int64) VM {
 	if len(s.Errors) > 0 {
 		v.Errors = s.Errors
 	}
+	if len(s.Labels) > 0 {
+		v.Labels = s.Labels
+	}
 	if g := s.Guest; g != nil {
 		v.HasGuest = true
 		pct := g.MemoryUsagePercent

@@ -60,6 +60,7 @@ type VM struct {
 	Block      Rates
 
 	Errors map[string]string // nil when there are none
+	Labels map[string]string // the launcher's labels; nil when there are none
 }
 
 // Guest is the guest agent's figures as the host agent last read them.

@@ -52,6 +52,7 @@ func full() HostSamples {
 		HasNetwork: true, Network: Rates{Source: "firecracker", RxBytesPerSec: 20013, TxBytesPerSec: 10006, AgeMs: 474},
 		HasBlock: true, Block: Rates{Source: "firecracker", RxBytesPerSec: 80052.1, TxBytesPerSec: 40026.05, AgeMs: 474},
 		Errors: map[string]string{"tap": "no such device", "balloon": strings.Repeat("é", 100)},
+		Labels: map[string]string{"tenant": "acme", "template": "py-3.12"},
 	}, {ID: "bare"}}, Exits: []Exit{{ID: "vm-0", PID: 23001, AtMs: 1796058080000, Reason: "killed by SIGKILL"}, {ID: "vm-9", PID: 9}},
 		Clashes: []Clash{{ID: "vm-0", PID: 23002, HolderPID: 23001, RenamedTo: "vm-0@23002", AtMs: 1796058081000}}}
 }

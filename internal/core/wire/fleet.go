@@ -63,6 +63,23 @@ type Fleet struct {
 	// MissingManagers names the managers sharing the database that did
 	// not answer: their VMs are missing from the counts and lists.
 	MissingManagers []string `json:"missing_managers,omitempty"`
+	// GroupBy is the label of ?group_by=, and Groups the VMs by its value
+	// (the VMs without the label under Value "", Missing set), most VMs
+	// first; absent without group_by.
+	GroupBy string       `json:"group_by,omitempty"`
+	Groups  []FleetGroup `json:"groups,omitempty"`
+}
+
+// FleetGroup is the VMs whose label GroupBy has one value.
+type FleetGroup struct {
+	Value   string `json:"value"`
+	Missing bool   `json:"missing,omitempty"` // the VMs without the label
+	VMs     int    `json:"vms"`
+	Live    int    `json:"live"`
+	// CPUPercentSum is the sum of the live VMs' CPU figures (each 0–100
+	// of its own vCPUs), MemoryUsedKBSum of their memory in use.
+	CPUPercentSum   float64 `json:"cpu_percent_sum"`
+	MemoryUsedKBSum float64 `json:"memory_used_kb_sum"`
 }
 
 // Sizes of the lists in a Fleet.

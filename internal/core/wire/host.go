@@ -279,6 +279,9 @@ type VMExit struct {
 type VMSample struct {
 	ID         string `json:"id"`
 	Discovered bool   `json:"discovered"`
+	// Labels are what the VM's launcher gave it: Firecracker's metrics
+	// properties and the labels file beside its API socket.
+	Labels map[string]string `json:"labels,omitempty"`
 	// Guest is the guest agent's latest /metrics document, read over
 	// vsock or TCP.
 	Guest *GuestSample `json:"guest,omitempty"`

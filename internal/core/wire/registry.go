@@ -26,6 +26,14 @@ type CreateVMRequest struct {
 	VMMPID       int     `json:"vmm_pid"`
 	MetricsFIFO  string  `json:"metrics_fifo"`
 	APISocket    string  `json:"api_socket"`
+	// Labels are the VM's labels (the rules: docs/labels.md).
+	Labels map[string]string `json:"labels"`
+}
+
+// PatchVMRequest is the body of PATCH /v1/vms/{id}: the labels set
+// through the API, replaced whole ({} removes them all).
+type PatchVMRequest struct {
+	Labels *map[string]string `json:"labels"`
 }
 
 // GuestIPRequest is the body of POST /v1/vms/{id}/guest-ip, which a guest
@@ -62,6 +70,10 @@ type VM struct {
 	HostID   string `json:"host_id,omitempty"`
 	HostVMID string `json:"host_vm_id,omitempty"`
 	GoneMs   int64  `json:"gone_ms,omitempty"`
+	// Labels are the VM's labels: those its host agent reports
+	// (LauncherLabels) with those set through the API over them.
+	Labels         map[string]string `json:"labels,omitempty"`
+	LauncherLabels map[string]string `json:"launcher_labels,omitempty"`
 
 	// Source and MemorySource are those of the latest sample (see
 	// CombinedSample); SourceNone before the first.

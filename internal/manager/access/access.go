@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/fcmon/fcmon/internal/core/labels"
 )
 
 // Role is what a credential may do.
@@ -62,6 +64,9 @@ type Identity struct {
 	Role Role
 	// VMID is the VM a Guest credential is for.
 	VMID string
+	// Scope, for a read token with a SELECTOR, picks the VMs it sees: every
+	// read answers as if the fleet held those only. Empty: all.
+	Scope labels.Selector
 	// key identifies the credential in the live set (its token's digest);
 	// empty for those not from the tokens file.
 	key [sha256.Size]byte
@@ -72,7 +77,8 @@ type Entry struct {
 	Role     Role
 	Name     string
 	Token    string
-	Selector string
+	Selector string          // as written; "" for none
+	Scope    labels.Selector // Selector, parsed
 }
 
 // MaxTokensFile bounds a tokens file.
@@ -82,8 +88,8 @@ const MaxTokensFile = 1 << 20
 // [SELECTOR]", '#' comments and blank lines allowed. ROLE is admin, read or
 // register; NAME 1 to 64 letters, digits, '.', '_' or '-', unique; TOKEN
 // at least 16 printable ASCII characters, unique. A SELECTOR would scope
-// the token to VMs by label, which this manager does not have yet: a line
-// with one is refused rather than read as a token that sees everything.
+// the token to the VMs with those labels (comma-separated terms of
+// labels.ParseTerm, all of which must hold); only a read token takes one.
 // Errors name the line.
 func ParseTokens(data []byte) ([]Entry, error) {
 	if len(data) > MaxTokensFile {
@@ -127,7 +133,14 @@ func ParseTokens(data []byte) ([]Entry, error) {
 			return fail("the token of %q is line %d's too", e.Name, prev)
 		}
 		if len(f) == 4 {
-			return fail("the selector %q of %q scopes a token to VMs by label, which this manager does not have yet; remove it (a token without one sees every VM)", clip(f[3]), e.Name)
+			if e.Role != Read {
+				return fail("the selector %q of %q: only a read token is scoped to VMs by label; an %s token acts on the whole fleet", clip(f[3]), e.Name, e.Role)
+			}
+			sel, err := labels.ParseList(f[3])
+			if err != nil {
+				return fail("the selector of %q: %v", e.Name, err)
+			}
+			e.Selector, e.Scope = f[3], sel
 		}
 		names[e.Name], tokens[e.Token] = n, n
 		out = append(out, e)
@@ -330,12 +343,15 @@ func (k *Keys) Reload() (int, error) {
 	set := make(map[[sha256.Size]byte]Identity, len(entries))
 	for _, e := range entries {
 		d := digest(e.Token)
-		set[d] = Identity{Name: e.Name, Role: e.Role, key: d}
+		set[d] = Identity{Name: e.Name, Role: e.Role, Scope: e.Scope, key: d}
 	}
+	old := *k.set.Load()
 	k.set.Store(&set)
 	k.mu.Lock()
 	for d, cancels := range k.streams {
-		if _, ok := set[d]; !ok {
+		// A stream ends with its token, and when the token now has another
+		// role or scope: it was opened as what the token was.
+		if now, ok := set[d]; !ok || !sameGrant(now, old[d]) {
 			for c := range cancels {
 				(*c)()
 			}
@@ -365,6 +381,11 @@ func (k *Keys) Lookup(token string) (Identity, bool) {
 		return Identity{Name: "guest of " + vmID, Role: Guest, VMID: vmID}, true
 	}
 	return Identity{}, false
+}
+
+// sameGrant reports whether a and b allow the same.
+func sameGrant(a, b Identity) bool {
+	return a.Name == b.Name && a.Role == b.Role && a.Scope.String() == b.Scope.String()
 }
 
 // Track ties a stream to the credential that opened it: when a reload

@@ -5,20 +5,30 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fcmon/fcmon/internal/core/labels"
 )
 
 func TestParseTokens(t *testing.T) {
-	good := "# comment\n\nadmin ops  aaaaaaaaaaaaaaaa   # trailing\nread grafana bbbbbbbbbbbbbbbb\nregister launcher cccccccccccccccc\n"
+	good := "# comment\n\nadmin ops  aaaaaaaaaaaaaaaa   # trailing\nread grafana bbbbbbbbbbbbbbbb\nregister launcher cccccccccccccccc\n" +
+		"read acme dddddddddddddddd tenant=acme,tier!=dev\n"
 	es, err := ParseTokens([]byte(good))
-	if err != nil || len(es) != 3 || es[0] != (Entry{Role: Admin, Name: "ops", Token: "aaaaaaaaaaaaaaaa"}) || es[2].Role != Register {
+	if err != nil || len(es) != 4 || es[0].Role != Admin || es[0].Name != "ops" || es[0].Token != "aaaaaaaaaaaaaaaa" ||
+		!es[0].Scope.Empty() || es[2].Role != Register {
 		t.Fatalf("ParseTokens = %+v, %v", es, err)
+	}
+	if sc := es[3].Scope; sc.String() != "tenant=acme,tier!=dev" || !sc.Matches(labels.Set{"tenant": "acme"}) || sc.Matches(labels.Set{"tenant": "acme", "tier": "dev"}) {
+		t.Errorf("the scope of acme: %q", sc)
 	}
 	for in, want := range map[string]string{
 		"root x aaaaaaaaaaaaaaaa": "line 1: role \"root\"",
 		"read x short":            "at least 16",
 		"read x aaaaaaaaaaaaaaaa\nread x bbbbbbbbbbbbbbbb": "line 2: name \"x\" is line 1's too",
 		"read x aaaaaaaaaaaaaaaa\nread y aaaaaaaaaaaaaaaa": "line 2: the token of \"y\" is line 1's too",
-		"read x aaaaaaaaaaaaaaaa tenant=acme":              "does not have yet",
+		"admin x aaaaaaaaaaaaaaaa tenant=acme":             "only a read token",
+		"register x aaaaaaaaaaaaaaaa tenant=acme":          "only a read token",
+		"read x aaaaaaaaaaaaaaaa tenant=":                  "no value",
+		"read x aaaaaaaaaaaaaaaa __x=1":                    "reserves",
 		"read":                                             "got 1 fields",
 		"read n/a aaaaaaaaaaaaaaaa":                        "name",
 		"read x aaaaaaaa\x01aaaaaaaa":                      "printable",
@@ -32,6 +42,7 @@ func TestParseTokens(t *testing.T) {
 func FuzzParseTokens(f *testing.F) {
 	f.Add([]byte("admin ops aaaaaaaaaaaaaaaa\n# x\nread r bbbbbbbbbbbbbbbb"))
 	f.Add([]byte("register  l\tcccccccccccccccc # c\r\n"))
+	f.Add([]byte("read t dddddddddddddddd tenant=acme,!gpu\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		es, err := ParseTokens(data)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/httpapi"
+	"github.com/fcmon/fcmon/internal/core/labels"
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/access"
@@ -38,10 +39,19 @@ type History interface {
 // and the VM known (the hub).
 type Streams interface {
 	ServeVM(w http.ResponseWriter, r *http.Request, vmID string)
-	ServeAll(w http.ResponseWriter, r *http.Request)
-	// ServeFleet is the fleet stream: summaries, events, and the samples
-	// of the VMs the client asks for.
-	ServeFleet(w http.ResponseWriter, r *http.Request)
+	// ServeAll streams the samples and events of the VMs keep takes (nil:
+	// all).
+	ServeAll(w http.ResponseWriter, r *http.Request, keep func(vmID string) bool)
+	// ServeFleet is the fleet stream: the summaries of the VMs sel picks,
+	// their events, and the samples of those the client asks for that
+	// keep takes.
+	ServeFleet(w http.ResponseWriter, r *http.Request, sel labels.Selector, keep func(vmID string) bool)
+}
+
+// Metrics serves the Prometheus export (package export): every series,
+// or with keep set only the series of the VMs it takes.
+type Metrics interface {
+	ServeMetrics(w http.ResponseWriter, r *http.Request, keep func(vmID string) bool)
 }
 
 // Cache is the manager's in-memory copy of the registry. While the
@@ -56,6 +66,9 @@ type Cache interface {
 	// this manager since (the cache itself when the database does not
 	// answer). The slice is shared: callers must not modify it.
 	CurrentVMs(ctx context.Context) ([]store.VM, error)
+	// LabelsOf returns the merged labels of the VM with id as last read,
+	// false for an unknown id; cheap enough to call for every sample.
+	LabelsOf(id string) (labels.Set, bool)
 }
 
 // Cluster is the managers sharing this one's database, as the API reads
@@ -93,7 +106,7 @@ type Options struct {
 	Samples Samples
 	History History
 	Streams Streams
-	Metrics http.Handler // GET /metrics
+	Metrics Metrics // GET /metrics
 	// Forget drops a deleted VM's live state (collector, history). It is
 	// called after the VM left the store.
 	Forget func(vmID string)
@@ -122,8 +135,11 @@ type Options struct {
 	// AllowedOrigin reports whether a web origin's host:port, not this
 	// manager's, may open streams (--allowed-origins); nil means none.
 	AllowedOrigin func(host string) bool
-	Logger        *slog.Logger
-	Now           func() time.Time // default time.Now
+	// PrometheusLabels are the VM labels copied onto each series and SD
+	// target (--prometheus-labels); every label is on fcmon_vm_info.
+	PrometheusLabels []string
+	Logger           *slog.Logger
+	Now              func() time.Time // default time.Now
 }
 
 // API is the manager's HTTP API. Create it with New.
@@ -167,7 +183,7 @@ func (a *API) shared() bool { return a.opt.Cluster != nil && a.opt.Cluster.Share
 //	GET    /healthz                          "OK" when the database answers, else 503
 //	GET    /metrics                          Prometheus text for every VM
 //	GET    /v1/vms · POST /v1/vms            list · register (201)
-//	GET    /v1/vms/{id} · DELETE             one VM · remove it and its history (204)
+//	GET    /v1/vms/{id} · DELETE · PATCH     one VM · remove it and its history (204) · set its labels
 //	POST   /v1/vms/{id}/guest-ip             set the guest agent's address (200)
 //	GET    /v1/vms/{id}/metrics              latest combined sample
 //	GET    /v1/vms/{id}/metrics/history      samples over ?since=&until=&step= (Unix ms)
@@ -200,6 +216,9 @@ func (a *API) Handler() http.Handler {
 				panic("api: " + m + " " + rt.pattern + " has no role") // every endpoint names who may call it
 			}
 		}
+		if _, reads := rt.methods["GET"]; reads && rt.scope == scopeNone {
+			panic("api: GET " + rt.pattern + " does not say how a scoped token reads it")
+		}
 		h := a.serve(rt.methods)
 		if rt.stream {
 			h = a.serveStream(rt.methods)
@@ -215,7 +234,8 @@ func (a *API) Routes() []RouteRole {
 	var out []RouteRole
 	for _, rt := range a.routes() {
 		for m, role := range rt.roles {
-			out = append(out, RouteRole{Pattern: rt.pattern, Method: m, Role: role, Stream: rt.stream})
+			out = append(out, RouteRole{Pattern: rt.pattern, Method: m, Role: role, Stream: rt.stream,
+				Scoped: m == "GET" && rt.scope == scopeFiltered, ScopeRefused: m == "GET" && rt.scope == scopeRefused})
 		}
 	}
 	return out
@@ -226,37 +246,39 @@ func (a *API) Routes() []RouteRole {
 // registration credential may do for that VM).
 func (a *API) routes() []route {
 	read, admin, register := access.Read, access.Admin, access.Register
-	r := func(pattern string, m methods, roles map[string]access.Role) route {
-		return route{pattern: pattern, methods: m, roles: roles}
+	r := func(pattern string, m methods, roles map[string]access.Role, sc scope) route {
+		return route{pattern: pattern, methods: m, roles: roles, scope: sc}
 	}
 	stream := func(pattern string, h handler) route {
-		return route{pattern: pattern, methods: methods{"GET": h}, roles: map[string]access.Role{"GET": read}, stream: true}
+		return route{pattern: pattern, methods: methods{"GET": h}, roles: map[string]access.Role{"GET": read}, stream: true, scope: scopeFiltered}
 	}
-	get := func(pattern string, h handler) route {
-		return r(pattern, methods{"GET": h}, map[string]access.Role{"GET": read})
+	get := func(pattern string, h handler, sc scope) route {
+		return r(pattern, methods{"GET": h}, map[string]access.Role{"GET": read}, sc)
 	}
+	filtered, refused := scopeFiltered, scopeRefused
 	return []route{
-		get("/metrics", a.metrics),
-		r("/v1/vms", methods{"GET": a.listVMs, "POST": a.createVM}, map[string]access.Role{"GET": read, "POST": admin}),
-		r("/v1/vms/{id}", methods{"GET": a.getVM, "DELETE": a.deleteVM}, map[string]access.Role{"GET": read, "DELETE": admin}),
-		r("/v1/vms/{id}/guest-ip", methods{"POST": a.setGuestIP}, map[string]access.Role{"POST": register}),
-		get("/v1/vms/{id}/metrics", a.latest),
-		get("/v1/vms/{id}/metrics/history", a.history),
+		get("/metrics", a.metrics, filtered),
+		r("/v1/vms", methods{"GET": a.listVMs, "POST": a.createVM}, map[string]access.Role{"GET": read, "POST": admin}, filtered),
+		r("/v1/vms/{id}", methods{"GET": a.getVM, "DELETE": a.deleteVM, "PATCH": a.patchVM},
+			map[string]access.Role{"GET": read, "DELETE": admin, "PATCH": admin}, filtered),
+		r("/v1/vms/{id}/guest-ip", methods{"POST": a.setGuestIP}, map[string]access.Role{"POST": register}, scopeNone),
+		get("/v1/vms/{id}/metrics", a.latest, filtered),
+		get("/v1/vms/{id}/metrics/history", a.history, filtered),
 		stream("/v1/vms/{id}/metrics/ws", a.streamVM),
 		stream("/v1/metrics/ws", a.streamAll),
-		get("/v1/cluster", a.cluster),
-		get("/v1/cluster/latest", a.clusterLatest),
-		get("/v1/prometheus/sd", a.prometheusSD),
-		get("/v1/fleet", a.fleet),
+		get("/v1/cluster", a.cluster, refused),
+		get("/v1/cluster/latest", a.clusterLatest, refused),
+		get("/v1/prometheus/sd", a.prometheusSD, filtered),
+		get("/v1/fleet", a.fleet, filtered),
 		stream("/v1/fleet/ws", a.streamFleet),
-		get("/v1/events", a.listEvents),
-		get("/v1/vms/{id}/events", a.vmEvents),
-		r("/v1/hosts", methods{"GET": a.listHosts, "POST": a.createHost}, map[string]access.Role{"GET": read, "POST": admin}),
-		r("/v1/hosts/{id}", methods{"GET": a.getHost, "DELETE": a.deleteHost}, map[string]access.Role{"GET": read, "DELETE": admin}),
-		r("/v1/whoami", methods{"GET": a.whoami}, map[string]access.Role{"GET": access.Anyone}),
+		get("/v1/events", a.listEvents, filtered),
+		get("/v1/vms/{id}/events", a.vmEvents, filtered),
+		r("/v1/hosts", methods{"GET": a.listHosts, "POST": a.createHost}, map[string]access.Role{"GET": read, "POST": admin}, refused),
+		r("/v1/hosts/{id}", methods{"GET": a.getHost, "DELETE": a.deleteHost}, map[string]access.Role{"GET": read, "DELETE": admin}, refused),
+		r("/v1/whoami", methods{"GET": a.whoami}, map[string]access.Role{"GET": access.Anyone}, scopeAny),
 		// Unknown paths below /v1 need a credential too: what exists is
 		// not told to strangers.
-		r("/v1/", notFoundMethods, map[string]access.Role{"GET": read, "POST": read, "PUT": read, "DELETE": read, "PATCH": read}),
+		r("/v1/", notFoundMethods, map[string]access.Role{"GET": read, "POST": read, "PUT": read, "DELETE": read, "PATCH": read}, scopeAny),
 	}
 }
 

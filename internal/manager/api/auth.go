@@ -22,6 +22,8 @@ type route struct {
 	methods methods
 	roles   map[string]access.Role
 	stream  bool
+	// scope is how its GET honours a scoped token.
+	scope scope
 }
 
 // RouteRole is one endpoint and the role it needs, as Routes lists them.
@@ -29,6 +31,9 @@ type RouteRole struct {
 	Pattern, Method string
 	Role            access.Role
 	Stream          bool
+	// Scoped: a scoped token gets only its VMs (GETs); ScopeRefused: a
+	// scoped token gets a 403.
+	Scoped, ScopeRefused bool
 }
 
 // identityKey carries the request's Identity in its context.
@@ -93,6 +98,10 @@ func (a *API) authorize(rt route, next http.Handler) http.Handler {
 		if err := allowed(id, need, r); err != nil {
 			a.log.Warn("API call refused", "by", id.Name, "role", id.Role, "method", r.Method, "path", r.URL.Path)
 			a.writeError(w, r, err)
+			return
+		}
+		if rt.scope == scopeRefused && !id.Scope.Empty() {
+			a.writeError(w, r, refuseScoped(id, r))
 			return
 		}
 		ctx := context.WithValue(r.Context(), identityKey{}, id)
@@ -183,5 +192,9 @@ func (a *API) whoami(w http.ResponseWriter, r *http.Request) error {
 	if a.keys.Open() {
 		role, id.Name = access.Admin, "" // an open API: everything
 	}
-	return writeJSON(w, http.StatusOK, map[string]string{"name": id.Name, "role": string(role)})
+	who := map[string]string{"name": id.Name, "role": string(role)}
+	if !id.Scope.Empty() {
+		who["scope"] = id.Scope.String()
+	}
+	return writeJSON(w, http.StatusOK, who)
 }

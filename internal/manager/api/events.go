@@ -17,17 +17,37 @@ const (
 	maxEventLimit     = 1000
 )
 
-// listEvents answers GET /v1/events?vm_id=&type=&since=&until=&limit=,
-// newest first.
+// listEvents answers GET /v1/events?vm_id=&type=&since=&until=&limit=&label=,
+// newest first: of the VMs the caller may see and the labels select.
 func (a *API) listEvents(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	eq, err := a.eventQuery(q, "vm_id", "type", "since", "until", "limit")
+	eq, err := a.eventQuery(q, "vm_id", "type", "since", "until", "limit", "label")
+	if err != nil {
+		return err
+	}
+	sel, err := selection(r)
 	if err != nil {
 		return err
 	}
 	if raw := q.Get("vm_id"); raw != "" {
-		if eq.VMID, err = checkID("vm_id", raw); err != nil {
+		vm, err := a.lookupID(r.Context(), raw) // 404 outside the caller's scope
+		if err != nil {
 			return err
+		}
+		if !sel.Matches(vm.Merged) {
+			return writeJSON(w, http.StatusOK, []wire.Event{})
+		}
+		eq.VMID = vm.ID
+	} else if !sel.Empty() {
+		rows, err := a.rows(r.Context())
+		if err != nil {
+			return err
+		}
+		eq.VMIDs = []string{}
+		for i := range rows {
+			if sel.Matches(rows[i].VM.Merged) {
+				eq.VMIDs = append(eq.VMIDs, rows[i].VM.ID)
+			}
 		}
 	}
 	return a.writeEvents(w, r, eq)
@@ -64,7 +84,7 @@ func (a *API) eventQuery(q url.Values, allowed ...string) (store.EventQuery, err
 		if !slices.Contains(allowed, name) {
 			return eq, badRequest("unknown parameter %q; expected %s", clip(name), strings.Join(allowed, ", "))
 		}
-		if len(vals) != 1 {
+		if len(vals) != 1 && name != "label" {
 			return eq, badRequest("%s is given %d times; expected it at most once", name, len(vals))
 		}
 	}

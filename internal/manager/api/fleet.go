@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fcmon/fcmon/internal/core/labels"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/fleet"
 	"github.com/fcmon/fcmon/internal/manager/store"
@@ -30,17 +31,18 @@ var vmSorts = map[string]string{
 	"name": "asc", "cpu": "desc", "memory": "desc", "net": "desc", "disk": "desc", "age": "asc",
 }
 
-var vmListParams = []string{"q", "source", "state", "host", "sort", "order", "limit", "offset"}
+var vmListParams = []string{"q", "source", "state", "host", "label", "sort", "order", "limit", "offset"}
 
 // parseVMQuery checks the parameters of a paged VM list; limit may be up
 // to maxLimit.
-func parseVMQuery(q url.Values, maxLimit int) (fleet.Query, error) {
+func parseVMQuery(r *http.Request, maxLimit int) (fleet.Query, error) {
+	q := r.URL.Query()
 	vq := fleet.Query{Sort: "name", Limit: defaultVMLimit}
 	for name, vals := range q {
 		if !slices.Contains(vmListParams, name) {
 			return vq, badRequest("unknown parameter %q; expected %s", clip(name), strings.Join(vmListParams, ", "))
 		}
-		if len(vals) != 1 {
+		if len(vals) != 1 && name != "label" {
 			return vq, badRequest("%s is given %d times; expected it at most once", name, len(vals))
 		}
 	}
@@ -86,6 +88,9 @@ func parseVMQuery(q url.Values, maxLimit int) (fleet.Query, error) {
 	}
 	vq.Desc = order == "desc"
 	var err error
+	if vq.Labels, err = selection(r); err != nil {
+		return vq, err
+	}
 	if vq.Limit, err = intParam(q, "limit", 1, maxLimit, defaultVMLimit); err != nil {
 		return vq, err
 	}
@@ -108,7 +113,8 @@ func intParam(q url.Values, name string, lo, hi, def int) (int, error) {
 	return n, nil
 }
 
-// rows returns every VM with its latest sample and state: from the
+// rows returns every VM the caller of ctx may see with its latest sample
+// and state: from the
 // registry's cache (fresh after any write through this manager), so a
 // page of 100,000 VMs costs no database read.
 func (a *API) rows(ctx context.Context) ([]fleet.Row, error) {
@@ -116,10 +122,14 @@ func (a *API) rows(ctx context.Context) ([]fleet.Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows := make([]fleet.Row, len(vms))
+	sc := scopeOf(ctx)
+	rows := make([]fleet.Row, 0, len(vms))
 	for i := range vms {
-		r := &rows[i]
-		r.VM = &vms[i]
+		if !sc.Matches(vms[i].Merged) {
+			continue
+		}
+		rows = append(rows, fleet.Row{VM: &vms[i]})
+		r := &rows[len(rows)-1]
 		if a.opt.Samples != nil {
 			r.S, r.Has = a.opt.Samples.Latest(r.VM.ID)
 		}
@@ -167,7 +177,7 @@ func (a *API) listPage(w http.ResponseWriter, r *http.Request) error {
 	if r.Header.Get(PeerHeader) != "" && a.shared() {
 		maxLimit = maxClusterWindow // a peer gathering a page asks for offset+limit
 	}
-	vq, err := parseVMQuery(r.URL.Query(), maxLimit)
+	vq, err := parseVMQuery(r, maxLimit)
 	if err != nil {
 		return err
 	}
@@ -191,7 +201,7 @@ func (a *API) listPage(w http.ResponseWriter, r *http.Request) error {
 	if clustered {
 		// Each manager's first offset+limit, merged: the page is among them.
 		match = match[:min(len(match), vq.Offset+vq.Limit)]
-		q := r.URL.Query()
+		q := withLabels(r.URL.Query(), vq.Labels)
 		q.Set("offset", "0")
 		q.Set("limit", strconv.Itoa(vq.Offset+vq.Limit))
 		bodies, missing := a.opt.Cluster.AskOthers(r.Context(), "/v1/vms?"+q.Encode())
@@ -225,18 +235,34 @@ func (a *API) listPage(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, page)
 }
 
-// fleet answers GET /v1/fleet; a peer gets this manager's part, with
-// every host agent (the asking manager cuts the merged list).
+// fleet answers GET /v1/fleet?label=&group_by=; a peer gets this
+// manager's part, with every host agent (the asking manager cuts the
+// merged list).
 func (a *API) fleet(w http.ResponseWriter, r *http.Request) error {
-	if len(r.URL.Query()) > 0 {
-		return badRequest("GET /v1/fleet takes no parameters")
+	q := r.URL.Query()
+	for name, vals := range q {
+		if name != "label" && name != "group_by" {
+			return badRequest("unknown parameter %q; GET /v1/fleet takes label and group_by", clip(name))
+		}
+		if name == "group_by" && len(vals) != 1 {
+			return badRequest("group_by is given %d times; expected it at most once", len(vals))
+		}
+	}
+	sel, err := selection(r)
+	if err != nil {
+		return err
+	}
+	groupBy := q.Get("group_by")
+	if q.Has("group_by") {
+		if err := labels.CheckKey(groupBy); err != nil {
+			return badRequest("group_by: %v", err)
+		}
 	}
 	var f wire.Fleet
-	var err error
 	if a.clustered(r) || !a.shared() {
-		f, err = a.Fleet(r.Context())
+		f, err = a.FleetOf(r.Context(), sel, groupBy)
 	} else {
-		f, err = a.localFleet(r.Context(), false)
+		f, err = a.localFleet(r.Context(), sel, groupBy, false)
 	}
 	if err != nil {
 		return err
@@ -245,18 +271,34 @@ func (a *API) fleet(w http.ResponseWriter, r *http.Request) error {
 }
 
 // Fleet summarises every VM: counts by state and source, the top VMs by
-// each figure, and the host agents with their VMs. The manager also sends
-// it on the fleet stream every few seconds. With managers sharing the
-// database, it merges their parts.
+// each figure, and the host agents with their VMs. With managers sharing
+// the database, it merges their parts.
 func (a *API) Fleet(ctx context.Context) (wire.Fleet, error) {
+	return a.FleetOf(ctx, labels.Selector{}, "")
+}
+
+// FleetOf is Fleet of the VMs sel picks (and the caller of ctx may see),
+// grouped by the label groupBy when it is not "". The manager sends it on
+// the fleet stream every few seconds, once for each selection its clients
+// hold.
+func (a *API) FleetOf(ctx context.Context, sel labels.Selector, groupBy string) (wire.Fleet, error) {
+	sel = scopeOf(ctx).And(sel)
 	if !a.shared() {
-		return a.localFleet(ctx, true)
+		return a.localFleet(ctx, sel, groupBy, true)
 	}
-	f, err := a.localFleet(ctx, false)
+	f, err := a.localFleet(ctx, sel, groupBy, false)
 	if err != nil {
 		return f, err
 	}
-	bodies, missing := a.opt.Cluster.AskOthers(ctx, "/v1/fleet")
+	q := withLabels(url.Values{}, sel)
+	if groupBy != "" {
+		q.Set("group_by", groupBy)
+	}
+	path := "/v1/fleet"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	bodies, missing := a.opt.Cluster.AskOthers(ctx, path)
 	f.MissingManagers = missing
 	for _, b := range bodies {
 		var p wire.Fleet
@@ -269,21 +311,31 @@ func (a *API) Fleet(ctx context.Context) (wire.Fleet, error) {
 	return f, nil
 }
 
-// localFleet is Fleet of the VMs this manager answers for; cut: the host
-// agents cut to wire.FleetHosts.
-func (a *API) localFleet(ctx context.Context, cut bool) (wire.Fleet, error) {
+// localFleet is FleetOf the VMs this manager answers for; cut: the host
+// agents cut to wire.FleetHosts. With a selection, only the host agents
+// of selected VMs are shown: the fleet is as if it held those VMs only.
+func (a *API) localFleet(ctx context.Context, sel labels.Selector, groupBy string, cut bool) (wire.Fleet, error) {
 	rows, err := a.ownedRows(ctx)
 	if err != nil {
 		return wire.Fleet{}, err
 	}
+	if !sel.Empty() {
+		rows = slices.DeleteFunc(rows, func(r fleet.Row) bool { return !sel.Matches(r.VM.Merged) })
+	}
 	f, perHost := fleet.Summarize(rows, a.opt.Now().UnixMilli())
-	f.Hosts, f.HostsTotal, err = a.fleetHosts(ctx, perHost, cut)
+	if groupBy != "" {
+		f.GroupBy, f.Groups = groupBy, fleet.Group(rows, groupBy)
+		if f.Groups == nil {
+			f.Groups = []wire.FleetGroup{}
+		}
+	}
+	f.Hosts, f.HostsTotal, err = a.fleetHosts(ctx, perHost, cut, !sel.Empty())
 	return f, err
 }
 
 // fleetHosts lists the host agents for the fleet view: those not
 // answering first, then by VM count.
-func (a *API) fleetHosts(ctx context.Context, perHost map[string]*wire.FleetHost, cut bool) ([]wire.FleetHost, int, error) {
+func (a *API) fleetHosts(ctx context.Context, perHost map[string]*wire.FleetHost, cut, selected bool) ([]wire.FleetHost, int, error) {
 	hs, err := a.opt.Store.ListHosts(ctx)
 	if errors.Is(err, store.ErrUnavailable) {
 		return []wire.FleetHost{}, 0, nil // the VM figures still stand
@@ -297,6 +349,8 @@ func (a *API) fleetHosts(ctx context.Context, perHost map[string]*wire.FleetHost
 		fh := wire.FleetHost{ID: h.ID, Name: v.Name, URL: h.URL, Reachable: v.Reachable, LastError: v.LastError}
 		if c := perHost[h.ID]; c != nil {
 			fh.VMs, fh.Live = c.VMs, c.Live
+		} else if selected {
+			continue
 		}
 		out = append(out, fh)
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/labels"
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/store"
@@ -88,12 +89,27 @@ func (fakeStreams) ServeVM(w http.ResponseWriter, r *http.Request, id string) {
 	io.WriteString(w, "vm "+id+" query="+r.URL.RawQuery+" proto="+r.Header.Get("Sec-WebSocket-Protocol"))
 }
 
-func (fakeStreams) ServeAll(w http.ResponseWriter, r *http.Request) {
-	io.WriteString(w, "all query="+r.URL.RawQuery+" proto="+r.Header.Get("Sec-WebSocket-Protocol"))
+func (fakeStreams) ServeAll(w http.ResponseWriter, r *http.Request, keep func(string) bool) {
+	io.WriteString(w, "all query="+r.URL.RawQuery+" proto="+r.Header.Get("Sec-WebSocket-Protocol")+scoped(keep))
 }
 
-func (fakeStreams) ServeFleet(w http.ResponseWriter, r *http.Request) {
-	io.WriteString(w, "fleet query="+r.URL.RawQuery+" proto="+r.Header.Get("Sec-WebSocket-Protocol"))
+func (fakeStreams) ServeFleet(w http.ResponseWriter, r *http.Request, sel labels.Selector, keep func(string) bool) {
+	io.WriteString(w, "fleet query="+r.URL.RawQuery+" proto="+r.Header.Get("Sec-WebSocket-Protocol")+scoped(keep)+" sel="+sel.String())
+}
+
+// fakeMetrics answers a line saying whether the export was scoped.
+type fakeMetrics struct{}
+
+func (fakeMetrics) ServeMetrics(w http.ResponseWriter, r *http.Request, keep func(string) bool) {
+	io.WriteString(w, "# prometheus"+scoped(keep)+"\n")
+}
+
+// scoped says whether a stream's filter is set.
+func scoped(keep func(string) bool) string {
+	if keep == nil {
+		return ""
+	}
+	return " scoped"
 }
 
 func newEnv(t testing.TB, tune func(*Options)) *env {
@@ -106,9 +122,7 @@ func newEnv(t testing.TB, tune func(*Options)) *env {
 	e := &env{st: st, samples: &fakeSamples{m: map[string]wire.CombinedSample{}}, hist: &fakeHistory{}}
 	opt := Options{
 		Store: st, Samples: e.samples, History: e.hist, Streams: fakeStreams{},
-		Metrics: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			io.WriteString(w, "# prometheus\n")
-		}),
+		Metrics:        fakeMetrics{},
 		Forget:         func(id string) { e.forgot = append(e.forgot, id) },
 		GuestAllow:     defaultAllow,
 		HostAgentAllow: defaultHostAllow,

@@ -140,7 +140,11 @@ func (a *API) streamAll(w http.ResponseWriter, r *http.Request) error {
 	if a.opt.Streams == nil {
 		return unavailable("streaming")
 	}
-	a.opt.Streams.ServeAll(w, r)
+	sel, err := selection(r)
+	if err != nil {
+		return err
+	}
+	a.opt.Streams.ServeAll(w, r, a.keeper(sel))
 	return nil
 }
 
@@ -150,7 +154,11 @@ func (a *API) streamFleet(w http.ResponseWriter, r *http.Request) error {
 	if a.opt.Streams == nil {
 		return unavailable("streaming")
 	}
-	a.opt.Streams.ServeFleet(w, r)
+	sel, err := selection(r)
+	if err != nil {
+		return err
+	}
+	a.opt.Streams.ServeFleet(w, r, sel, a.keeper(sel))
 	return nil
 }
 
@@ -159,7 +167,7 @@ func (a *API) metrics(w http.ResponseWriter, r *http.Request) error {
 	if a.opt.Metrics == nil {
 		return unavailable("the Prometheus export")
 	}
-	a.opt.Metrics.ServeHTTP(w, r)
+	a.opt.Metrics.ServeMetrics(w, r, a.keeper(scopeOf(r.Context())))
 	return nil
 }
 

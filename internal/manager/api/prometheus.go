@@ -15,12 +15,23 @@ import (
 // /metrics carries every VM of its host labelled vm_id, and one per
 // directly polled guest agent, labelled with its VM.
 func (a *API) prometheusSD(w http.ResponseWriter, r *http.Request) error {
-	if len(r.URL.Query()) > 0 {
-		return badRequest("GET /v1/prometheus/sd takes no parameters")
+	for name := range r.URL.Query() {
+		if name != "label" {
+			return badRequest("unknown parameter %q; GET /v1/prometheus/sd takes label only", clip(name))
+		}
+	}
+	sel, err := selection(r)
+	if err != nil {
+		return err
 	}
 	hosts, err := a.opt.Store.ListHosts(r.Context())
 	if err != nil {
 		return err
+	}
+	if !sel.Empty() {
+		// A host agent's /metrics holds every VM of its host: not a target
+		// of a selection (its VMs carry their labels on fcmon_vm_info).
+		hosts = nil
 	}
 	groups := make([]wire.SDTargetGroup, 0, len(hosts))
 	for _, h := range hosts {
@@ -43,13 +54,23 @@ func (a *API) prometheusSD(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	for _, vm := range vms {
-		if vm.HostID != "" || vm.GoneMs != 0 || vm.GuestIP == "" {
-			continue // read through its host agent, gone, or not reachable directly
+	for i := range vms {
+		vm := &vms[i]
+		if vm.HostID != "" || vm.GoneMs != 0 || vm.GuestIP == "" || !sel.Matches(vm.Merged) {
+			continue // read through its host agent, gone, not reachable directly, or not selected
+		}
+		target := map[string]string{"fcmon_role": "guest_agent", "vm_id": vm.ID, "vm_name": vm.Name}
+		for k, v := range vm.Merged {
+			target["__meta_fcmon_label_"+k] = v // for relabelling; the chosen ones below
+		}
+		for _, k := range a.opt.PrometheusLabels {
+			if v, ok := vm.Merged[k]; ok {
+				target[k] = v
+			}
 		}
 		groups = append(groups, wire.SDTargetGroup{
 			Targets: []string{net.JoinHostPort(vm.GuestIP, strconv.Itoa(vm.GuestPort))},
-			Labels:  map[string]string{"fcmon_role": "guest_agent", "vm_id": vm.ID, "vm_name": vm.Name},
+			Labels:  target,
 		})
 	}
 	return writeJSON(w, http.StatusOK, groups)

@@ -20,6 +20,7 @@ var wantRoles = map[string]access.Role{
 	"POST /v1/vms":                     access.Admin,
 	"GET /v1/vms/{id}":                 access.Read,
 	"DELETE /v1/vms/{id}":              access.Admin,
+	"PATCH /v1/vms/{id}":               access.Admin,
 	"POST /v1/vms/{id}/guest-ip":       access.Register,
 	"GET /v1/vms/{id}/metrics":         access.Read,
 	"GET /v1/vms/{id}/metrics/history": access.Read,

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fcmon/fcmon/internal/core/labels"
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/store"
@@ -76,6 +77,11 @@ func (c fakeCache) CachedVM(id string) (store.VM, bool) {
 	return store.VM{}, false
 }
 func (c fakeCache) CachedVMs() []store.VM { return c.vms }
+
+func (c fakeCache) LabelsOf(id string) (labels.Set, bool) {
+	vm, ok := c.CachedVM(id)
+	return vm.Merged, ok
+}
 func (c fakeCache) CurrentVMs(context.Context) ([]store.VM, error) {
 	return c.vms, nil
 }

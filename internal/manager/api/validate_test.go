@@ -158,7 +158,7 @@ func TestPathAndMethodErrors(t *testing.T) {
 		{"GET", "/v1/nothing", 404, "no endpoint /v1/nothing", ""},
 		{"GET", "/nothing", 404, "no endpoint", ""},
 		{"PUT", "/v1/vms", 405, "method PUT is not allowed", "GET, HEAD, POST"},
-		{"PATCH", unknown, 405, "not allowed", "DELETE, GET, HEAD"},
+		{"PUT", unknown, 405, "not allowed", "DELETE, GET, HEAD, PATCH"},
 		{"GET", unknown + "/guest-ip", 405, "not allowed", "POST"},
 		{"POST", "/healthz", 405, "not allowed", "GET, HEAD"},
 		{"POST", "/metrics", 405, "not allowed", "GET, HEAD"},

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/fcmon/fcmon/internal/core/httpapi"
 	"github.com/fcmon/fcmon/internal/core/wire"
@@ -77,6 +79,9 @@ func (a *API) checkCreate(ctx context.Context, req *wire.CreateVMRequest) (store
 	if err := checkPath("api_socket", req.APISocket, maxSocketPath); err != nil {
 		return vm, err
 	}
+	if vm.Labels, err = checkLabels(req.Labels); err != nil {
+		return vm, err
+	}
 	// Last, as it may look a name up.
 	if req.HostAgentURL != "" {
 		if vm.HostAgentURL, err = a.checkHostAgentURL(ctx, req.HostAgentURL); err != nil {
@@ -99,6 +104,9 @@ func (a *API) listVMs(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err != nil {
 		return err
+	}
+	if sc := scopeOf(r.Context()); !sc.Empty() {
+		vms = slices.DeleteFunc(vms, func(vm store.VM) bool { return !sc.Matches(vm.Merged) })
 	}
 	if a.shared() && !a.clustered(r) {
 		// A peer asking: the VMs this manager answers for.
@@ -230,8 +238,12 @@ func (a *API) lookupID(ctx context.Context, raw string) (store.VM, error) {
 	vm, err := a.opt.Store.GetVM(ctx, id)
 	if errors.Is(err, store.ErrUnavailable) && a.opt.Cache != nil {
 		if cached, ok := a.opt.Cache.CachedVM(id); ok {
-			return cached, nil
+			vm, err = cached, nil
 		}
+	}
+	if err == nil && !visible(ctx, &vm) {
+		// Outside the caller's scope: as unknown, so ids cannot be probed.
+		err = fmt.Errorf("vm %q: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
 		return store.VM{}, storeError(err)
@@ -255,6 +267,7 @@ func (a *API) viewWith(vm store.VM, s wire.CombinedSample, has bool) wire.VM {
 		HostAgentURL: vm.HostAgentURL, VMMPID: vm.VMMPID, MetricsFIFO: vm.MetricsFIFO,
 		APISocket: vm.APISocket, CreatedMs: vm.CreatedMs, UpdatedMs: vm.UpdatedMs,
 		HostID: vm.HostID, HostVMID: vm.HostVMID, GoneMs: vm.GoneMs,
+		Labels: vm.Merged, LauncherLabels: vm.LauncherLabels,
 		Source: wire.SourceNone, MemorySource: wire.SourceNone, Stale: true}
 	if has {
 		v.Source, v.MemorySource, v.LastSampleMs, v.Stale, v.GuestAgent = s.Source, s.MemorySource, s.TimestampMs, s.Stale, s.GuestAgent

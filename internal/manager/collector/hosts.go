@@ -28,6 +28,9 @@ type HostTarget struct {
 type HostVM struct {
 	HostVMID   string // the host agent's id: Firecracker's --id
 	Discovered bool
+	// Labels are what its launcher gave it, as the host agent read them
+	// (checked by the registry before they are kept).
+	Labels map[string]string
 }
 
 // HostStatus is what the collector knows of a host agent.
@@ -289,7 +292,7 @@ func (h *hostWorker) register(ctx context.Context, t HostTarget) (registered, er
 			continue
 		}
 		present = append(present, v.ID)
-		vms = append(vms, HostVM{HostVMID: v.ID, Discovered: v.Discovered})
+		vms = append(vms, HostVM{HostVMID: v.ID, Discovered: v.Discovered, Labels: v.Labels})
 	}
 	slices.Sort(present)
 	present = slices.Compact(present)

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/fcmon/fcmon/internal/core/labels"
 	"github.com/fcmon/fcmon/internal/core/version"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/agentclient"
@@ -21,6 +22,8 @@ import (
 type Labeled struct {
 	VMID   string
 	VMName string
+	HostID string     // the host agent reporting it; "" for a VM polled directly
+	Labels labels.Set // its merged labels, on fcmon_vm_info
 	Sample wire.CombinedSample
 }
 
@@ -52,7 +55,11 @@ var (
 // The handler answers in whatever exposition format the scraper asks for
 // (text 0.0.4 by default). A metric that cannot be built is skipped and
 // counted in promhttp_metric_handler_errors_total; the rest is served.
-func NewRegistry(latest func() []Labeled, hubStats func() (subscribers int, dropped uint64)) (*Metrics, http.Handler) {
+//
+// copyLabels are the VM labels copied onto every VM series
+// (--prometheus-labels); every label is on fcmon_vm_info{vm_id, vm_name,
+// host, ...} for joins.
+func NewRegistry(latest func() []Labeled, hubStats func() (subscribers int, dropped uint64), copyLabels []string) (*Metrics, *Handler) {
 	m := &Metrics{
 		pollDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "fcmon_poll_duration_seconds",
@@ -101,23 +108,60 @@ func NewRegistry(latest func() []Labeled, hubStats func() (subscribers int, drop
 		reg.MustRegister(newHubCollector(hubStats))
 	}
 	vms := prometheus.NewRegistry()
-	vms.MustRegister(newVMCollector(latest))
+	vms.MustRegister(newVMCollector(latest, copyLabels), infoCollector{latest})
 	opts := promhttp.HandlerOpts{
 		ErrorHandling: promhttp.ContinueOnError,
 		Registry:      reg, // counts errors in promhttp_metric_handler_errors_total
 	}
-	all := promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(prometheus.Gatherers{reg, vms}, opts))
-	self := promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, opts))
-	// ?vms=false leaves the VM series out: with a hundred thousand VMs
-	// they are millions of lines, which a scrape of the manager's own
-	// health does not want (scrape the host agents for them instead).
-	return m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("vms") == "false" {
-			self.ServeHTTP(w, r)
-			return
+	h := &Handler{latest: latest, copy: copyLabels, opts: opts,
+		all:  promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(prometheus.Gatherers{reg, vms}, opts)),
+		self: promhttp.InstrumentMetricHandler(reg, promhttp.HandlerFor(reg, opts))}
+	return m, h
+}
+
+// Handler serves /metrics: everything, or a scoped caller's VMs.
+type Handler struct {
+	latest    func() []Labeled
+	copy      []string
+	opts      promhttp.HandlerOpts
+	all, self http.Handler
+}
+
+// ServeHTTP serves every series. ?vms=false leaves the VM series out:
+// with a hundred thousand VMs they are millions of lines, which a scrape
+// of the manager's own health does not want (scrape the host agents for
+// them instead).
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("vms") == "false" {
+		h.self.ServeHTTP(w, r)
+		return
+	}
+	h.all.ServeHTTP(w, r)
+}
+
+// ServeMetrics serves the series of the VMs keep takes, and only those
+// (none of the manager's own): what a token scoped to some VMs may see.
+// A nil keep is ServeHTTP.
+func (h *Handler) ServeMetrics(w http.ResponseWriter, r *http.Request, keep func(vmID string) bool) {
+	if keep == nil {
+		h.ServeHTTP(w, r)
+		return
+	}
+	kept := func() []Labeled {
+		all := h.latest()
+		out := all[:0:0]
+		for _, vm := range all {
+			if keep(vm.VMID) {
+				out = append(out, vm)
+			}
 		}
-		all.ServeHTTP(w, r)
-	})
+		return out
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newVMCollector(kept, h.copy), infoCollector{kept})
+	opts := h.opts
+	opts.Registry = nil
+	promhttp.HandlerFor(reg, opts).ServeHTTP(w, r)
 }
 
 // ObservePoll records one collector request: its latency under its kind,

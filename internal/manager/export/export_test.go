@@ -92,7 +92,7 @@ func value(m *dto.Metric) float64 {
 }
 
 func TestVMMetrics(t *testing.T) {
-	_, h := NewRegistry(twoVMs, nil)
+	_, h := NewRegistry(twoVMs, nil, nil)
 	fams := scrape(t, h)
 	web := map[string]string{"vm_id": "vm-1", "vm_name": "web", "source": "guest"}
 	db := map[string]string{"vm_id": "vm-2", "vm_name": `db "main"`, "source": "host"}
@@ -159,7 +159,7 @@ func TestVMMetrics(t *testing.T) {
 }
 
 func TestOwnMetrics(t *testing.T) {
-	m, h := NewRegistry(func() []Labeled { return nil }, func() (int, uint64) { return 7, 2 })
+	m, h := NewRegistry(func() []Labeled { return nil }, func() (int, uint64) { return 7, 2 }, nil)
 	for _, r := range []collector.PollResult{
 		{Kind: collector.KindGuest, Latency: 4 * time.Millisecond},
 		{Kind: collector.KindGuest, Latency: 800 * time.Millisecond, Reason: agentclient.ReasonTimeout},
@@ -229,7 +229,7 @@ func TestOwnMetrics(t *testing.T) {
 func TestBadLabelSkipsOnlyThatVM(t *testing.T) {
 	vms := twoVMs()
 	vms[1].VMName = "bad\xff"
-	_, h := NewRegistry(func() []Labeled { return vms }, nil)
+	_, h := NewRegistry(func() []Labeled { return vms }, nil, nil)
 	fams := scrape(t, h)
 	if find(fams, "fcmon_vm_stale", map[string]string{"vm_id": "vm-1"}) == nil {
 		t.Error("the good VM is missing")
@@ -244,7 +244,7 @@ func TestBadLabelSkipsOnlyThatVM(t *testing.T) {
 
 // TestWithoutVMs: ?vms=false serves the manager's own figures alone.
 func TestWithoutVMs(t *testing.T) {
-	_, h := NewRegistry(twoVMs, nil)
+	_, h := NewRegistry(twoVMs, nil, nil)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics?vms=false", nil))
 	fams, err := promparse.Parse(rec.Body.Bytes())

@@ -8,19 +8,21 @@ import "github.com/prometheus/client_golang/prometheus"
 // and disk rates add rates_source (firecracker, guest or tap).
 type vmCollector struct {
 	latest func() []Labeled
+	copy   []string // the labels copied onto every series (--prometheus-labels)
 
 	cpu, memPct, memUsed, memTotal, memAvail, uptime *prometheus.Desc
 	netRx, netTx, diskRead, diskWritten              *prometheus.Desc
 	stale, reachable, lastSample, lastGuestSuccess   *prometheus.Desc
 }
 
-func vmDesc(name, help string, extra ...string) *prometheus.Desc {
-	return prometheus.NewDesc("fcmon_vm_"+name, help, append([]string{"vm_id", "vm_name", "source"}, extra...), nil)
-}
-
-func newVMCollector(latest func() []Labeled) *vmCollector {
+func newVMCollector(latest func() []Labeled, copyLabels []string) *vmCollector {
+	vmDesc := func(name, help string, extra ...string) *prometheus.Desc {
+		names := append(append([]string{"vm_id", "vm_name", "source"}, copyLabels...), extra...)
+		return prometheus.NewDesc("fcmon_vm_"+name, help, names, nil)
+	}
 	return &vmCollector{
 		latest:   latest,
+		copy:     copyLabels,
 		cpu:      vmDesc("cpu_usage_percent", "CPU usage over the latest window; with source=host the VMM's, which may exceed 100 when no vCPU threads were seen."),
 		memPct:   vmDesc("memory_usage_percent", "Memory in use as a percentage of the guest's total (guest source only)."),
 		memUsed:  vmDesc("memory_used_bytes", "Memory in use: the guest's total minus available, or with source=host the VMM's resident set."),
@@ -54,6 +56,9 @@ func (c *vmCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, vm := range c.latest() {
 		s := vm.Sample
 		e := emitter{ch: ch, labels: []string{vm.VMID, vm.VMName, s.Source}}
+		for _, k := range c.copy {
+			e.labels = append(e.labels, vm.Labels[k]) // "" is no label to Prometheus
+		}
 		e.float(c.cpu, s.CPUUsagePercent)
 		e.float(c.memPct, s.MemoryUsagePercent)
 		e.kib(c.memUsed, s.MemoryUsedKB)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/fcmon/fcmon/internal/core/labels"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/store"
 )
@@ -18,8 +19,10 @@ import (
 // Query is a checked GET /v1/vms query: search, filters, sort and page.
 type Query struct {
 	Q, Source, State, Host, Sort string
-	Desc                         bool
-	Limit, Offset                int
+	// Labels picks VMs by their labels (store.VM.Merged).
+	Labels        labels.Selector
+	Desc          bool
+	Limit, Offset int
 }
 
 // Row is a VM with its latest sample, as lists and counts need it.
@@ -51,7 +54,7 @@ func StateOf(vm *store.VM, s wire.CombinedSample, has bool) string {
 // PeerRow makes a row another manager answered sortable with this
 // manager's own: what the sort reads of the VM, and the sample.
 func PeerRow(v *wire.VMRow) *Row {
-	r := &Row{VM: &store.VM{ID: v.ID, Name: v.Name, HostID: v.HostID, CreatedMs: v.CreatedMs, GoneMs: v.GoneMs},
+	r := &Row{VM: &store.VM{ID: v.ID, Name: v.Name, HostID: v.HostID, CreatedMs: v.CreatedMs, GoneMs: v.GoneMs, Merged: v.Labels},
 		State: v.State, Peer: v}
 	if v.Latest != nil {
 		r.S, r.Has = *v.Latest, true
@@ -65,6 +68,9 @@ func (vq *Query) Matches(r *Row) bool {
 		return false
 	}
 	if vq.Host != "" && r.VM.HostID != vq.Host {
+		return false
+	}
+	if !vq.Labels.Matches(r.VM.Merged) {
 		return false
 	}
 	if vq.Source != "" {
@@ -200,6 +206,7 @@ func Merge(f, p *wire.Fleet) {
 			}
 		}
 	}
+	mergeGroups(f, p)
 	f.Top.CPU = append(f.Top.CPU, p.Top.CPU...)
 	f.Top.Memory = append(f.Top.Memory, p.Top.Memory...)
 	f.Top.Network = append(f.Top.Network, p.Top.Network...)
@@ -290,6 +297,7 @@ func Finish(f *wire.Fleet) {
 		})
 		*top = (*top)[:min(len(*top), wire.FleetTopN)]
 	}
+	SortGroups(f.Groups)
 	SortHosts(f.Hosts)
 	f.HostsTotal = len(f.Hosts)
 	f.Hosts = f.Hosts[:min(len(f.Hosts), wire.FleetHosts)]

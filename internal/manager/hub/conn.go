@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/fcmon/fcmon/internal/core/httpapi"
+	"github.com/fcmon/fcmon/internal/core/labels"
 	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
@@ -26,9 +27,10 @@ func (h *Hub) ServeVM(w http.ResponseWriter, r *http.Request, vmID string) {
 	h.serve(w, r, &client{vmID: vmID, kind: "vm"})
 }
 
-// ServeAll is ServeVM for the samples of every VM.
-func (h *Hub) ServeAll(w http.ResponseWriter, r *http.Request) {
-	h.serve(w, r, &client{all: true, kind: "all-vm"})
+// ServeAll is ServeVM for the samples of every VM that keep takes (nil:
+// all), with their events.
+func (h *Hub) ServeAll(w http.ResponseWriter, r *http.Request, keep func(vmID string) bool) {
+	h.serve(w, r, &client{all: true, kind: "all-vm", keep: keep})
 }
 
 // ServeFleet upgrades the request to the fleet stream: every fleet
@@ -36,9 +38,12 @@ func (h *Hub) ServeAll(w http.ResponseWriter, r *http.Request) {
 // watches. The client chooses those by sending wire.WatchRequest messages,
 // {"watch": [id, ...]} with at most wire.MaxWatch ids, each replacing the
 // set before; a message that is not one is answered with
-// {"kind":"error","error":"..."} and changes nothing.
-func (h *Hub) ServeFleet(w http.ResponseWriter, r *http.Request) {
-	h.serve(w, r, &client{fleet: true, kind: "fleet"})
+// {"kind":"error","error":"..."} and changes nothing. The client sees the
+// VMs sel picks only, whose ids keep takes: the summaries of that
+// selection (PublishFleetOf), their events, and only those watched ids
+// keep takes.
+func (h *Hub) ServeFleet(w http.ResponseWriter, r *http.Request, sel labels.Selector, keep func(vmID string) bool) {
+	h.serve(w, r, &client{fleet: true, kind: "fleet", sel: sel, selKey: sel.String(), keep: keep})
 }
 
 // client is one connection's state shared with Publish and Close.
@@ -56,7 +61,16 @@ type client struct {
 	reason string
 
 	watching map[string]struct{} // fleet clients: the VMs watched, under Hub.mu
+
+	// keep picks the VMs the client may see (nil: all); sel is a fleet
+	// client's selection, selKey its String.
+	keep   func(vmID string) bool
+	sel    labels.Selector
+	selKey string
 }
+
+// sees reports whether c may see the VM.
+func (c *client) sees(vmID string) bool { return c.keep == nil || c.keep(vmID) }
 
 // kick asks c's goroutine to close the connection with code and reason;
 // it reports whether this call was the first, so a drop is counted once.

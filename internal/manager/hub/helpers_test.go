@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/fcmon/fcmon/internal/core/labels"
 	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
@@ -36,8 +38,23 @@ func newEnv(t *testing.T, opt Options, config ...func(*http.Server)) *env {
 	mux.HandleFunc("GET /vm/{id}", func(w http.ResponseWriter, r *http.Request) {
 		h.ServeVM(w, r, r.PathValue("id"))
 	})
-	mux.HandleFunc("GET /all", h.ServeAll)
-	mux.HandleFunc("GET /fleet", h.ServeFleet)
+	// ?only=a,b keeps those VMs only; ?label= selects the fleet's.
+	keep := func(r *http.Request) func(string) bool {
+		only := r.URL.Query().Get("only")
+		if only == "" {
+			return nil
+		}
+		ids := strings.Split(only, ",")
+		return func(id string) bool { return slices.Contains(ids, id) }
+	}
+	mux.HandleFunc("GET /all", func(w http.ResponseWriter, r *http.Request) { h.ServeAll(w, r, keep(r)) })
+	mux.HandleFunc("GET /fleet", func(w http.ResponseWriter, r *http.Request) {
+		sel, err := labels.Parse(r.URL.Query()["label"])
+		if err != nil {
+			t.Errorf("label: %v", err)
+		}
+		h.ServeFleet(w, r, sel, keep(r))
+	})
 	srv := httptest.NewUnstartedServer(mux)
 	for _, f := range config {
 		f(srv.Config)

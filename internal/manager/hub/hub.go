@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/fcmon/fcmon/internal/core/labels"
 	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
@@ -120,7 +121,9 @@ func (h *Hub) Publish(s wire.CombinedSample) {
 		h.offer(c, msg)
 	}
 	for c := range h.all {
-		h.offer(c, msg)
+		if c.sees(s.VMID) {
+			h.offer(c, msg)
+		}
 	}
 	for c := range h.watched[s.VMID] {
 		h.offer(c, msg)
@@ -128,8 +131,12 @@ func (h *Hub) Publish(s wire.CombinedSample) {
 }
 
 // PublishFleet sends the fleet summary f, with Kind "fleet", to every
-// fleet-stream client.
-func (h *Hub) PublishFleet(f wire.Fleet) {
+// fleet-stream client without a selection.
+func (h *Hub) PublishFleet(f wire.Fleet) { h.PublishFleetOf(labels.Selector{}, f) }
+
+// PublishFleetOf sends f, the summary of the VMs sel picks, to the
+// fleet-stream clients with that selection.
+func (h *Hub) PublishFleetOf(sel labels.Selector, f wire.Fleet) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if h.closed || len(h.fleet) == 0 {
@@ -140,9 +147,28 @@ func (h *Hub) PublishFleet(f wire.Fleet) {
 	if err != nil {
 		return
 	}
+	key := sel.String()
 	for c := range h.fleet {
-		h.offer(c, msg)
+		if c.selKey == key {
+			h.offer(c, msg)
+		}
 	}
+}
+
+// FleetSelections returns the distinct selections of the fleet-stream
+// clients: one summary is made for each.
+func (h *Hub) FleetSelections() []labels.Selector {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	seen := map[string]bool{}
+	var out []labels.Selector
+	for c := range h.fleet {
+		if !seen[c.selKey] {
+			seen[c.selKey] = true
+			out = append(out, c.sel)
+		}
+	}
+	return out
 }
 
 // Watched returns the VMs some fleet client watches.
@@ -193,6 +219,9 @@ func (h *Hub) watch(c *client, ids []string) {
 		return
 	}
 	for _, id := range ids {
+		if !c.sees(id) {
+			continue // not the client's to see: as if unknown
+		}
 		c.watching[id] = struct{}{}
 		set := h.watched[id]
 		if set == nil {
@@ -220,10 +249,14 @@ func (h *Hub) PublishEvent(e wire.Event) {
 		h.offer(c, msg)
 	}
 	for c := range h.all {
-		h.offer(c, msg)
+		if c.sees(e.VMID) {
+			h.offer(c, msg)
+		}
 	}
 	for c := range h.fleet {
-		h.offer(c, msg)
+		if c.sees(e.VMID) {
+			h.offer(c, msg)
+		}
 	}
 }
 

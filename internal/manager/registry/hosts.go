@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/fcmon/fcmon/internal/core/labels"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/collector"
 	"github.com/fcmon/fcmon/internal/manager/store"
@@ -77,8 +78,11 @@ func (r *Registry) Register(ctx context.Context, h collector.HostTarget, name st
 	var created []store.VM
 	var errs []error
 	var missing []string
+	relabel := map[string]labels.Set{}  // VM id → its launcher's new labels
+	launcher := map[string]labels.Set{} // of the VMs to register
 	for _, v := range vms {
 		present[v.HostVMID] = true
+		set := r.launcherLabels(h, v)
 		if vm, ok := r.lookupHostVM(known, v.HostVMID); ok {
 			ids[v.HostVMID] = vm.ID
 			if vm.GoneMs != 0 {
@@ -86,9 +90,17 @@ func (r *Registry) Register(ctx context.Context, h collector.HostTarget, name st
 				vm.GoneMs = 0
 				r.setHostVM(known, vm)
 			}
+			if !vm.LauncherLabels.Equal(set) {
+				relabel[vm.ID] = set
+				vm.LauncherLabels = set
+				r.setHostVM(known, vm)
+			}
 			continue
 		}
 		missing = append(missing, v.HostVMID)
+		if set != nil {
+			launcher[v.HostVMID] = set
+		}
 	}
 	var gone []string
 	reasons := map[string]string{} // VM id → how its VMM ended
@@ -129,8 +141,14 @@ func (r *Registry) Register(ctx context.Context, h collector.HostTarget, name st
 			missing = missing[:k]
 		}
 	}
+	if len(relabel) > 0 {
+		if err := r.st.SetLauncherLabels(ctx, relabel); err != nil {
+			errs = append(errs, err)
+			relabel = nil // read again with the VMs at the next reread
+		}
+	}
 	if len(missing) > 0 {
-		made, err := r.createHostVMs(ctx, h.ID, missing)
+		made, err := r.createHostVMs(ctx, h.ID, missing, launcher)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -146,9 +164,25 @@ func (r *Registry) Register(ctx context.Context, h collector.HostTarget, name st
 			marks[id] = 0
 		}
 	}
-	r.hostVMsChanged(created, marks)
+	r.hostVMsChanged(created, marks, relabel)
 	r.flushExits(h.ID, time.UnixMilli(now))
 	return ids, errors.Join(errs...)
+}
+
+// launcherLabels are the labels a host agent reports for v, as the
+// registry keeps them: nil when they break the rules (logged: a host
+// agent checks them, so this is a host agent of another version or a
+// bug, and the VM keeps no labels rather than some of them).
+func (r *Registry) launcherLabels(h collector.HostTarget, v collector.HostVM) labels.Set {
+	if len(v.Labels) == 0 {
+		return nil
+	}
+	set := labels.Set(v.Labels)
+	if err := set.Check(); err != nil {
+		r.log.Warn("a host agent reports labels that break the rules; the VM keeps none", "host", h.URL, "host_vm_id", v.HostVMID, "err", err)
+		return nil
+	}
+	return set
 }
 
 // flushExits sends the summary of host's vmm_exit events held back in a
@@ -177,11 +211,11 @@ func (r *Registry) setHostVM(known map[string]store.VM, vm store.VM) {
 // has (launchers often give each VM a UUID as --id), else a UUID derived
 // from host and host VM id, so a VM that leaves and returns gets its id
 // again.
-func (r *Registry) createHostVMs(ctx context.Context, hostID string, hostVMIDs []string) ([]store.VM, error) {
+func (r *Registry) createHostVMs(ctx context.Context, hostID string, hostVMIDs []string, launcher map[string]labels.Set) ([]store.VM, error) {
 	derived := func(hostVMID string) string { return store.HostVMUUID(hostID, hostVMID) }
 	var first, second []store.VM
 	for _, hv := range hostVMIDs {
-		vm := store.VM{ID: derived(hv), Name: clipName(hv), HostID: hostID, HostVMID: hv}
+		vm := store.VM{ID: derived(hv), Name: clipName(hv), HostID: hostID, HostVMID: hv, LauncherLabels: launcher[hv]}
 		if own, ok := store.ParseUUID(hv); ok {
 			vm.ID = own
 		}

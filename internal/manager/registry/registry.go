@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/labels"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/collector"
 	"github.com/fcmon/fcmon/internal/manager/store"
@@ -36,6 +37,7 @@ type Registry struct {
 
 	mu     sync.RWMutex
 	vms    []store.VM
+	index  map[string]int     // vms by id, under mu; set with setVMs
 	list   []collector.Target // the collector's view of vms
 	readAt time.Time          // when vms was read; zero: never
 
@@ -119,7 +121,8 @@ func (r *Registry) Targets(ctx context.Context) ([]collector.Target, error) {
 			HostAgentURL: vm.HostAgentURL, VMMPID: vm.VMMPID, MetricsFIFO: vm.MetricsFIFO, APISocket: vm.APISocket})
 	}
 	r.mu.Lock()
-	r.vms, r.list, r.readAt = vms, list, start
+	r.setVMs(vms)
+	r.list, r.readAt = list, start
 	r.mu.Unlock()
 	return list, nil
 }
@@ -136,18 +139,23 @@ func (r *Registry) rereadAfter() time.Duration {
 }
 
 // hostVMsChanged applies register's changes to the cache: VMs created,
-// and gone_ms set or cleared, without reading the store again.
-func (r *Registry) hostVMsChanged(created []store.VM, gone map[string]int64) {
+// gone_ms set or cleared, launcher labels changed, without reading the
+// store again.
+func (r *Registry) hostVMsChanged(created []store.VM, gone map[string]int64, relabel map[string]labels.Set) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(gone) > 0 {
+	if len(gone) > 0 || len(relabel) > 0 {
 		vms := slices.Clone(r.vms) // readers may hold the old slice
 		for i := range vms {
 			if ms, ok := gone[vms[i].ID]; ok {
 				vms[i].GoneMs = ms
 			}
+			if set, ok := relabel[vms[i].ID]; ok {
+				vms[i].LauncherLabels = set
+				vms[i].MergeLabels()
+			}
 		}
-		r.vms = vms
+		r.setVMs(vms)
 	}
 	if len(created) > 0 {
 		vms := append(slices.Clone(r.vms), created...)
@@ -157,7 +165,16 @@ func (r *Registry) hostVMsChanged(created []store.VM, gone map[string]int64) {
 			}
 			return strings.Compare(a.ID, b.ID)
 		})
-		r.vms = vms
+		r.setVMs(vms)
+	}
+}
+
+// setVMs replaces the cached VMs and their index; r.mu is held.
+func (r *Registry) setVMs(vms []store.VM) {
+	r.vms = vms
+	r.index = make(map[string]int, len(vms))
+	for i := range vms {
+		r.index[vms[i].ID] = i
 	}
 }
 
@@ -165,12 +182,20 @@ func (r *Registry) hostVMsChanged(created []store.VM, gone map[string]int64) {
 func (r *Registry) CachedVM(id string) (store.VM, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	for _, vm := range r.vms {
-		if vm.ID == id {
-			return vm, true
-		}
+	if i, ok := r.index[id]; ok {
+		return r.vms[i], true
 	}
 	return store.VM{}, false
+}
+
+// LabelsOf implements api.Cache: the VM's merged labels as last read.
+func (r *Registry) LabelsOf(id string) (labels.Set, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if i, ok := r.index[id]; ok {
+		return r.vms[i].Merged, true
+	}
+	return nil, false
 }
 
 // CachedVMs implements api.Cache: every VM as last read, in the store's
@@ -217,7 +242,7 @@ func (r *Registry) Forget(id string) {
 	defer r.mu.Unlock()
 	for i, vm := range r.vms {
 		if vm.ID == id {
-			r.vms = append(r.vms[:i:i], r.vms[i+1:]...)
+			r.setVMs(append(r.vms[:i:i], r.vms[i+1:]...))
 			break
 		}
 	}
@@ -242,7 +267,7 @@ func (r *Registry) forgetMany(ids []string) {
 		drop[id] = true
 	}
 	r.mu.Lock()
-	r.vms = slices.DeleteFunc(slices.Clone(r.vms), func(vm store.VM) bool { return drop[vm.ID] })
+	r.setVMs(slices.DeleteFunc(slices.Clone(r.vms), func(vm store.VM) bool { return drop[vm.ID] }))
 	r.list = slices.DeleteFunc(slices.Clone(r.list), func(t collector.Target) bool { return drop[t.ID] })
 	r.mu.Unlock()
 	r.hostVMs.mu.Lock()

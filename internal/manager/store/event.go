@@ -14,7 +14,10 @@ import (
 // SinceMs <= timestamp < UntilMs (UntilMs 0: no end), newest first, at most
 // Limit (1 to 1000).
 type EventQuery struct {
-	VMID, Type       string
+	VMID, Type string
+	// VMIDs, when not nil, keeps the events of these VMs only (a label
+	// selector's VMs); empty: none.
+	VMIDs            []string
 	SinceMs, UntilMs int64
 	Limit            int
 }
@@ -60,6 +63,14 @@ func (s *sqlStore) Events(ctx context.Context, q EventQuery) ([]wire.Event, erro
 	if q.VMID != "" {
 		args = append(args, q.VMID)
 		where = append(where, fmt.Sprintf("vm_id = $%d", len(args)))
+	}
+	if q.VMIDs != nil {
+		if len(q.VMIDs) == 0 {
+			return []wire.Event{}, nil
+		}
+		ids, _ := json.Marshal(q.VMIDs) // strings always encode
+		args = append(args, string(ids))
+		where = append(where, s.dialect.inJSONArray("vm_id", fmt.Sprintf("$%d", len(args))))
 	}
 	if q.Type != "" {
 		args = append(args, q.Type)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
@@ -31,6 +32,17 @@ func testEvents(t *testing.T, url string) {
 	}
 	if ev, _ := s.Events(ctx, EventQuery{Type: wire.EventReboot, SinceMs: 1500, UntilMs: 2500, Limit: 10}); len(ev) != 1 || ev[0].VMID != idB {
 		t.Errorf("reboots in [1500, 2500): %+v", ev)
+	}
+	// A label selector's VMs, as one parameter however many.
+	many := []string{idB}
+	for i := range 5000 {
+		many = append(many, fmt.Sprintf("%08d-0000-4000-8000-000000000000", i))
+	}
+	if ev, err := s.Events(ctx, EventQuery{VMIDs: many, Limit: 10}); err != nil || len(ev) != 1 || ev[0].VMID != idB {
+		t.Errorf("events of 5001 VMs, b among them: %+v, %v", ev, err)
+	}
+	if ev, err := s.Events(ctx, EventQuery{VMIDs: []string{}, Limit: 10}); err != nil || len(ev) != 0 {
+		t.Errorf("events of no VMs: %+v, %v", ev, err)
 	}
 	if ev, _ := s.Events(ctx, EventQuery{Limit: 1}); len(ev) != 1 {
 		t.Errorf("limit 1: %+v", ev)

@@ -7,18 +7,20 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/fcmon/fcmon/internal/core/labels"
 )
 
 func testRestart(t *testing.T, url string) {
 	ctx := context.Background()
 	s := openStore(t, url)
-	vm := mustCreate(t, s, VM{ID: idA, Name: "a", GuestIP: "10.0.0.9", VMMPID: 77})
+	vm := mustCreate(t, s, VM{ID: idA, Name: "a", GuestIP: "10.0.0.9", VMMPID: 77, Labels: labels.Set{"tenant": "acme"}})
 	mustUpsert(t, s, rollup(idA, 1, 1), rollup(idA, 2, 2))
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	s = openStore(t, url)
-	if got, err := s.GetVM(ctx, idA); err != nil || got != vm {
+	if got, err := s.GetVM(ctx, idA); err != nil || !reflect.DeepEqual(got, vm) {
 		t.Errorf("after reopening, GetVM = %+v, %v; want %+v", got, err, vm)
 	}
 	want := []Rollup{rollup(idA, 1, 1), rollup(idA, 2, 2)}

@@ -23,6 +23,9 @@ var postgresDialect = dialect{
 	migrations:            "migrations/postgres",
 	lockMigrations:        fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", postgresMigrationLock),
 	isForeignKeyViolation: postgresForeignKeyViolation,
+	inJSONArray: func(column, p string) string {
+		return column + " IN (SELECT jsonb_array_elements_text(" + p + "::jsonb))"
+	},
 }
 
 // openPostgres connects through pgx to the server a postgres:// URL names

@@ -31,6 +31,9 @@ var sqliteDialect = dialect{
 	// lock from the start, which is all a migration needs.
 	lockMigrations:        "",
 	isForeignKeyViolation: sqliteForeignKeyViolation,
+	inJSONArray: func(column, p string) string {
+		return column + " IN (SELECT value FROM json_each(" + p + "))"
+	},
 }
 
 // openSQLite opens the file at path (creating it when missing) with two

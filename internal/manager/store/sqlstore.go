@@ -20,6 +20,9 @@ type dialect struct {
 	// isForeignKeyViolation recognises the driver's error for a row that
 	// references a missing VM.
 	isForeignKeyViolation func(error) bool
+	// inJSONArray is the condition "column is one of the strings of the
+	// JSON array in placeholder p": one parameter for any number of ids.
+	inJSONArray func(column, p string) string
 }
 
 // sqlStore implements Store over database/sql for both backends.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/fcmon/fcmon/internal/core/labels"
 	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
@@ -51,9 +52,18 @@ type VM struct {
 	// while it is there.
 	GoneMs int64
 
+	// Labels are those the API set; LauncherLabels those the VM's host
+	// agent reports (see labels.FileName). Merged is both, the API's
+	// winning for a key both hold: the labels the VM is selected by. All
+	// nil when there are none; shared with the registry's cache: read only.
+	Labels, LauncherLabels, Merged labels.Set
+
 	CreatedMs int64 // Unix ms, set by CreateVM
 	UpdatedMs int64 // Unix ms, set by every write
 }
+
+// MergeLabels sets Merged from Labels and LauncherLabels.
+func (vm *VM) MergeLabels() { vm.Merged = labels.Merge(vm.LauncherLabels, vm.Labels) }
 
 // Host is a host agent the manager collects from.
 type Host struct {
@@ -134,6 +144,14 @@ type Store interface {
 	// stored. ip "" clears the address; port 0 keeps the current port.
 	// An unknown id gives ErrNotFound.
 	UpdateGuestIP(ctx context.Context, id, ip string, port int) (VM, error)
+
+	// SetLabels replaces the API's labels of the VM (nil: none) and
+	// returns the VM as stored; an unknown id gives ErrNotFound.
+	SetLabels(ctx context.Context, id string, set labels.Set) (VM, error)
+
+	// SetLauncherLabels replaces the launcher labels of the VMs, by id, in
+	// one transaction; unknown ids are skipped.
+	SetLauncherLabels(ctx context.Context, byID map[string]labels.Set) error
 
 	// SetVMsGone sets gone_ms of the VMs (0 clears it: the VM is back).
 	// Unknown ids are skipped.

@@ -38,6 +38,7 @@ var behaviours = []struct {
 	{"many VMs at once", testCreateVMs},
 	{"rollups of before per-group sources", testUpgradeRollupSources},
 	{"events", testEvents},
+	{"labels", testLabels},
 	{"managers sharing host agents", testCluster},
 }
 

@@ -5,13 +5,16 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
+	"github.com/fcmon/fcmon/internal/core/labels"
 	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
 // vmColumns is the column list every VM query selects, in scanVM's order.
-const vmColumns = `id, name, guest_ip, guest_port, host_agent_url, vmm_pid, metrics_fifo, api_socket, created_ms, updated_ms, host_id, host_vm_id, gone_ms`
+const vmColumns = `id, name, guest_ip, guest_port, host_agent_url, vmm_pid, metrics_fifo, api_socket, created_ms, updated_ms, host_id, host_vm_id, gone_ms, labels, launcher_labels`
 
 // CreateVM implements Store.
 func (s *sqlStore) CreateVM(ctx context.Context, vm VM) (VM, error) {
@@ -25,12 +28,13 @@ func (s *sqlStore) CreateVM(ctx context.Context, vm VM) (VM, error) {
 	// ON CONFLICT DO NOTHING turns a duplicate into "no row returned"
 	// without parsing driver-specific error codes.
 	row := s.write.QueryRowContext(ctx, `INSERT INTO vm (`+vmColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT DO NOTHING
 		RETURNING `+vmColumns,
 		vm.ID, vm.Name, nullString(vm.GuestIP), vm.GuestPort, nullString(vm.HostAgentURL),
 		nullInt(vm.VMMPID), nullString(vm.MetricsFIFO), nullString(vm.APISocket), now,
-		nullString(vm.HostID), nullString(vm.HostVMID), nullInt64(vm.GoneMs))
+		nullString(vm.HostID), nullString(vm.HostVMID), nullInt64(vm.GoneMs),
+		nullString(vm.Labels.Encode()), nullString(vm.LauncherLabels.Encode()))
 	created, err := scanVM(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return VM{}, fmt.Errorf("vm %q: %w", vm.ID, ErrExists)
@@ -62,17 +66,24 @@ func (s *sqlStore) CreateVMs(ctx context.Context, vms []VM) ([]VM, error) {
 			rest = rest[len(part):]
 			var q strings.Builder
 			q.WriteString(`INSERT INTO vm (` + vmColumns + `) VALUES `)
-			args := make([]any, 0, 13*len(part))
+			args := make([]any, 0, 15*len(part))
 			for i, vm := range part {
 				if i > 0 {
 					q.WriteString(", ")
 				}
 				n := len(args)
-				fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
-					n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13)
+				q.WriteByte('(')
+				for k := range 15 {
+					if k > 0 {
+						q.WriteString(", ")
+					}
+					fmt.Fprintf(&q, "$%d", n+k+1)
+				}
+				q.WriteByte(')')
 				args = append(args, vm.ID, vm.Name, nullString(vm.GuestIP), vm.GuestPort, nullString(vm.HostAgentURL),
 					nullInt(vm.VMMPID), nullString(vm.MetricsFIFO), nullString(vm.APISocket), now, now,
-					nullString(vm.HostID), nullString(vm.HostVMID), nullInt64(vm.GoneMs))
+					nullString(vm.HostID), nullString(vm.HostVMID), nullInt64(vm.GoneMs),
+					nullString(vm.Labels.Encode()), nullString(vm.LauncherLabels.Encode()))
 			}
 			q.WriteString(` ON CONFLICT DO NOTHING RETURNING ` + vmColumns)
 			rows, err := tx.QueryContext(ctx, q.String(), args...)
@@ -158,6 +169,44 @@ func (s *sqlStore) UpdateGuestIP(ctx context.Context, id, ip string, port int) (
 	return vm, nil
 }
 
+// SetLabels implements Store.
+func (s *sqlStore) SetLabels(ctx context.Context, id string, set labels.Set) (VM, error) {
+	if err := set.Check(); err != nil {
+		return VM{}, fmt.Errorf("vm %q: %s: %w", id, err.Error(), ErrInvalid)
+	}
+	row := s.write.QueryRowContext(ctx, `UPDATE vm SET labels = $2, updated_ms = $3 WHERE id = $1
+		RETURNING `+vmColumns, id, nullString(set.Encode()), s.nowMs())
+	vm, err := scanVM(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return VM{}, fmt.Errorf("vm %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return VM{}, s.fail(fmt.Sprintf("setting the labels of vm %q", id), err)
+	}
+	return vm, nil
+}
+
+// SetLauncherLabels implements Store: one statement a VM, in one
+// transaction (labels change seldom: at a VM's first report, or when its
+// launcher rewrites the file).
+func (s *sqlStore) SetLauncherLabels(ctx context.Context, byID map[string]labels.Set) error {
+	for id, set := range byID {
+		if err := set.Check(); err != nil {
+			return fmt.Errorf("vm %q: launcher %s: %w", id, err.Error(), ErrInvalid)
+		}
+	}
+	now := s.nowMs()
+	return s.inTx(ctx, fmt.Sprintf("setting the launcher labels of %d vms", len(byID)), func(tx *sql.Tx) error {
+		for _, id := range slices.Sorted(maps.Keys(byID)) { // one lock order for every writer
+			if _, err := tx.ExecContext(ctx, `UPDATE vm SET launcher_labels = $2, updated_ms = $3 WHERE id = $1`,
+				id, nullString(byID[id].Encode()), now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // DeleteVM implements Store. The rollups go through ON DELETE CASCADE,
 // within the same statement and so the same transaction.
 func (s *sqlStore) DeleteVM(ctx context.Context, id string) error {
@@ -190,6 +239,11 @@ func checkVM(vm VM) error {
 	case (vm.HostID == "") != (vm.HostVMID == ""):
 		return fmt.Errorf("vm %q: host_id and host_vm_id go together: %w", vm.ID, ErrInvalid)
 	}
+	for _, set := range []labels.Set{vm.Labels, vm.LauncherLabels} {
+		if err := set.Check(); err != nil {
+			return fmt.Errorf("vm %q: %s: %w", vm.ID, err.Error(), ErrInvalid)
+		}
+	}
 	return nil
 }
 
@@ -201,15 +255,26 @@ func scanVM(r scanner) (VM, error) {
 	var (
 		vm                                               VM
 		guestIP, agentURL, fifo, apiSock, host, hostVMID sql.NullString
+		set, launcher                                    sql.NullString
 		pid, gone                                        sql.NullInt64
 	)
 	err := r.Scan(&vm.ID, &vm.Name, &guestIP, &vm.GuestPort, &agentURL, &pid,
-		&fifo, &apiSock, &vm.CreatedMs, &vm.UpdatedMs, &host, &hostVMID, &gone)
+		&fifo, &apiSock, &vm.CreatedMs, &vm.UpdatedMs, &host, &hostVMID, &gone, &set, &launcher)
+	if err != nil {
+		return vm, err
+	}
 	vm.GuestIP, vm.HostAgentURL = guestIP.String, agentURL.String
 	vm.MetricsFIFO, vm.APISocket = fifo.String, apiSock.String
 	vm.VMMPID = int(pid.Int64)
 	vm.HostID, vm.HostVMID, vm.GoneMs = host.String, hostVMID.String, gone.Int64
-	return vm, err
+	if vm.Labels, err = labels.Decode(set.String); err != nil {
+		return vm, err
+	}
+	if vm.LauncherLabels, err = labels.Decode(launcher.String); err != nil {
+		return vm, err
+	}
+	vm.MergeLabels()
+	return vm, nil
 }
 
 // nullString stores "" as NULL.

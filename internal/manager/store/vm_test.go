@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
+	"reflect"
 	"testing"
 
+	"github.com/fcmon/fcmon/internal/core/labels"
 	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
@@ -26,10 +29,10 @@ func testCreateGetList(t *testing.T, url string) {
 	got := mustCreate(t, s, full)
 	want := full
 	want.CreatedMs, want.UpdatedMs = 1_700_000_000_000, 1_700_000_000_000
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("CreateVM returned %+v, want %+v", got, want)
 	}
-	if got, err := s.GetVM(ctx, idB); err != nil || got != want {
+	if got, err := s.GetVM(ctx, idB); err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("GetVM = %+v, %v; want %+v", got, err, want)
 	}
 	// Same name: the id orders them.
@@ -96,7 +99,7 @@ func testUpdateGuestIP(t *testing.T, url string) {
 	if err != nil || vm.GuestPort != 9100 {
 		t.Errorf("UpdateGuestIP(port 9100) = %+v, %v", vm, err)
 	}
-	if got, _ := s.GetVM(ctx, idA); got != vm {
+	if got, _ := s.GetVM(ctx, idA); !reflect.DeepEqual(got, vm) {
 		t.Errorf("GetVM after update = %+v, UpdateGuestIP returned %+v", got, vm)
 	}
 }
@@ -106,7 +109,7 @@ func testDuplicate(t *testing.T, url string) {
 	first := mustCreate(t, s, VM{ID: idA, Name: "first", GuestIP: "10.0.0.1"})
 	_, err := s.CreateVM(context.Background(), VM{ID: idA, Name: "second"})
 	wantErr(t, "CreateVM with a duplicate id", err, ErrExists)
-	if got, _ := s.GetVM(context.Background(), idA); got != first {
+	if got, _ := s.GetVM(context.Background(), idA); !reflect.DeepEqual(got, first) {
 		t.Errorf("after a duplicate CreateVM the VM is %+v, want it unchanged: %+v", got, first)
 	}
 }
@@ -146,4 +149,53 @@ func testInvalid(t *testing.T, url string) {
 	mustCreate(t, s, VM{ID: idA, Name: "a"})
 	_, err := s.UpdateGuestIP(ctx, idA, "10.0.0.1", 65536)
 	wantErr(t, "UpdateGuestIP with port 65536", err, ErrInvalid)
+}
+
+func testLabels(t *testing.T, url string) {
+	ctx := context.Background()
+	s := openStore(t, url)
+	api := labels.Set{"tenant": "acme", "tier": "prod", "note": `quoted "ü" value`}
+	vm := mustCreate(t, s, VM{ID: idA, Name: "a", Labels: api})
+	if !vm.Labels.Equal(api) || !vm.Merged.Equal(api) || vm.LauncherLabels != nil {
+		t.Fatalf("created with labels: %+v", vm)
+	}
+	// The launcher's labels merge under the API's.
+	launcher := labels.Set{"tenant": "globex", "template": "py"}
+	if err := s.SetLauncherLabels(ctx, map[string]labels.Set{idA: launcher, idX: launcher}); err != nil {
+		t.Fatalf("SetLauncherLabels: %v", err)
+	}
+	got, err := s.GetVM(ctx, idA)
+	want := labels.Set{"tenant": "acme", "tier": "prod", "note": api["note"], "template": "py"}
+	if err != nil || !got.Merged.Equal(want) || !got.LauncherLabels.Equal(launcher) {
+		t.Fatalf("after the launcher's: %+v, %v; merged want %v", got, err, want)
+	}
+	// PATCH's replace: all of them, none left of the old.
+	got, err = s.SetLabels(ctx, idA, labels.Set{"app": "web"})
+	if err != nil || !got.Labels.Equal(labels.Set{"app": "web"}) || !got.Merged.Equal(labels.Set{"app": "web", "tenant": "globex", "template": "py"}) {
+		t.Fatalf("SetLabels: %+v, %v", got, err)
+	}
+	if got, err = s.SetLabels(ctx, idA, nil); err != nil || got.Labels != nil {
+		t.Fatalf("SetLabels(nil): %+v, %v", got, err)
+	}
+	if !isNull(t, s, `SELECT labels IS NULL FROM vm WHERE id = $1`, idA) {
+		t.Error("no labels are not stored as NULL")
+	}
+	if _, err := s.SetLabels(ctx, idX, api); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SetLabels of an unknown VM: %v", err)
+	}
+	// A label the rules refuse changes nothing.
+	if _, err := s.SetLabels(ctx, idA, labels.Set{"__x": "1"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("SetLabels(__x): %v", err)
+	}
+	if err := s.SetLauncherLabels(ctx, map[string]labels.Set{idA: {"tenant": ""}}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("SetLauncherLabels(empty value): %v", err)
+	}
+	if got, _ := s.GetVM(ctx, idA); !got.LauncherLabels.Equal(launcher) {
+		t.Errorf("a refused write changed the launcher labels: %v", got.LauncherLabels)
+	}
+	// Many VMs at once keep theirs.
+	made, err := s.CreateVMs(ctx, []VM{{ID: idB, Name: "b", LauncherLabels: labels.Set{"tenant": "acme"}}, {ID: idC, Name: "c"}})
+	if err != nil || len(made) != 2 || !made[0].Merged.Equal(labels.Set{"tenant": "acme"}) || made[1].Merged != nil {
+		t.Fatalf("CreateVMs with labels: %+v, %v", made, err)
+	}
 }
