@@ -124,7 +124,7 @@ type parts struct {
 // poll interval when that is longer).
 const fleetEvery = 2 * time.Second
 
-// publishFleet sends the fleet summary to the fleet stream's clients
+// publishFleet sends the fleet summaries to the fleet stream's clients
 // every fleetEvery while there are any, until ctx ends.
 func (p *parts) publishFleet(ctx context.Context, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(max(fleetEvery, every))
@@ -138,12 +138,16 @@ func (p *parts) publishFleet(ctx context.Context, every time.Duration, log *slog
 		if p.hub.FleetClients() == 0 {
 			continue
 		}
-		f, err := p.api.Fleet(ctx)
-		if err != nil {
-			log.Warn("fleet summary for the stream", "err", err)
-			continue
+		// One summary for each selection the clients hold (a scoped
+		// token's, or a ?label= of the stream).
+		for _, sel := range p.hub.FleetSelections() {
+			f, err := p.api.FleetOf(ctx, sel, "")
+			if err != nil {
+				log.Warn("fleet summary for the stream", "selection", sel.String(), "err", err)
+				continue
+			}
+			p.hub.PublishFleetOf(sel, f)
 		}
-		p.hub.PublishFleet(f)
 	}
 }
 

@@ -151,3 +151,44 @@ func (e *env) watchers(id string) int {
 	defer e.h.mu.RUnlock()
 	return len(e.h.watched[id])
 }
+
+// TestScopedClients: a client that may see some VMs only gets their
+// samples, events and watches, and the summaries of its own selection.
+func TestScopedClients(t *testing.T) {
+	e := newEnv(t, Options{})
+	all := e.dial("/all?only=a")
+	fleet := e.dial("/fleet?only=a&label=tenant%3Dacme")
+	e.waitSubscribers(2)
+	sels := e.h.FleetSelections()
+	if len(sels) != 1 || sels[0].String() != "tenant=acme" {
+		t.Fatalf("FleetSelections = %v", sels)
+	}
+	send(t, fleet, `{"watch":["a","b"]}`)
+	eventually(t, 5*time.Second, func() bool { return e.watchers("a") == 1 },
+		func() string { return "the watch request never took" })
+	if e.watchers("b") != 0 {
+		t.Error("a scoped client watches a VM outside its scope")
+	}
+	e.h.PublishFleet(wire.Fleet{VMs: 100})                  // the whole fleet's: not this client's
+	e.h.PublishEvent(wire.Event{VMID: "b", Type: "reboot"}) // outside
+	e.h.Publish(sample("b", 1))                             // outside
+	sel := sels[0]
+	e.h.PublishFleetOf(sel, wire.Fleet{VMs: 2})
+	e.h.PublishEvent(wire.Event{VMID: "a", Type: "reboot"})
+	e.h.Publish(sample("a", 1))
+	if m := readRaw(t, fleet); m["kind"] != "fleet" || m["vms"] != float64(2) {
+		t.Errorf("fleet client's first message %v, want the summary of its selection", m)
+	}
+	if m := readRaw(t, fleet); m["kind"] != "event" || m["vm_id"] != "a" {
+		t.Errorf("fleet client's second message %v, want a's event", m)
+	}
+	if m := readRaw(t, fleet); m["vm_id"] != "a" {
+		t.Errorf("fleet client's third message %v, want a's sample", m)
+	}
+	if m := readRaw(t, all); m["kind"] != "event" || m["vm_id"] != "a" {
+		t.Errorf("all-VM client's first message %v, want a's event", m)
+	}
+	if m := readRaw(t, all); m["vm_id"] != "a" {
+		t.Errorf("all-VM client's second message %v, want a's sample", m)
+	}
+}
