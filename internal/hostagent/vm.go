@@ -40,6 +40,7 @@ type vm struct {
 	tap        *tapReader                 // nil without tap
 	poll       *poll.Poller               // guest, balloon, Firecracker's account; nil when there is none to ask
 	refused    map[string]string          // source → why a path discovery found is not read
+	labels     labelsFile                 // the launcher's labels file beside the API socket
 }
 
 // validateVM checks a configuration before anything is opened, with

@@ -29,8 +29,10 @@ func (a *Agent) stats(v *vm) wire.VMStats {
 			st.Process = &ps
 		}
 	}
+	var props map[string]string
 	if v.reader != nil {
 		t, _, err := v.reader.Snapshot()
+		props = t.Properties
 		st.Firecracker = firecrackerStatus(t)
 		st.Network = networkFromFirecracker(t)
 		st.Block = blockFromFirecracker(t)
@@ -65,6 +67,11 @@ func (a *Agent) stats(v *vm) wire.VMStats {
 		if err != nil && needed {
 			errs["tap"] = err.Error()
 		}
+	}
+	set, problem := vmLabels(v, props, time.Now())
+	st.Labels = set
+	if problem != "" {
+		errs["labels"] = problem
 	}
 	if len(errs) > 0 {
 		st.Errors = errs

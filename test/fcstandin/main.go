@@ -12,6 +12,8 @@
 //	FCSTANDIN_METRICS_PERIOD=2s              the period of the metrics lines it writes by itself (Firecracker's: 60s)
 //	FCSTANDIN_API_SOCK=path                  without --api-sock, listen there instead of /run/firecracker.socket
 //	                                         (a process whose command line does not name its API socket)
+//	FCSTANDIN_METRICS_PROPERTIES=1           be the Firecracker after v1.16.1 whose metrics configuration takes
+//	                                         emit_id and properties (PR #5983), written on every line
 //
 // SIGUSR1 makes it touch all of its guest's memory (mem_size_mib), as
 // Firecracker does when its guest uses all it has: over a memory cgroup's
@@ -94,6 +96,7 @@ func run(apiSock, id, configFile, metricsPath string, noAPI bool) error {
 	rate, _ := strconv.ParseFloat(os.Getenv("FCSTANDIN_NET_RATE"), 64)
 	period, _ := time.ParseDuration(os.Getenv("FCSTANDIN_METRICS_PERIOD"))
 	vm, err := fcstandin.Start(cfg, fcstandin.Options{APISock: apiSock, Forward: forward, Running: running, MetricsPeriod: period,
+		MetricsProperties: os.Getenv("FCSTANDIN_METRICS_PROPERTIES") == "1",
 		Sources: fcstandin.Sources{
 			Balloon:  balloonFile(os.Getenv("FCSTANDIN_BALLOON_FILE")),
 			Counters: func() fcstandin.Counters { return steady(cfg, rate, time.Since(started)) },

@@ -93,7 +93,9 @@ type VMStats struct {
 	Block       *VMBlock           `json:"block,omitempty"`
 	Firecracker *FirecrackerStatus `json:"firecracker,omitempty"`
 	Tap         *TapStats          `json:"tap,omitempty"`
-	Errors      map[string]string  `json:"errors,omitempty"`
+	// Labels are what the VM's launcher gave it (see VMSample.Labels).
+	Labels map[string]string `json:"labels,omitempty"`
+	Errors map[string]string `json:"errors,omitempty"`
 }
 
 // VMNetwork is the VM's traffic from the guest's point of view (rx = into the

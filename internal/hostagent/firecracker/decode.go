@@ -70,6 +70,9 @@ type Line struct {
 	Seccomp     *SeccompCounters
 	VMM         *VMMCounters
 	VhostUser   map[string]VhostUserCounters // by name: "block_rootfs" from vhost_user_block_rootfs
+	// Properties are the operator's key-value pairs Firecracker writes on
+	// every line when its metrics configuration sets them (after v1.16).
+	Properties map[string]string
 }
 
 // ErrBadLine is wrapped by every error DecodeLine returns.
@@ -107,7 +110,7 @@ func DecodeLine(data []byte) (Line, error) {
 	}
 	// Later duplicates of a key win, as in a map; so the members fcmon reads
 	// are collected first, each key once, and decoded after.
-	var ts []byte
+	var ts, props []byte
 	var sections [16]member
 	wanted := sections[:0]
 	extra := map[string][]byte(nil)
@@ -115,6 +118,8 @@ func DecodeLine(data []byte) (Line, error) {
 		switch {
 		case string(k) == "utc_timestamp_ms":
 			ts = raw
+		case string(k) == "properties":
+			props = raw
 		case sectionKind(k) == "":
 		default:
 			for i := range wanted {
@@ -143,6 +148,12 @@ func DecodeLine(data []byte) (Line, error) {
 			return Line{}, fmt.Errorf("%w: utc_timestamp_ms: %s is not an integer", ErrBadLine, ts)
 		}
 		line.TimestampMs = n
+	}
+	if props != nil {
+		// Rare and small: encoding/json's string rules are worth reusing.
+		if err := json.Unmarshal(props, &line.Properties); err != nil {
+			return Line{}, fmt.Errorf("%w: properties: %w", ErrBadLine, err)
+		}
 	}
 	for _, m := range wanted {
 		if err := line.decodeSection(m.key, m.raw); err != nil {

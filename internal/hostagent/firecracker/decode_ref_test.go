@@ -37,6 +37,8 @@ func decodeLineReference(data []byte) (Line, error) {
 	for key, raw := range top {
 		var err error
 		switch {
+		case key == "properties":
+			err = json.Unmarshal(raw, &line.Properties)
 		case key == "net":
 			line.NetAll = new(NetCounters)
 			err = object(raw, line.NetAll)
@@ -97,6 +99,10 @@ func FuzzDecodeLineMatchesEncodingJSON(f *testing.F) {
 	f.Add(referenceLine(f))
 	for _, s := range []string{
 		`{"utc_timestamp_ms":1,"net_eth0":{"RX_BYTES_COUNT":3,"rx_bytes_count":4}}`,
+		`{"utc_timestamp_ms":1,"id":"vm-1","properties":{"tenant":"acme","a\u00e9":"x"}}`,
+		`{"utc_timestamp_ms":1,"properties":{"tenant":1}}`,
+		`{"utc_timestamp_ms":1,"properties":null}`,
+		`{"utc_timestamp_ms":1,"properties":{"a":"1","a":"2"}}`,
 		`{"utc_timestamp_ms":null,"net":{"rx_bytes_count":null},"net":{"tx_fails":2}}`,
 		`{"utc_timestamp_ms":1,"net":5,"net":{}}`,
 		`{"utc_timestamp_ms":-1e3}`,

@@ -39,6 +39,10 @@ type Totals struct {
 	BlockAll *BlockTotals
 
 	VMMTotals // the VMM's own groups
+
+	// Properties are those of the newest line (Line.Properties); shared,
+	// never changed in place.
+	Properties map[string]string
 }
 
 // Accumulator sums decoded lines into Totals. It is not safe for concurrent
@@ -72,6 +76,7 @@ func (a *Accumulator) AddBad(n, long uint64) {
 func (a *Accumulator) Add(l Line) {
 	a.t.Lines++
 	a.t.LastLineMs = l.TimestampMs
+	a.t.Properties = l.Properties
 	if l.Logger != nil {
 		a.t.MissedMetrics += l.Logger.MissedMetrics
 	}

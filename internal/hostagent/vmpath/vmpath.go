@@ -38,6 +38,10 @@ const (
 	// Config is a file the VM's process reads (its --config-file): a
 	// regular file, its user's or root's (a launcher writes it).
 	Config
+	// Launcher is a file only the launcher writes, never the VM's process
+	// (the labels file): a regular file of root's or the host agent's
+	// own user's, writable by nobody else.
+	Launcher
 )
 
 // Sentinel errors, for errors.Is; the errors returned say more.
@@ -170,8 +174,12 @@ func (r *Root) Equal(o *Root) bool {
 
 // ReadFile reads the regular file name resolves to (Kind Config), at most
 // max bytes of it.
-func (r *Root) ReadFile(name string, max int64) ([]byte, error) {
-	p, err := r.Resolve(name, Config)
+func (r *Root) ReadFile(name string, max int64) ([]byte, error) { return r.ReadKind(name, Config, max) }
+
+// ReadKind reads the regular file name resolves to, checked as kind
+// (Config or Launcher), at most max bytes of it.
+func (r *Root) ReadKind(name string, kind Kind, max int64) ([]byte, error) {
+	p, err := r.Resolve(name, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -308,8 +316,18 @@ func (r *Root) check(f *os.File, name string, kind Kind) error {
 		return fmt.Errorf("%s is %s, not a Unix socket: %w", r.Show(name), describe(mode), ErrKind)
 	case kind == Metrics && mode != unix.S_IFIFO && mode != unix.S_IFREG:
 		return fmt.Errorf("%s is %s, not a FIFO (or the regular file Firecracker creates when none exists): %w", r.Show(name), describe(mode), ErrKind)
-	case kind == Config && mode != unix.S_IFREG:
+	case (kind == Config || kind == Launcher) && mode != unix.S_IFREG:
 		return fmt.Errorf("%s is %s, not a regular file: %w", r.Show(name), describe(mode), ErrKind)
+	}
+	if kind == Launcher {
+		// The VM's own user could otherwise give it the labels it likes.
+		if st.Uid != 0 && int(st.Uid) != os.Geteuid() {
+			return fmt.Errorf("%s belongs to uid %d; it must be root's (or the host agent's), as the launcher's and not the VM's: %w", r.Show(name), st.Uid, ErrOwner)
+		}
+		if st.Mode&0o022 != 0 {
+			return fmt.Errorf("%s may be written by others than its owner (mode %04o): %w", r.Show(name), st.Mode&0o7777, ErrOwner)
+		}
+		return nil
 	}
 	if r.owner != AnyOwner && int(st.Uid) != r.owner && int(st.Uid) != r.also && (kind != Config || st.Uid != 0) {
 		return fmt.Errorf("%s belongs to uid %d, not to the VM's uid %d: %w", r.Show(name), st.Uid, r.owner, ErrOwner)

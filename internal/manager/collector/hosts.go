@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strconv"
 	"sync"
@@ -67,6 +68,7 @@ type hostWorker struct {
 	wdoc    wire.HostSamples  // the JSON answer, before reduction
 	ids     map[string]string // host VM id → registry id, as Register last said
 	known   []string          // the host VM ids Register was last told of, sorted
+	labels  uint64            // labelsDigest of what Register was last told
 	retry   bool              // Register did not take them all: tell it again
 	vms     map[string]*hostVM
 	clashes map[wire.IDClash]bool // those of the latest answer, each made an event once
@@ -303,7 +305,8 @@ func (h *hostWorker) register(ctx context.Context, t HostTarget) (registered, er
 			}
 		}
 	}
-	if (slices.Equal(present, h.known) && !h.retry) || h.c.opt.Register == nil {
+	digest := labelsDigest(vms)
+	if (slices.Equal(present, h.known) && digest == h.labels && !h.retry) || h.c.opt.Register == nil {
 		count()
 		return out, nil
 	}
@@ -326,13 +329,32 @@ func (h *hostWorker) register(ctx context.Context, t HostTarget) (registered, er
 	}
 	h.ids = ids
 	count()
-	h.known, h.retry = present, err != nil || out.unregistered > 0
+	h.known, h.labels, h.retry = present, digest, err != nil || out.unregistered > 0
 	keep := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		keep[id] = true
 	}
 	h.drop(keep)
 	return out, err
+}
+
+// labelsDigest sums a hash of every VM's id and label pairs: a launcher
+// relabelling a VM changes it, and Register is told again. A sum, so the
+// maps' order does not matter and nothing is sorted per poll.
+func labelsDigest(vms []HostVM) uint64 {
+	var sum uint64
+	for i := range vms {
+		for k, v := range vms[i].Labels {
+			h := fnv.New64a()
+			h.Write([]byte(vms[i].HostVMID))
+			h.Write([]byte{0})
+			h.Write([]byte(k))
+			h.Write([]byte{0})
+			h.Write([]byte(v))
+			sum += h.Sum64()
+		}
+	}
+	return sum
 }
 
 // BadHostVMID says what is wrong with a VM id a host agent reports, ""

@@ -53,7 +53,7 @@ func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
 	write.SetConnMaxLifetime(0)
 	write.SetConnMaxIdleTime(0)
 	// The writer connects first: it turns WAL on, which the readers need.
-	if err := write.PingContext(ctx); err != nil {
+	if err := pingBusy(ctx, write); err != nil {
 		write.Close()
 		return nil, fmt.Errorf("opening sqlite database %s: %w", path, err)
 	}
@@ -66,6 +66,26 @@ func openSQLite(ctx context.Context, path string) (*sqlStore, error) {
 	read.SetMaxIdleConns(sqliteReaders)
 	read.SetConnMaxIdleTime(5 * time.Minute)
 	return &sqlStore{dialect: sqliteDialect, write: write, read: read, now: time.Now}, nil
+}
+
+// pingBusy connects db, trying again while the file is busy: switching a
+// new file to WAL takes a lock for which SQLite calls no busy handler, so
+// processes opening the same new database together can see SQLITE_BUSY at
+// once. It gives up after sqliteBusyTimeout, as a busy statement would.
+func pingBusy(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(sqliteBusyTimeout)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // checkSQLitePath refuses what SQLite would report obscurely or handle in a

@@ -91,6 +91,20 @@ func (v *VM) instanceInfo() map[string]string {
 	return map[string]string{"id": v.cfg.ID, "state": state, "vmm_version": VMMVersion, "app_name": "Firecracker"}
 }
 
+// checkMetrics refuses what this Firecracker's MetricsConfig has no field
+// for: v1.16.1 knows metrics_path only.
+func (v *VM) checkMetrics(m Metrics) string {
+	switch {
+	case v.props:
+		return ""
+	case m.EmitID != nil:
+		return "unknown field `emit_id`, expected `metrics_path`."
+	case m.Properties != nil:
+		return "unknown field `properties`, expected `metrics_path`."
+	}
+	return ""
+}
+
 // decode reads a JSON body into out, refusing unknown fields as
 // Firecracker's serde(deny_unknown_fields) does.
 func decode(r *http.Request, out any) error {
@@ -288,6 +302,10 @@ func (v *VM) putMetrics(w http.ResponseWriter, r *http.Request) {
 	var m Metrics
 	if err := decode(r, &m); err != nil || m.MetricsPath == "" {
 		fault(w, msgBadJSON+"missing field `metrics_path`.")
+		return
+	}
+	if msg := v.checkMetrics(m); msg != "" {
+		fault(w, msgBadJSON+msg)
 		return
 	}
 	v.mu.Lock()

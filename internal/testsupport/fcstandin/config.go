@@ -98,6 +98,12 @@ type Drive struct {
 // answers "metrics": null.
 type Metrics struct {
 	MetricsPath string `json:"metrics_path"`
+	// EmitID and Properties are Firecracker's after v1.16.1 (PR #5983,
+	// src/vmm/src/vmm_config/metrics.rs on main): the instance id and the
+	// operator's pairs on every line. The stand-in takes them only with
+	// Options.MetricsProperties; v1.16.1 refuses them as unknown fields.
+	EmitID     *bool             `json:"emit_id,omitempty"`
+	Properties map[string]string `json:"properties,omitempty"`
 }
 
 // vmmConfig is VmmConfig as GET /vm/config writes it: the keys in the Rust

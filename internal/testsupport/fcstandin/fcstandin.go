@@ -79,6 +79,7 @@ type VM struct {
 	missed  uint64                       // periodic lines that could not be written
 	stored  map[string]map[string]uint64 // StoreMetrics set by Fatal or Panic
 	period  time.Duration
+	props   bool // Options.MetricsProperties
 }
 
 // Options are how Start serves a VM.
@@ -102,6 +103,10 @@ type Options struct {
 	// by itself; zero means Firecracker's own, DefaultMetricsPeriod. Tests
 	// shorten it to see periodic lines.
 	MetricsPeriod time.Duration
+	// MetricsProperties makes the stand-in the Firecracker after v1.16.1
+	// whose metrics configuration takes emit_id and properties (PR #5983);
+	// without it a configuration with them is refused, as v1.16.1 does.
+	MetricsProperties bool
 }
 
 // Start serves the VM described by cfg until Close.
@@ -110,7 +115,12 @@ func Start(cfg Config, o Options) (*VM, error) {
 		o.MetricsPeriod = DefaultMetricsPeriod
 	}
 	v := &VM{cfg: cfg.normalized(), src: o.Sources, started: time.Now(), running: o.Running, closed: make(chan struct{}),
-		period: o.MetricsPeriod, forward: o.Forward}
+		period: o.MetricsPeriod, forward: o.Forward, props: o.MetricsProperties}
+	if cfg.Metrics != nil {
+		if msg := v.checkMetrics(*cfg.Metrics); msg != "" {
+			return nil, errors.New("metrics: " + msg)
+		}
+	}
 	var err error
 	v.api = o.API
 	if v.api == nil {

@@ -174,6 +174,21 @@ func encodeLine(nowMs int64, cur, prev Counters, cfg Config) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(`{"utc_timestamp_ms":`)
 	b.WriteString(fmt.Sprint(nowMs))
+	// After the timestamp, as FirecrackerMetrics serialises them on main:
+	// the id when emit_id, then the properties (a BTreeMap: sorted keys,
+	// as encoding/json writes a map).
+	if m := cfg.Metrics; m != nil {
+		if m.EmitID != nil && *m.EmitID {
+			id, _ := json.Marshal(cfg.ID)
+			b.WriteString(`,"id":`)
+			b.Write(id)
+		}
+		if len(m.Properties) > 0 {
+			props, _ := json.Marshal(m.Properties)
+			b.WriteString(`,"properties":`)
+			b.Write(props)
+		}
+	}
 	put := func(key string, group any) error {
 		data, err := json.Marshal(group)
 		if err != nil {

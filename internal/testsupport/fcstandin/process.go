@@ -23,6 +23,10 @@ type ProcessOptions struct {
 	// BalloonTotal and BalloonAvailable (bytes) are the balloon's
 	// statistics; 0 gives 256 MiB and 192 MiB.
 	BalloonTotal, BalloonAvailable uint64
+	// Properties, when set, make it the Firecracker after v1.16.1 whose
+	// metrics configuration takes properties (PR #5983): its config file's
+	// metrics block names the FIFO with them, instead of --metrics-path.
+	Properties map[string]string
 }
 
 // StartProcess starts a stand-in; the test's cleanup kills it.
@@ -48,6 +52,14 @@ func StartProcess(t testing.TB, o ProcessOptions) *exec.Cmd {
 		Drives:  []Drive{{DriveID: "rootfs", PathOnHost: ptr(at("rootfs.ext4")), IsRootDevice: true}},
 		Metrics: nil, // given by --metrics-path
 	}
+	args := []string{"--api-sock", at("api.sock"), "--id", o.ID, "--config-file", at("config.json")}
+	env := []string{}
+	if o.Properties != nil {
+		cfg.Metrics = &Metrics{MetricsPath: at("metrics.fifo"), Properties: o.Properties}
+		env = append(env, "FCSTANDIN_METRICS_PROPERTIES=1")
+	} else {
+		args = append(args, "--metrics-path", at("metrics.fifo"))
+	}
 	b, _ := json.Marshal(cfg)
 	st := BalloonStats{TotalMemory: &o.BalloonTotal, AvailableMemory: &o.BalloonAvailable}
 	bs, _ := json.Marshal(st)
@@ -59,10 +71,9 @@ func StartProcess(t testing.TB, o ProcessOptions) *exec.Cmd {
 	if err := syscall.Mkfifo(at("metrics.fifo"), 0o600); err != nil && !os.IsExist(err) {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(o.Bin, "--api-sock", at("api.sock"), "--id", o.ID,
-		"--config-file", at("config.json"), "--metrics-path", at("metrics.fifo"))
-	cmd.Env = []string{"FCSTANDIN_FORWARD=8080=" + o.Guest, "FCSTANDIN_BALLOON_FILE=" + at("balloon.json"),
-		"FCSTANDIN_VCPU_BUSY=" + o.Busy, "FCSTANDIN_NET_RATE=" + strconv.Itoa(1000)}
+	cmd := exec.Command(o.Bin, args...)
+	cmd.Env = append(env, "FCSTANDIN_FORWARD=8080="+o.Guest, "FCSTANDIN_BALLOON_FILE="+at("balloon.json"),
+		"FCSTANDIN_VCPU_BUSY="+o.Busy, "FCSTANDIN_NET_RATE="+strconv.Itoa(1000))
 	// No Pdeathsig: it fires when the thread that started the process
 	// exits, which Go's threads may do; the cleanup kills it.
 	cmd.Stderr = os.Stderr
