@@ -132,7 +132,7 @@ func (c *Config) Flags(fs *cli.FlagSet) {
 	fs.String(&c.APITokenFile, "api-token-file", "", "file holding the API token, instead of --api-token")
 	fs.Bool(&c.Insecure, "insecure", false, "allow listening on a non-loopback address without an API token")
 	fs.String(&c.TokensFile, "tokens-file", "",
-		"file of tokens with roles, one a line: ROLE NAME TOKEN (roles admin, read, register; mode 600); reread on SIGHUP")
+		"file of tokens with roles, one a line: ROLE NAME TOKEN [SELECTOR] (roles admin, read, register; a read token's selector such as tenant=acme scopes it; mode 600); reread on SIGHUP")
 	fs.String(&c.RegistrationSecretFile, "registration-secret-file", "",
 		"file holding the secret (32 bytes or more, mode 600) each VM's registration credential derives from: see `manager registration-token`")
 	fs.String(&c.HostAgentTokenFile, "host-agent-token-file", "", "file holding the token of the host agents (their --token-file)")
