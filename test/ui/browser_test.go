@@ -53,9 +53,10 @@ func TestBrowser(t *testing.T) {
 	ctl.guest = startGuestAgent(t, ctl.proc)
 	ip, port := splitAddr(t, ctl.guest.Addr)
 	register(t, open.Addr, "", map[string]any{"name": "web-1", "guest_ip": ip, "guest_port": port,
-		"host_agent_url": "http://" + host.Addr, "vmm_pid": startVMM(t), "metrics_fifo": fifo})
+		"host_agent_url": "http://" + host.Addr, "vmm_pid": startVMM(t), "metrics_fifo": fifo,
+		"labels": map[string]string{"tenant": "acme", "tier": "web"}})
 	register(t, open.Addr, "", map[string]any{"name": "batch-2",
-		"host_agent_url": "http://" + host.Addr, "vmm_pid": startVMM(t)})
+		"host_agent_url": "http://" + host.Addr, "vmm_pid": startVMM(t), "labels": map[string]string{"tenant": "acme", "tier": "batch"}})
 	register(t, open.Addr, "", map[string]any{"name": "spare-3"})
 
 	tokens := filepath.Join(t.TempDir(), "tokens")

@@ -1,6 +1,6 @@
 // The VM list: one page of VMs at a time, searched, filtered, sorted and
-// paged by the manager (GET /v1/vms?q=&state=&source=&host=&sort=&order=
-// &offset=&limit=), the view kept in the URL (#/vms?...), live figures and
+// paged by the manager (GET /v1/vms?q=&state=&source=&host=&label=&sort=
+// &order=&offset=&limit=), the view kept in the URL (#/vms?...), live figures and
 // a CPU sparkline for the rows on screen only (the fleet stream's watch),
 // and the form that registers a VM.
 
@@ -41,6 +41,7 @@ export function listHash(params) {
     const v = params[k];
     if (v && !(k === 'sort' && v === 'name') && !(k === 'offset' && Number(v) === 0)
       && !(k === 'order' && v === DEFAULT_ORDER[params.sort || 'name'])) q.set(k, v);
+    if (k === 'host') for (const term of params.labels || []) q.append('label', term);
   }
   const s = q.toString();
   return s ? `#/vms?${s}` : '#/vms';
@@ -55,6 +56,7 @@ export function parseList(query) {
   return {
     q: q.get('q') || '', state: STATES.includes(q.get('state')) ? q.get('state') : '',
     source: SOURCES.includes(q.get('source')) ? q.get('source') : '', host: q.get('host') || '', sort, order, offset,
+    labels: q.getAll('label').filter(Boolean),
   };
 }
 
@@ -93,6 +95,7 @@ export async function showList(main, setConnection, params) {
     const mine = ++generation;
     const q = new URLSearchParams({ limit: String(PAGE), offset: String(view.offset), sort: view.sort, order: view.order });
     for (const k of ['q', 'state', 'source', 'host']) if (view[k]) q.set(k, view[k]);
+    for (const term of view.labels || []) q.append('label', term);
     table.setAttribute('aria-busy', 'true');
     let page;
     try {
@@ -168,7 +171,7 @@ export async function showList(main, setConnection, params) {
   };
 }
 
-const filtered = (v) => v.q || v.state || v.source || v.host;
+const filtered = (v) => v.q || v.state || v.source || v.host || (v.labels && v.labels.length);
 
 /** filterControls: the search box and the state and source filters. */
 function filterControls(view, onChange) {
@@ -185,6 +188,11 @@ function filterControls(view, onChange) {
     el.addEventListener('change', () => onChange({ [key]: el.value }));
     return el;
   };
+  // Label terms, space separated: tenant=acme tier!=dev gpu !spot.
+  const terms = (text) => text.split(/\s+/).filter(Boolean);
+  const labelsIn = h('input', { id: 'vm-labels', type: 'text', autocomplete: 'off', spellcheck: 'false',
+    placeholder: 'tenant=acme tier!=dev', value: (view.labels || []).join(' ') });
+  labelsIn.addEventListener('change', () => onChange({ labels: terms(labelsIn.value) }));
   const state = select('vm-state', STATES, {}, view.state, 'state');
   const source = select('vm-source', SOURCES, SOURCE_NAMES, view.source, 'source');
   const host = h('p', { class: 'host-filter' });
@@ -197,9 +205,10 @@ function filterControls(view, onChange) {
   const el = h('form', { class: 'filters', role: 'search', 'aria-label': 'Find VMs', onsubmit: (ev) => {
     ev.preventDefault();
     clearTimeout(timer);
-    onChange({ q: search.value.trim() });
+    onChange({ q: search.value.trim(), labels: terms(labelsIn.value) });
   } },
   h('div', { class: 'field grow' }, h('label', { for: 'vm-search', text: 'Search' }), search),
+  h('div', { class: 'field' }, h('label', { for: 'vm-labels', text: 'Labels' }), labelsIn),
   h('div', { class: 'field' }, h('label', { for: 'vm-state', text: 'State' }), state),
   h('div', { class: 'field' }, h('label', { for: 'vm-source', text: 'Source' }), source),
   host);
@@ -207,6 +216,7 @@ function filterControls(view, onChange) {
     el,
     set(v) {
       if (document.activeElement !== search) search.value = v.q;
+      if (document.activeElement !== labelsIn) labelsIn.value = (v.labels || []).join(' ');
       state.value = v.state;
       source.value = v.source;
       showHost(v);
@@ -252,6 +262,7 @@ function pagerControls(onPage) {
 function makeRow(vm) {
   const c = {
     name: h('a', { href: `#/vms/${encodeURIComponent(vm.id)}` }),
+    chips: h('span', { class: 'chips' }),
     id: h('code', { class: 'id' }),
     pill: h('span', { class: 'pill' }),
     reason: h('span', { class: 'reason' }),
@@ -262,7 +273,7 @@ function makeRow(vm) {
     disk: h('td', { class: 'num' }),
   };
   const tr = h('tr', { dataset: { vmId: vm.id } },
-    h('th', { scope: 'row' }, c.name), h('td', {}, c.id),
+    h('th', { scope: 'row' }, c.name, c.chips), h('td', {}, c.id),
     h('td', { class: 'status' }, c.pill, c.reason), c.cpu, h('td', { class: 'spark' }, c.spark.el), c.mem, c.net, c.disk);
   return { tr, c, vm, sample: null };
 }
@@ -282,6 +293,11 @@ function update(row, sample, sparks) {
   const { c, vm } = row;
   const s = row.sample;
   setText(c.name, vm.name);
+  const key = labelKey(vm.labels);
+  if (c.chips.dataset.key !== key) {
+    c.chips.dataset.key = key;
+    c.chips.replaceChildren(...labelChips(vm.labels));
+  }
   setText(c.id, vm.id);
   const st = status(vm, s && s.timestamp_ms >= (vm.last_sample_ms || 0) ? s : vm);
   setText(c.pill, st.label);
@@ -293,6 +309,20 @@ function update(row, sample, sparks) {
   setText(c.mem, memory(s));
   setText(c.net, s?.network ? `${rate(s.network.rx_bytes_per_sec)} / ${rate(s.network.tx_bytes_per_sec)}` : NONE);
   setText(c.disk, s?.disk ? `${rate(s.disk.read_bytes_per_sec)} / ${rate(s.disk.write_bytes_per_sec)}` : NONE);
+}
+
+/** labelKey is a VM's labels as one string, to redraw chips on change only. */
+const labelKey = (labels) => Object.keys(labels || {}).sort().map((k) => `${k}=${labels[k]}`).join('\n');
+
+/**
+ * labelChips are a VM's labels, each a link to the list of the VMs with
+ * that label's value.
+ */
+export function labelChips(labels) {
+  return Object.keys(labels || {}).sort().map((k) => h('a', {
+    class: 'chip', href: listHash({ labels: [`${k}=${labels[k]}`] }), text: `${k}=${labels[k]}`,
+    title: `every VM with ${k}=${labels[k]}`,
+  }));
 }
 
 const SVG = 'http://www.w3.org/2000/svg';

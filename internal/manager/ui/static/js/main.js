@@ -39,7 +39,7 @@ async function route() {
   try {
     const view = m ? await showVM(page, decodeURIComponent(m[1]), setConnection)
       : list ? await showList(page, setConnection, parseList(list[1] || ''))
-        : await showOverview(page, setConnection);
+        : await showOverview(page, setConnection, location.hash.split('?')[1] || '');
     if (mine !== generation) view.close(); // the user navigated while it loaded
     else current = view;
   } catch (err) {

@@ -2,11 +2,12 @@
 // source (each count a link to the list filtered so), the top VMs by CPU,
 // memory, network and disk, the host agents with their VMs, and the latest
 // events — from GET /v1/fleet and /v1/events, then live from the fleet
-// stream (a summary every few seconds, every event as it happens).
+// stream (a summary every few seconds, every event as it happens); and the
+// fleet grouped by a label the operator names (#/?group_by=tenant).
 
 import { call, fleetStream } from './api.js';
 import { h, rendered, setText } from './dom.js';
-import { ago, percent, rate, time } from './format.js';
+import { ago, kib, percent, rate, time } from './format.js';
 import { LABEL } from './events.js';
 import { listHash } from './list.js';
 
@@ -22,10 +23,11 @@ const TOPS = [
 ];
 
 /** showOverview renders the fleet overview into main; it returns { close }. */
-export async function showOverview(main, setConnection) {
+export async function showOverview(main, setConnection, query = '') {
   // The events come when they come: the counts are what paints first.
   const events = call('GET', `/v1/events?limit=${EVENTS}`);
   const fleet = await call('GET', '/v1/fleet');
+  const groupBy = new URLSearchParams(query).get('group_by') || '';
   const summary = h('p', { class: 'count' });
   const states = countCard('By state', 'state');
   const cpu = countCard('CPU figures from', 'source');
@@ -33,6 +35,7 @@ export async function showOverview(main, setConnection) {
   const tops = TOPS.map((t) => topCard(t));
   const hosts = hostsCard();
   const latest = eventsCard(events);
+  const groups = groupsCard(groupBy);
   let last = fleet;
 
   const render = (f) => {
@@ -48,18 +51,65 @@ export async function showOverview(main, setConnection) {
     hosts.show(f.hosts, f.hosts_total);
     rendered();
   };
+  // The groups are a view of their own: fetched with the summary's pace.
+  const regroup = () => groups.load().catch(() => {});
 
   main.append(
     h('div', { class: 'page-head' }, h('h1', { text: 'Fleet' }), summary),
     h('div', { class: 'cards counts' }, states.el, cpu.el, mem.el),
     h('div', { class: 'cards tops' }, ...tops.map((t) => t.el)),
+    h('div', { class: 'cards wide' }, groups.el),
     h('div', { class: 'cards wide' }, hosts.el, latest.el),
   );
   render(fleet);
+  regroup();
+  const regrouper = setInterval(regroup, 5000);
   performance.mark('fcmon:overview');
   const ticker = setInterval(() => setText(summary, summary.textContent.replace(/updated .*$/, `updated ${ago(last.generated_ms)}`)), 1000);
   const live = fleetStream({ fleet: render, event: (e) => latest.add(e) }, setConnection);
-  return { close() { live.close(); clearInterval(ticker); } };
+  return { close() { live.close(); clearInterval(ticker); clearInterval(regrouper); } };
+}
+
+/**
+ * groupsCard is the fleet grouped by a label the operator names
+ * (GET /v1/fleet?group_by=), kept in the URL as #/?group_by=.
+ */
+function groupsCard(groupBy) {
+  const input = h('input', { id: 'group-by', type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: 'tenant', value: groupBy });
+  const error = h('p', { class: 'error', role: 'alert' });
+  const body = h('tbody');
+  const table = h('table', { class: 'groups', 'aria-label': 'VMs by label', hidden: !groupBy },
+    h('thead', {}, h('tr', {}, ...['Value', 'VMs', 'Live', 'CPU, summed', 'Memory in use'].map((t) => h('th', { scope: 'col', text: t })))),
+    body);
+  const form = h('form', { class: 'filters', onsubmit: (ev) => {
+    ev.preventDefault();
+    const v = input.value.trim();
+    location.hash = v ? `#/?group_by=${encodeURIComponent(v)}` : '#/';
+  } }, h('div', { class: 'field' }, h('label', { for: 'group-by', text: 'Group by label' }), input),
+  h('button', { type: 'submit', text: 'Group' }));
+  return {
+    el: h('section', { class: 'card', 'aria-labelledby': 'groups-title' }, h('h2', { id: 'groups-title', text: 'By label' }), form, error, table),
+    async load() {
+      if (!groupBy) return;
+      let f;
+      try {
+        f = await call('GET', `/v1/fleet?group_by=${encodeURIComponent(groupBy)}`);
+        setText(error, '');
+      } catch (err) {
+        setText(error, err.message || String(err));
+        table.hidden = true;
+        return;
+      }
+      table.hidden = false;
+      body.replaceChildren(...(f.groups || []).map((g) => h('tr', {},
+        h('th', { scope: 'row' }, g.missing ? h('em', { text: `no ${groupBy}` })
+          : h('a', { href: listHash({ labels: [`${groupBy}=${g.value}`] }), text: g.value })),
+        h('td', { class: 'num', text: g.vms.toLocaleString('en') }),
+        h('td', { class: 'num', text: g.live.toLocaleString('en') }),
+        h('td', { class: 'num', text: percent(g.cpu_percent_sum) }),
+        h('td', { class: 'num', text: kib(g.memory_used_kb_sum) }))));
+    },
+  };
 }
 
 /** countCard shows counts as links to the list filtered by them. */

@@ -7,7 +7,7 @@ import { NONE, ago, duration, percent, time } from './format.js';
 import { clearErrors, field, placeError, values } from './forms.js';
 import { EventsTab } from './events.js';
 import { MetricsTab } from './metrics.js';
-import { listHash } from './list.js';
+import { labelChips, listHash } from './list.js';
 import { status } from './status.js';
 
 // After this long without a sample on the stream, the page asks the API.
@@ -57,6 +57,7 @@ export async function showVM(main, id, setConnection) {
     h('p', { class: 'vm-id' }, 'ID ', h('code', { text: vm.id }),
       vm.host_id ? [' · on host agent ', h('a', { href: listHash({ host: vm.host_id }), class: 'host-link', text: vm.host_id }),
         ' as ', h('code', { text: vm.host_vm_id })] : null),
+    vm.labels ? h('p', { class: 'chips vm-labels', 'aria-label': 'Labels' }, ...labelChips(vm.labels)) : null,
     stale,
     h('div', { class: 'summary' },
       h('dl', { class: 'facts' }, h('dt', { text: 'Last sample' }), lastSample, h('dt', { text: 'Uptime' }), uptime,
