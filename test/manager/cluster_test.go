@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -38,8 +41,17 @@ func TestManagersShareAFleet(t *testing.T) {
 	for i := range urls {
 		urls[i] = fmt.Sprintf("http://127.33.0.%d:%d", i+1, port)
 	}
-	args := []string{"--poll-interval", "1s", "--host-agents", strings.Join(urls, ",")}
-	ms := []*manager{startManager(t, db, args...), startManager(t, db, args...), startManager(t, db, args...)}
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("admin ops "+clusterAdmin+"\nread acme "+clusterAcme+" tenant=acme\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--poll-interval", "1s", "--host-agents", strings.Join(urls, ","), "--tokens-file", tokens}
+	start := func() *manager {
+		m := startManager(t, db, args...)
+		m.token = clusterAdmin
+		return m
+	}
+	ms := []*manager{start(), start(), start()}
 
 	began := time.Now()
 	owners := waitShared(t, ms, hosts, 20*time.Second)
@@ -68,6 +80,7 @@ func TestManagersShareAFleet(t *testing.T) {
 		}
 	}
 	watchPeers(t, ms[1], theirs)
+	scopedAcrossManagers(t, ms, vms, owners)
 
 	// The live window is the collecting manager's: the others ask it.
 	since := time.Now().Add(-8 * time.Second).UnixMilli()
@@ -88,11 +101,74 @@ func TestManagersShareAFleet(t *testing.T) {
 	t.Logf("manager 0 killed: its hosts collected by the others after %v", time.Since(killed).Round(time.Millisecond))
 	checkFleet(t, survivors, hosts*perHost)
 
-	ms[0] = startManager(t, db, args...)
+	ms[0] = start()
 	back := time.Now()
 	owners = waitShared(t, ms, hosts, 20*time.Second)
 	t.Logf("manager 0 restarted: rejoined, holding hosts, after %v: %v", time.Since(back).Round(time.Millisecond), counts(owners, ms))
 	checkFleet(t, ms, hosts*perHost)
+}
+
+const (
+	clusterAdmin = "cluster-admin-token-0123"
+	clusterAcme  = "cluster-acme-token-01234"
+)
+
+// scopedAcrossManagers labels seven VMs of hosts the three managers
+// share out tenant=acme, and checks that a token scoped to it reads those
+// seven, and only those, through every manager: the merged fleet, pages,
+// groups, and a 404 for any other VM, wherever it is collected.
+func scopedAcrossManagers(t *testing.T, ms []*manager, vms []wire.VM, owners map[string]int) {
+	t.Helper()
+	acme := map[string]bool{}
+	byOwner := map[int]int{}
+	for _, vm := range vms {
+		if o := owners[vm.HostID]; len(acme) < 7 && byOwner[o] < 3 {
+			byOwner[o]++
+			acme[vm.ID] = true
+			ms[0].must(t, 200, "PATCH", "/v1/vms/"+vm.ID, map[string]any{"labels": map[string]string{"tenant": "acme"}}, nil)
+		}
+	}
+	if len(byOwner) < 2 {
+		t.Fatalf("the acme VMs lie with %d managers; want them spread", len(byOwner))
+	}
+	var other wire.VM
+	for _, vm := range vms {
+		if !acme[vm.ID] {
+			other = vm
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		problem := ""
+		for i, m := range ms {
+			scoped := &manager{proc: m.proc, base: m.base, token: clusterAcme}
+			var f wire.Fleet
+			scoped.must(t, 200, "GET", "/v1/fleet?group_by=tenant", nil, &f)
+			var p wire.VMPage
+			scoped.must(t, 200, "GET", "/v1/vms?limit=100", nil, &p)
+			switch {
+			case f.VMs != len(acme) || len(f.Groups) != 1 || f.Groups[0].Value != "acme" || f.Groups[0].VMs != len(acme):
+				problem = fmt.Sprintf("manager %d: the scoped fleet has %d VMs, groups %+v; want %d of acme", i, f.VMs, f.Groups, len(acme))
+			case p.Total != len(acme) || len(p.VMs) != len(acme):
+				problem = fmt.Sprintf("manager %d: the scoped page has %d of %d VMs, want %d", i, len(p.VMs), p.Total, len(acme))
+			}
+			for _, r := range p.VMs {
+				if !acme[r.ID] || r.Latest == nil {
+					problem = fmt.Sprintf("manager %d: the scoped page holds %s (acme %v, sample %v)", i, r.Name, acme[r.ID], r.Latest != nil)
+				}
+			}
+			if code, _ := scoped.call(t, "GET", "/v1/vms/"+other.ID+"/metrics", nil); code != 404 {
+				problem = fmt.Sprintf("manager %d: another tenant's VM answers %d to the scoped token, want 404", i, code)
+			}
+		}
+		if problem == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(problem)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // waitShared waits until the managers' views agree that each of them is
@@ -227,7 +303,7 @@ func watchPeers(t *testing.T, m *manager, vms []wire.VM) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(m.base, "http")+"/v1/fleet/ws",
-		&websocket.DialOptions{Subprotocols: []string{"fcmon.v1"}})
+		&websocket.DialOptions{Subprotocols: []string{"fcmon.v1"}, HTTPHeader: http.Header{"Authorization": {"Bearer " + m.token}}})
 	if err != nil {
 		t.Fatal(err)
 	}
