@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/fcmon/fcmon/internal/core/tlsconf"
 	"github.com/fcmon/fcmon/internal/core/version"
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/hostagent/cgroup"
 	"github.com/fcmon/fcmon/internal/hostagent/discovery"
 	"github.com/fcmon/fcmon/internal/hostagent/procstat"
 	"github.com/fcmon/fcmon/internal/hostagent/vmpath"
@@ -32,7 +34,9 @@ type Agent struct {
 	token string
 	log   *slog.Logger
 	procs *procstat.Tracker
-	tls   *tlsconf.Server // nil: plain HTTP
+	// cgroups reads the VMM processes' cgroups, as procs their /proc.
+	cgroups *cgroup.Tracker
+	tls     *tlsconf.Server // nil: plain HTTP
 
 	attachMu sync.Mutex // serializes attach and detach, which open and close files
 	mu       sync.RWMutex
@@ -54,7 +58,9 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{cfg: cfg, set: set, token: set.token, log: log,
-		procs: procstat.NewTracker(r, cfg.Interval), vms: map[string]*vm{}}
+		procs:   procstat.NewTracker(r, cfg.Interval),
+		cgroups: cgroup.NewTracker(cgroup.FS{Root: filepath.Join(cfg.SysRoot, "fs/cgroup"), Proc: cfg.ProcRoot}, cfg.Interval),
+		vms:     map[string]*vm{}}
 	if cfg.Discover {
 		for _, o := range discovery.SubIDOverlaps(set.discoverUIDs, "/etc/subuid", "/etc/subgid") {
 			log.Warn("--discover-uids meets a user's subordinate ids: processes of that user's namespaces would be discovered", "entry", o)
@@ -90,6 +96,7 @@ func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
 	bg, stopBg := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { a.procs.Run(bg) })
+	wg.Go(func() { a.cgroups.Run(bg) })
 	wg.Go(func() { a.sampleTaps(bg) })
 	wg.Go(func() { a.watchExits(bg) })
 	if a.cfg.KernelLog != "" {

@@ -30,13 +30,19 @@ type labelsFile struct {
 
 // vmLabels are the labels v's launcher gave it: the labels file beside its
 // API socket when there is one (root's, as the launcher writes it), else
-// the properties of Firecracker's metrics lines, which the VMM writes
-// itself and so vouch for no more than the VMM does. problem says what
-// was refused. The guest has no say in either.
+// those under fcmon.labels in its MMDS (put through the API socket), else
+// the properties of Firecracker's metrics lines. The last two pass
+// through the VMM process and so vouch for no more than the VMM does.
+// problem says what was refused. The guest has no say in any of them.
 func vmLabels(v *vm, props map[string]string, now time.Time) (labels.Set, string) {
 	set, found, problem := v.labels.get(v.paths.socket, now)
 	if found {
 		return set, problem
+	}
+	if v.poll != nil {
+		if set, found, problem := v.poll.MMDSLabels(); found {
+			return set, problem
+		}
 	}
 	return fromProperties(props)
 }

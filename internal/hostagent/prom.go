@@ -42,12 +42,14 @@ type vmCollector struct {
 	flushes, flushFails                       *prometheus.Desc
 	tapRx, tapTx, tapRxPkts, tapTxPkts, tapDr *prometheus.Desc
 	vmm                                       vmmDescs
+	cgroup                                    cgroupDescs
 }
 
 func newVMCollector(a *Agent) *vmCollector {
 	return &vmCollector{
 		a:        a,
 		vmm:      newVMMDescs(),
+		cgroup:   newCgroupDescs(),
 		info:     prometheus.NewDesc("host_agent_build_info", "Version of the host agent.", []string{"version"}, nil),
 		attached: prometheus.NewDesc("host_agent_vms_attached", "VMs attached to this host agent.", nil, nil),
 		clashes: prometheus.NewDesc("host_agent_id_clashes_total",
@@ -92,6 +94,7 @@ func (c *vmCollector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- d
 	}
 	c.vmm.describe(ch)
+	c.cgroup.describe(ch)
 }
 
 // Collect exports the VMs as they are now.
@@ -111,6 +114,7 @@ func (c *vmCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		c.collectFirecracker(e, st)
 		c.vmm.collect(e, st)
+		c.cgroup.collect(e, st.Cgroup)
 		if t := st.Tap; t != nil {
 			e.counter(c.tapRx, float64(t.RxBytesTotal), t.Device)
 			e.counter(c.tapTx, float64(t.TxBytesTotal), t.Device)

@@ -80,7 +80,7 @@ func (a *Agent) vcpuCount(v *vm, p *wire.ProcessStats) int {
 func (a *Agent) vmSample(v *vm, now time.Time) wire.VMSample {
 	st := a.stats(v)
 	s := wire.VMSample{ID: v.cfg.ID, Discovered: v.found != nil, Process: st.Process, Network: st.Network,
-		Block: st.Block, Firecracker: st.Firecracker, Errors: st.Errors, Labels: st.Labels}
+		Block: st.Block, Firecracker: st.Firecracker, Errors: st.Errors, Labels: st.Labels, Cgroup: st.Cgroup}
 	if v.poll != nil {
 		g, b, errs, _ := v.poll.Snapshot(now)
 		s.Guest, s.Balloon = g, b

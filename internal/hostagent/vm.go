@@ -200,6 +200,7 @@ func (a *Agent) prepare(cfg wire.VMConfig, paths resolvedPaths, attached *wire.V
 func (a *Agent) start(nv, old *vm) {
 	if nv.cfg.PID > 0 && (old == nil || old.cfg.PID != nv.cfg.PID) {
 		a.procs.Acquire(nv.cfg.PID)
+		a.cgroups.Acquire(nv.cfg.PID)
 	}
 	if nv.reader != nil && (old == nil || old.reader != nv.reader) {
 		nv.reader.Start()
@@ -221,6 +222,7 @@ func (a *Agent) start(nv, old *vm) {
 func (a *Agent) retire(old, nv *vm) {
 	if old.cfg.PID > 0 && (nv == nil || nv.cfg.PID != old.cfg.PID) {
 		a.procs.Release(old.cfg.PID)
+		a.cgroups.Release(old.cfg.PID)
 	}
 	if old.poll != nil && (nv == nil || nv.poll != old.poll) {
 		old.poll.Close()

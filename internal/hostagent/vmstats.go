@@ -1,9 +1,11 @@
 package hostagent
 
 import (
+	"errors"
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/hostagent/cgroup"
 	"github.com/fcmon/fcmon/internal/hostagent/firecracker"
 )
 
@@ -27,6 +29,11 @@ func (a *Agent) stats(v *vm) wire.VMStats {
 			errs["process"] = err.Error()
 		} else {
 			st.Process = &ps
+		}
+		cg, err := a.cgroups.Stats(v.cfg.PID)
+		st.Cgroup = cg
+		if err != nil && !errors.Is(err, cgroup.ErrRoot) && st.Process != nil {
+			errs["cgroup"] = err.Error()
 		}
 	}
 	var props map[string]string

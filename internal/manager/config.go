@@ -77,6 +77,10 @@ type Config struct {
 	// the host's view of them may disagree before a cross_check event.
 	// Zero (or less) turns either off.
 	ClockSkew, CrossCheckAfter time.Duration
+	// ThrottleThreshold (percent of a VMM cgroup's CPU periods throttled)
+	// sustained for ThrottleFor makes a cpu_throttled event.
+	ThrottleThreshold int
+	ThrottleFor       time.Duration
 	// HostAgents lists, comma-separated, host agents to collect from
 	// (added to those registered through POST /v1/hosts).
 	HostAgents string
@@ -115,6 +119,10 @@ func (c *Config) Flags(fs *cli.FlagSet) {
 		"a guest clock further than this from the host's (or the manager's) makes a clock_skew event; 0 turns the check off")
 	fs.Duration(&c.CrossCheckAfter, "cross-check-after", time.Minute,
 		"how long a guest's CPU or memory may disagree with its vCPU threads' or its balloon's before a cross_check event; 0 turns the check off")
+	fs.Int(&c.ThrottleThreshold, "throttle-threshold", 25,
+		"percent of a VMM cgroup's CPU quota periods throttled that, held for --throttle-for, makes a cpu_throttled event")
+	fs.Duration(&c.ThrottleFor, "throttle-for", 30*time.Second,
+		"how long throttling above --throttle-threshold must last before a cpu_throttled event; 0 turns the event off")
 	fs.String(&c.HistoryRetention, "history-retention", "7d",
 		"how long 1-minute history rollups are kept: days (7d) or a duration (168h), at least 1h")
 	fs.Int(&c.HostNewVMsPerMinute, "host-new-vms-per-minute", 2000,
@@ -189,6 +197,8 @@ func (c *Config) validate() (settings, error) {
 		return s, fmt.Errorf("--shutdown-timeout %s must be positive", c.ShutdownTimeout)
 	case c.ReadTimeout < time.Second:
 		return s, fmt.Errorf("--read-timeout %s is shorter than 1s", c.ReadTimeout)
+	case c.ThrottleThreshold < 1 || c.ThrottleThreshold > 100:
+		return s, fmt.Errorf("--throttle-threshold %d is not a percentage from 1 to 100", c.ThrottleThreshold)
 	case c.MaxStreams < 1:
 		return s, fmt.Errorf("--max-streams %d must be at least 1", c.MaxStreams)
 	case c.HostNewVMsPerMinute < 1:

@@ -182,12 +182,14 @@ func (m *Manager) build(st store.Store, url string) *parts {
 			p.hub.Publish(s)
 			p.metrics.SampleProduced()
 		},
-		OnPoll:          p.metrics.ObservePoll,
-		OnEvent:         p.events.Add,
-		ClockSkew:       offWhenZero(m.cfg.ClockSkew),
-		CrossCheckAfter: offWhenZero(m.cfg.CrossCheckAfter),
-		Hosts:           p.heldHosts,
-		Register:        p.reg.Register,
+		OnPoll:            p.metrics.ObservePoll,
+		OnEvent:           p.events.Add,
+		ClockSkew:         offWhenZero(m.cfg.ClockSkew),
+		CrossCheckAfter:   offWhenZero(m.cfg.CrossCheckAfter),
+		ThrottleThreshold: float64(m.cfg.ThrottleThreshold),
+		ThrottleFor:       offWhenZero(m.cfg.ThrottleFor),
+		Hosts:             p.heldHosts,
+		Register:          p.reg.Register,
 	})
 	p.api = api.New(api.Options{
 		Store: p.reg.Writes(st), Cache: p.reg, Samples: p.coll, History: historyQuery{p.hist},

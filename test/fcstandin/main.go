@@ -46,16 +46,17 @@ func main() {
 		fs.Bool(name, false, "")
 	}
 	for _, name := range []string{"level", "log-path", "seccomp-filter", "start-time-us", "start-time-cpu-us",
-		"parent-cpu-time-us", "http-api-max-payload-size", "mmds-size-limit", "module", "metadata"} {
+		"parent-cpu-time-us", "http-api-max-payload-size", "mmds-size-limit", "module"} {
 		fs.String(name, "", "")
 	}
+	metadata := fs.String("metadata", "", "Path to a file that contains metadata in JSON format to add to the mmds.")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(1)
 	}
 	if p := os.Getenv("FCSTANDIN_API_SOCK"); p != "" && !flagGiven(fs, "api-sock") {
 		*apiSock = p
 	}
-	if err := run(*apiSock, *id, *configFile, *metricsPath, *noAPI); err != nil {
+	if err := run(*apiSock, *id, *configFile, *metricsPath, *metadata, *noAPI); err != nil {
 		fmt.Fprintln(os.Stderr, "firecracker (stand-in):", err)
 		os.Exit(1)
 	}
@@ -67,7 +68,7 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 	return given
 }
 
-func run(apiSock, id, configFile, metricsPath string, noAPI bool) error {
+func run(apiSock, id, configFile, metricsPath, metadata string, noAPI bool) error {
 	cfg := fcstandin.Config{MachineConfig: fcstandin.MachineConfig{VCPUCount: 1, MemSizeMiB: 128}}
 	running := false
 	if configFile != "" {
@@ -105,6 +106,17 @@ func run(apiSock, id, configFile, metricsPath string, noAPI bool) error {
 		return err
 	}
 	defer vm.Close()
+	if metadata != "" { // Firecracker puts it in MMDS at start (main.rs, --metadata)
+		b, err := os.ReadFile(metadata)
+		if err != nil {
+			return err
+		}
+		var data any
+		if err := json.Unmarshal(b, &data); err != nil {
+			return fmt.Errorf("--metadata %s: %w", metadata, err)
+		}
+		vm.SetMMDS(data)
+	}
 	stop := make(chan struct{})
 	fcstandin.VCPUs(cfg.MachineConfig.VCPUCount, busy(os.Getenv("FCSTANDIN_VCPU_BUSY")), stop)
 	sig := make(chan os.Signal, 1)

@@ -30,9 +30,10 @@ const (
 )
 
 // TestLabelsWithoutAnAPICall: the host agent learns discovered VMs' labels
-// from what their launcher controls — Firecracker's metrics properties,
-// the labels file beside the API socket (which wins, and which is refused
-// whole when others may write it) — and the manager shows them with no
+// from what their launcher controls — the labels file beside the API
+// socket (which wins, and which is refused whole when others may write
+// it), fcmon.labels in the VM's MMDS, Firecracker's metrics properties —
+// and the manager shows them with no
 // API call; a launcher rewriting the file relabels a running VM. A real
 // Prometheus then joins fcmon_vm_info per tenant (the recording rules of
 // docs/prometheus), finds --prometheus-labels' tenant on every series,
@@ -69,11 +70,13 @@ func TestLabelsWithoutAnAPICall(t *testing.T) {
 		props map[string]string
 		file  string
 		mode  os.FileMode
+		mmds  any
 	}{
-		{"fc-a", map[string]string{"tenant": "acme", "template": "py", "bundle-id": "fn-abc"}, "", 0},
-		{"fc-b", nil, `{"tenant": "globex"}`, 0o644},
-		{"fc-c", map[string]string{"tenant": "acme", "template": "py"}, `{"tenant": "ops"}`, 0o644},
-		{"fc-d", map[string]string{"tenant": "acme"}, `{"tenant": "acme"}`, 0o666},
+		{"fc-a", map[string]string{"tenant": "acme", "template": "py", "bundle-id": "fn-abc"}, "", 0, nil},
+		{"fc-b", nil, `{"tenant": "globex"}`, 0o644, nil},
+		{"fc-c", map[string]string{"tenant": "acme", "template": "py"}, `{"tenant": "ops"}`, 0o644, nil},
+		{"fc-d", map[string]string{"tenant": "acme"}, `{"tenant": "acme"}`, 0o666, nil},
+		{"fc-e", map[string]string{"tenant": "acme"}, "", 0, map[string]any{"fcmon": map[string]any{"labels": map[string]string{"tenant": "mmds-co"}}}},
 	} {
 		if err := os.MkdirAll(filepath.Join(scope, vm.id), 0o755); err != nil {
 			t.Fatal(err)
@@ -81,7 +84,7 @@ func TestLabelsWithoutAnAPICall(t *testing.T) {
 		if vm.file != "" {
 			writeLabels(vm.id, vm.file, vm.mode)
 		}
-		fcstandin.StartProcess(t, fcstandin.ProcessOptions{Bin: fcBin, Dir: filepath.Join(scope, vm.id), ID: vm.id, Guest: g.Addr, Properties: vm.props})
+		fcstandin.StartProcess(t, fcstandin.ProcessOptions{Bin: fcBin, Dir: filepath.Join(scope, vm.id), ID: vm.id, Guest: g.Addr, Properties: vm.props, Metadata: vm.mmds})
 	}
 	host := testprog.Start(t, hostBin, t.TempDir(), nil, testprog.HostServing, "--listen", "127.0.0.1:0",
 		"--interval", "1s", "--discover-scope", scope, "--allow-paths", scope, "--guest-allow-cidrs", "127.0.0.0/8")
@@ -94,7 +97,7 @@ func TestLabelsWithoutAnAPICall(t *testing.T) {
 		testprog.ManagerServing, "--listen", "127.0.0.1:0", "--poll-interval", "1s", "--guest-allow-cidrs", "127.0.0.0/8",
 		"--host-agents", "http://"+host.Addr, "--tokens-file", tokens, "--prometheus-labels", "tenant")
 
-	want := map[string]string{"fc-a": "template=py,tenant=acme", "fc-b": "tenant=globex", "fc-c": "tenant=ops", "fc-d": ""}
+	want := map[string]string{"fc-a": "template=py,tenant=acme", "fc-b": "tenant=globex", "fc-c": "tenant=ops", "fc-d": "", "fc-e": "tenant=mmds-co"}
 	byName := func(token string) map[string]wire.VM {
 		var vms []wire.VM
 		getJSONAuth(t, "http://"+mgr.Addr+"/v1/vms", token, &vms)
@@ -158,7 +161,7 @@ scrape_configs:
 		for _, s := range r {
 			counts[s.Metric["tenant"]] = s.Value[1].(string)
 		}
-		return counts["acme"] == "2" && counts["ops"] == "1" && counts[""] == "1"
+		return counts["acme"] == "2" && counts["ops"] == "1" && counts["mmds-co"] == "1" && counts[""] == "1"
 	})
 	if r := promQuery(t, promAddr, `tenant:fcmon_vm_cpu_usage_percent:sum{job="fcmon-manager",tenant="acme"}`); len(r) != 1 {
 		t.Errorf("acme's CPU: %+v", r)

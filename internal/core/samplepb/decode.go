@@ -151,6 +151,9 @@ func (d *Decoder) vm(data []byte, v *VM) error {
 			return d.sub(t, b, func() error { return d.mapEntry(b, &v.Errors, maxErrors, "errors") })
 		case vmLabels:
 			return d.sub(t, b, func() error { return d.mapEntry(b, &v.Labels, maxLabels, "labels") })
+		case vmCgroup:
+			v.HasCgroup = true
+			return d.sub(t, b, func() error { return cgroup(b, &v.Cgroup) })
 		}
 		return nil
 	})
@@ -247,6 +250,61 @@ func balloon(data []byte, bl *Balloon) error {
 			return asInt(t, x, &bl.AgeMs)
 		case balloonOOMKills:
 			return asOptUint(t, x, &bl.OOMKills)
+		}
+		return nil
+	})
+}
+
+func cgroup(data []byte, c *Cgroup) error {
+	return fields(data, func(n protowire.Number, t protowire.Type, _ []byte, x uint64) error {
+		opt := func(p **uint64) error {
+			var u uint64
+			if err := asUint(t, x, &u); err != nil {
+				return err
+			}
+			*p = &u
+			return nil
+		}
+		switch n {
+		case cgVersion:
+			var u uint64
+			if err := asUint(t, x, &u); err != nil {
+				return err
+			}
+			if u != 1 && u != 2 {
+				return errors.New("cgroup version is neither 1 nor 2")
+			}
+			c.Version = uint32(u)
+		case cgEpoch:
+			return asUint(t, x, &c.Epoch)
+		case cgCPU:
+			return asDouble(t, x, &c.CPUUsagePercent)
+		case cgThrottledPct:
+			return asDouble(t, x, &c.ThrottledPercent)
+		case cgThrottledPeriods:
+			return asUint(t, x, &c.CPUThrottledPeriods)
+		case cgThrottledSec:
+			return asDouble(t, x, &c.CPUThrottledSeconds)
+		case cgCPUSeconds:
+			return asDouble(t, x, &c.CPUUsageSeconds)
+		case cgQuota:
+			var f float64
+			if err := asDouble(t, x, &f); err != nil {
+				return err
+			}
+			c.CPUQuotaCores = &f
+		case cgMem:
+			return asUint(t, x, &c.MemoryCurrentBytes)
+		case cgPeak:
+			return opt(&c.MemoryPeakBytes)
+		case cgLimit:
+			return opt(&c.MemoryLimitBytes)
+		case cgEvMax:
+			return asUint(t, x, &c.EventsMax)
+		case cgEvHigh:
+			return asUint(t, x, &c.EventsHigh)
+		case cgEvOOMKill:
+			return asUint(t, x, &c.EventsOOMKill)
 		}
 		return nil
 	})

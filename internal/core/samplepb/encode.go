@@ -68,7 +68,31 @@ func appendVM(b []byte, v *VM) []byte {
 		b = appendMessage(b, vmBlock, func(b []byte) []byte { return appendRates(b, &v.Block) })
 	}
 	b = appendMap(b, vmErrors, v.Errors)
-	return appendMap(b, vmLabels, v.Labels)
+	b = appendMap(b, vmLabels, v.Labels)
+	if v.HasCgroup {
+		b = appendMessage(b, vmCgroup, func(b []byte) []byte { return appendCgroup(b, &v.Cgroup) })
+	}
+	return b
+}
+
+func appendCgroup(b []byte, c *Cgroup) []byte {
+	b = appendUint(b, cgVersion, uint64(c.Version))
+	b = appendUint(b, cgEpoch, c.Epoch)
+	b = appendDouble(b, cgCPU, c.CPUUsagePercent)
+	b = appendDouble(b, cgThrottledPct, c.ThrottledPercent)
+	b = appendUint(b, cgThrottledPeriods, c.CPUThrottledPeriods)
+	b = appendDouble(b, cgThrottledSec, c.CPUThrottledSeconds)
+	if c.CPUQuotaCores != nil {
+		b = protowire.AppendTag(b, cgQuota, protowire.Fixed64Type)
+		b = protowire.AppendFixed64(b, math.Float64bits(*c.CPUQuotaCores))
+	}
+	b = appendUint(b, cgMem, c.MemoryCurrentBytes)
+	b = appendOptUint(b, cgPeak, c.MemoryPeakBytes)
+	b = appendOptUint(b, cgLimit, c.MemoryLimitBytes)
+	b = appendUint(b, cgEvMax, c.EventsMax)
+	b = appendUint(b, cgEvHigh, c.EventsHigh)
+	b = appendUint(b, cgEvOOMKill, c.EventsOOMKill)
+	return appendDouble(b, cgCPUSeconds, c.CPUUsageSeconds)
 }
 
 // appendMap appends a map<string, string> field, keys in order: the same

@@ -10,7 +10,10 @@ const (
 
 	clashID, clashPID, clashHolderPID, clashRenamedTo, clashAtMs protowire.Number = 1, 2, 3, 4, 5
 
-	vmID, vmDiscovered, vmGuest, vmVCPU, vmBalloon, vmProcess, vmNetwork, vmBlock, vmErrors, vmLabels protowire.Number = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+	vmID, vmDiscovered, vmGuest, vmVCPU, vmBalloon, vmProcess, vmNetwork, vmBlock, vmErrors, vmLabels, vmCgroup protowire.Number = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+
+	cgVersion, cgEpoch, cgCPU, cgThrottledPct, cgThrottledPeriods, cgThrottledSec, cgQuota protowire.Number = 1, 2, 3, 4, 5, 6, 7
+	cgMem, cgPeak, cgLimit, cgEvMax, cgEvHigh, cgEvOOMKill, cgCPUSeconds                   protowire.Number = 8, 9, 10, 11, 12, 13, 14
 
 	guestCPU, guestMemPct, guestMemUsed, guestMemTotal, guestMemAvail, guestUptime protowire.Number = 1, 2, 3, 4, 5, 6
 	guestTimestampMs, guestAgeMs, guestTransport, guestBootID, guestAgentVersion   protowire.Number = 7, 8, 9, 10, 11
@@ -35,7 +38,11 @@ var schema = map[string]map[string]protowire.Number{
 	"Exit":        {"id": exitID, "pid": exitPID, "at_ms": exitAtMs, "reason": exitReason},
 	"Clash":       {"id": clashID, "pid": clashPID, "holder_pid": clashHolderPID, "renamed_to": clashRenamedTo, "at_ms": clashAtMs},
 	"VM": {"id": vmID, "discovered": vmDiscovered, "guest": vmGuest, "vcpu": vmVCPU, "balloon": vmBalloon,
-		"process": vmProcess, "network": vmNetwork, "block": vmBlock, "errors": vmErrors, "labels": vmLabels},
+		"process": vmProcess, "network": vmNetwork, "block": vmBlock, "errors": vmErrors, "labels": vmLabels, "cgroup": vmCgroup},
+	"Cgroup": {"version": cgVersion, "epoch": cgEpoch, "cpu_usage_percent": cgCPU, "throttled_percent": cgThrottledPct,
+		"cpu_throttled_periods": cgThrottledPeriods, "cpu_throttled_seconds": cgThrottledSec, "cpu_quota_cores": cgQuota,
+		"memory_current_bytes": cgMem, "memory_peak_bytes": cgPeak, "memory_limit_bytes": cgLimit, "memory_events_max": cgEvMax,
+		"memory_events_high": cgEvHigh, "memory_events_oom_kill": cgEvOOMKill, "cpu_usage_seconds": cgCPUSeconds},
 	"Guest": {"cpu_usage_percent": guestCPU, "memory_usage_percent": guestMemPct, "memory_used_kb": guestMemUsed,
 		"memory_total_kb": guestMemTotal, "memory_available_kb": guestMemAvail, "uptime_seconds": guestUptime,
 		"timestamp_ms": guestTimestampMs, "age_ms": guestAgeMs, "transport": guestTransport, "boot_id": guestBootID,

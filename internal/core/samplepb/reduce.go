@@ -64,6 +64,13 @@ func fromVM(s *wire.VMSample, nowMs int64) VM {
 		v.HasBalloon = true
 		v.Balloon = Balloon{TotalKB: b.TotalKB, AvailableKB: b.AvailableKB, FreeKB: b.FreeKB, AgeMs: b.AgeMs, OOMKills: b.OOMKills}
 	}
+	if c := s.Cgroup; c != nil {
+		v.HasCgroup = true
+		v.Cgroup = Cgroup{Version: uint32(c.Version), Epoch: c.Epoch, CPUUsagePercent: c.CPUUsagePercent, ThrottledPercent: c.ThrottledPercent,
+			CPUThrottledPeriods: c.CPUThrottledPeriods, CPUThrottledSeconds: c.CPUThrottledSeconds, CPUUsageSeconds: c.CPUUsageSeconds,
+			CPUQuotaCores: c.CPUQuotaCores, MemoryCurrentBytes: c.MemoryCurrentBytes, MemoryPeakBytes: c.MemoryPeakBytes,
+			MemoryLimitBytes: c.MemoryLimitBytes, EventsMax: c.MemoryEvents.Max, EventsHigh: c.MemoryEvents.High, EventsOOMKill: c.MemoryEvents.OOMKill}
+	}
 	if p := s.Process; p != nil {
 		v.HasProcess = true
 		v.Process = Process{PID: int32(p.PID), CPUUsagePercent: p.CPUUsagePercent, VCPUUsagePercent: p.VCPUUsagePercent,

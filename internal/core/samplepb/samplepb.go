@@ -61,6 +61,22 @@ type VM struct {
 
 	Errors map[string]string // nil when there are none
 	Labels map[string]string // the launcher's labels; nil when there are none
+
+	HasCgroup bool
+	Cgroup    Cgroup
+}
+
+// Cgroup is the VMM's cgroup (wire.CgroupStats, reduced).
+type Cgroup struct {
+	Version                              uint32
+	Epoch                                uint64
+	CPUUsagePercent, ThrottledPercent    float64
+	CPUThrottledPeriods                  uint64
+	CPUThrottledSeconds, CPUUsageSeconds float64
+	CPUQuotaCores                        *float64
+	MemoryCurrentBytes                   uint64
+	MemoryPeakBytes, MemoryLimitBytes    *uint64
+	EventsMax, EventsHigh, EventsOOMKill uint64
 }
 
 // Guest is the guest agent's figures as the host agent last read them.

@@ -51,8 +51,11 @@ func full() HostSamples {
 		HasProcess: true, Process: Process{PID: 23259, CPUUsagePercent: 40, VCPUUsagePercent: 39, VCPUThreads: 2, MemoryRSSKB: 8856, UptimeSeconds: 4},
 		HasNetwork: true, Network: Rates{Source: "firecracker", RxBytesPerSec: 20013, TxBytesPerSec: 10006, AgeMs: 474},
 		HasBlock: true, Block: Rates{Source: "firecracker", RxBytesPerSec: 80052.1, TxBytesPerSec: 40026.05, AgeMs: 474},
-		Errors: map[string]string{"tap": "no such device", "balloon": strings.Repeat("é", 100)},
-		Labels: map[string]string{"tenant": "acme", "template": "py-3.12"},
+		Errors:    map[string]string{"tap": "no such device", "balloon": strings.Repeat("é", 100)},
+		Labels:    map[string]string{"tenant": "acme", "template": "py-3.12"},
+		HasCgroup: true, Cgroup: Cgroup{Version: 2, Epoch: 1, CPUUsagePercent: 49.5, ThrottledPercent: 31.25, CPUThrottledPeriods: 1310,
+			CPUThrottledSeconds: 3.12, CPUUsageSeconds: 8.2, CPUQuotaCores: f(0.5), MemoryCurrentBytes: 536870912, MemoryPeakBytes: u(612368384),
+			MemoryLimitBytes: u(1073741824), EventsMax: 12, EventsHigh: 3, EventsOOMKill: 1},
 	}, {ID: "bare"}}, Exits: []Exit{{ID: "vm-0", PID: 23001, AtMs: 1796058080000, Reason: "killed by SIGKILL"}, {ID: "vm-9", PID: 9}},
 		Clashes: []Clash{{ID: "vm-0", PID: 23002, HolderPID: 23001, RenamedTo: "vm-0@23002", AtMs: 1796058081000}}}
 }

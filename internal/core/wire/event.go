@@ -34,7 +34,17 @@ const (
 
 // EventTypes lists every event type.
 var EventTypes = []string{EventRestore, EventReboot, EventOOMKill, EventVMMExit, EventSourceChange,
-	EventAgentRestart, EventClockSkew, EventCrossCheck, EventIDClash}
+	EventAgentRestart, EventClockSkew, EventCrossCheck, EventIDClash, EventCPUThrottled, EventMemoryLimit}
+
+// Events of a VMM's cgroup.
+const (
+	// EventCPUThrottled: the VMM's cgroup was throttled by its CPU quota
+	// in a sustained share of its periods; one event an episode.
+	EventCPUThrottled = "cpu_throttled"
+	// EventMemoryLimit: the VMM's cgroup reached its memory limit (or
+	// memory.high): the warning before the kill.
+	EventMemoryLimit = "memory_limit"
+)
 
 // Event is one thing that happened to a VM: an element of GET /v1/events
 // and, with Kind "event", a message on the WebSocket streams.

@@ -93,9 +93,83 @@ type VMStats struct {
 	Block       *VMBlock           `json:"block,omitempty"`
 	Firecracker *FirecrackerStatus `json:"firecracker,omitempty"`
 	Tap         *TapStats          `json:"tap,omitempty"`
+	// Cgroup is the VMM process's cgroup (the jailer's, one per VM).
+	Cgroup *CgroupStats `json:"cgroup,omitempty"`
 	// Labels are what the VM's launcher gave it (see VMSample.Labels).
 	Labels map[string]string `json:"labels,omitempty"`
 	Errors map[string]string `json:"errors,omitempty"`
+}
+
+// CgroupStats is a VMM's cgroup: totals since the cgroup was made, and
+// over the latest window (WindowMs) the rates. Epoch counts the times its
+// counters went backwards (a reused cgroup, a new VM in an old slot): the
+// totals start again then, and no rate spans the jump.
+type CgroupStats struct {
+	Version  int    `json:"version"` // 1 or 2
+	Path     string `json:"path"`
+	Epoch    uint64 `json:"epoch"`
+	WindowMs int64  `json:"window_ms"` // 0 until two reads
+
+	CPUUsageSeconds  float64 `json:"cpu_usage_seconds"`
+	CPUUserSeconds   float64 `json:"cpu_user_seconds"`
+	CPUSystemSeconds float64 `json:"cpu_system_seconds"`
+	// CPUUsagePercent is the window's CPU, percent of one core.
+	CPUUsagePercent float64 `json:"cpu_usage_percent"`
+	// CPUQuotaCores is quota over period (1.5: one and a half cores);
+	// absent without a quota.
+	CPUQuotaCores *float64 `json:"cpu_quota_cores,omitempty"`
+	CPUPeriodUs   uint64   `json:"cpu_period_us,omitempty"`
+	CPUPeriods    uint64   `json:"cpu_periods"`
+	// CPUThrottledPeriods are the periods in which the quota ran out, and
+	// CPUThrottledSeconds how long the cgroup waited; ThrottledPercent is
+	// the window's share of periods throttled.
+	CPUThrottledPeriods uint64  `json:"cpu_throttled_periods"`
+	CPUThrottledSeconds float64 `json:"cpu_throttled_seconds"`
+	ThrottledPercent    float64 `json:"throttled_percent"`
+
+	MemoryCurrentBytes uint64  `json:"memory_current_bytes"`
+	MemoryPeakBytes    *uint64 `json:"memory_peak_bytes,omitempty"`
+	// MemoryLimitBytes is memory.max (v1 memory.limit_in_bytes), absent for
+	// none; MemoryHighBytes memory.high (v1 the soft limit).
+	MemoryLimitBytes *uint64 `json:"memory_limit_bytes,omitempty"`
+	MemoryHighBytes  *uint64 `json:"memory_high_bytes,omitempty"`
+	MemoryAnonBytes  uint64  `json:"memory_anon_bytes"`
+	MemoryFileBytes  uint64  `json:"memory_file_bytes"`
+	// The memory.events counters: over high, at max (v1 memory.failcnt),
+	// OOM, OOM kills (v1 memory.oom_control's oom_kill).
+	MemoryEvents CgroupMemoryEvents `json:"memory_events"`
+
+	IO []CgroupIO `json:"io,omitempty"`
+
+	// Pressure is the cgroup's PSI (v2 only): cpu, memory, io.
+	Pressure map[string]CgroupPressure `json:"pressure,omitempty"`
+}
+
+// CgroupMemoryEvents are memory.events' counters.
+type CgroupMemoryEvents struct {
+	High    uint64 `json:"high"`
+	Max     uint64 `json:"max"`
+	OOM     uint64 `json:"oom"`
+	OOMKill uint64 `json:"oom_kill"`
+}
+
+// CgroupIO is one device's I/O.
+type CgroupIO struct {
+	Device     string `json:"device"` // MAJ:MIN
+	ReadBytes  uint64 `json:"read_bytes"`
+	WriteBytes uint64 `json:"write_bytes"`
+	ReadOps    uint64 `json:"read_ops"`
+	WriteOps   uint64 `json:"write_ops"`
+}
+
+// CgroupPressure is one resource's pressure stall information: the share
+// of the last 10 s some (full: all) of the cgroup's tasks stalled, and the
+// total stall time.
+type CgroupPressure struct {
+	SomeAvg10        float64  `json:"some_avg10"`
+	SomeTotalSeconds float64  `json:"some_total_seconds"`
+	FullAvg10        *float64 `json:"full_avg10,omitempty"`
+	FullTotalSeconds *float64 `json:"full_total_seconds,omitempty"`
 }
 
 // VMNetwork is the VM's traffic from the guest's point of view (rx = into the
@@ -293,6 +367,7 @@ type VMSample struct {
 	// Balloon is the guest's memory as its balloon driver reports it.
 	Balloon     *BalloonStats      `json:"balloon,omitempty"`
 	Process     *ProcessStats      `json:"process,omitempty"`
+	Cgroup      *CgroupStats       `json:"cgroup,omitempty"`
 	Network     *VMNetwork         `json:"network,omitempty"`
 	Block       *VMBlock           `json:"block,omitempty"`
 	Firecracker *FirecrackerStatus `json:"firecracker,omitempty"`

@@ -62,6 +62,27 @@ type CombinedSample struct {
 	// Checks are the figures behind the clock_skew and cross_check events
 	// while the guest agent answers; absent otherwise.
 	Checks *SampleChecks `json:"checks,omitempty"`
+	// Cgroup is the VMM's cgroup as its host agent read it (the jailer's,
+	// one per VM); absent for a VM polled directly or without one.
+	Cgroup *CgroupFigures `json:"cgroup,omitempty"`
+}
+
+// CgroupFigures are a VMM's cgroup in a combined sample: throttling by
+// its CPU quota and memory against its limit.
+type CgroupFigures struct {
+	CPUUsagePercent     float64  `json:"cpu_usage_percent"` // of one core
+	ThrottledPercent    float64  `json:"throttled_percent"` // of the window's quota periods
+	CPUThrottledSeconds float64  `json:"cpu_throttled_seconds"`
+	CPUQuotaCores       *float64 `json:"cpu_quota_cores,omitempty"`
+	MemoryCurrentBytes  uint64   `json:"memory_current_bytes"`
+	MemoryPeakBytes     *uint64  `json:"memory_peak_bytes,omitempty"`
+	MemoryLimitBytes    *uint64  `json:"memory_limit_bytes,omitempty"`
+	// MemoryLimitHits counts the times the cgroup reached its limit
+	// (memory.events max, v1 memory.failcnt); OOMKills its OOM kills.
+	MemoryLimitHits uint64 `json:"memory_limit_hits"`
+	MemoryHighHits  uint64 `json:"memory_high_hits"`
+	OOMKills        uint64 `json:"oom_kills"`
+	Epoch           uint64 `json:"epoch"`
 }
 
 // SampleChecks put the guest's own word beside independent ones.

@@ -95,6 +95,13 @@ func (c *Client) BalloonStats(ctx context.Context) (BalloonStats, error) {
 	return v, c.get(ctx, "/balloon/statistics", &v)
 }
 
+// MMDS asks GET /mmds: the metadata the launcher put for the guest, which
+// the guest reads and cannot write. Firecracker answers 400 after boot for
+// a VM that never had a data store.
+func (c *Client) MMDS(ctx context.Context) ([]byte, error) {
+	return c.call(ctx, "GET", "/mmds", nil)
+}
+
 func (c *Client) get(ctx context.Context, path string, v any) error {
 	body, err := c.call(ctx, "GET", path, nil)
 	if err != nil {

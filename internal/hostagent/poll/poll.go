@@ -57,6 +57,7 @@ type Poller struct {
 	balloonAt time.Time
 	balloonOn bool
 	balErr    string
+	mmds      mmdsLabels
 }
 
 // Options are how the host agent polls its VMs.
@@ -189,6 +190,9 @@ func (p *Poller) round() {
 	}
 	if p.api != nil && p.balloonEnabled() && (!guestOK || p.rounds%balloonEvery == 0) {
 		p.pollBalloon(ctx)
+	}
+	if p.api != nil && p.rounds%mmdsEvery(p.opt.Interval) == 0 {
+		p.pollMMDS(ctx)
 	}
 }
 

@@ -56,3 +56,25 @@ func TestGuestOverTCP(t *testing.T) {
 		return strings.Contains(errs["guest"], "503")
 	})
 }
+
+func TestParseMMDS(t *testing.T) {
+	for body, want := range map[string]struct {
+		set     string
+		found   bool
+		problem string
+	}{
+		`{}`:                          {},
+		`"just a string"`:             {},
+		`{"latest":{"meta-data":{}}}`: {},
+		`{"fcmon":{}}`:                {},
+		`{"fcmon":{"labels":{"tenant":"acme","tier":"x"}}}`: {set: "tenant=acme,tier=x", found: true},
+		`{"fcmon":7}`:                       {found: true, problem: "not an object"},
+		`{"fcmon":{"labels":{"tenant":1}}}`: {found: true, problem: "not a string"},
+		`{"fcmon":{"labels":{"__x":"1"}}}`:  {found: true, problem: "reserves"},
+	} {
+		got := parseMMDS([]byte(body))
+		if got.set.String() != want.set || got.found != want.found || !strings.Contains(got.problem, want.problem) || (want.problem == "") != (got.problem == "") {
+			t.Errorf("%s: %+v, want %+v", body, got, want)
+		}
+	}
+}

@@ -119,6 +119,12 @@ type Options struct {
 	// of them may disagree before a cross_check event; default
 	// DefaultCrossCheckAfter, negative: never.
 	CrossCheckAfter time.Duration
+	// ThrottleThreshold is the share of a VMM cgroup's CPU periods
+	// throttled (percent) that, sustained for ThrottleFor, makes a
+	// cpu_throttled event; defaults DefaultThrottleThreshold and
+	// DefaultThrottleFor, a negative ThrottleFor: never.
+	ThrottleThreshold float64
+	ThrottleFor       time.Duration
 
 	// Hosts returns the host agents to collect from, each with one GET
 	// /v1/samples per interval; called once per interval like Targets,
@@ -174,6 +180,12 @@ func New(opt Options) *Collector {
 	}
 	if opt.CrossCheckAfter == 0 {
 		opt.CrossCheckAfter = DefaultCrossCheckAfter
+	}
+	if opt.ThrottleThreshold <= 0 {
+		opt.ThrottleThreshold = DefaultThrottleThreshold
+	}
+	if opt.ThrottleFor == 0 {
+		opt.ThrottleFor = DefaultThrottleFor
 	}
 	if opt.GuestAllow.Empty() {
 		opt.GuestAllow = netpolicy.MustParseList("--guest-allow-cidrs", netpolicy.PrivateRanges)

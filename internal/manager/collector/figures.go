@@ -75,6 +75,12 @@ func fromHost(id string, now time.Time, ivMs int64, v *samplepb.VM) (s wire.Comb
 	}
 	s.GuestAgent = wire.GuestAgentStatus{Reachable: guest, LastError: v.Errors["guest"]}
 	s.MetricsProblem = v.Errors["metrics_fifo"]
+	if c := &v.Cgroup; v.HasCgroup {
+		s.Cgroup = &wire.CgroupFigures{CPUUsagePercent: c.CPUUsagePercent, ThrottledPercent: c.ThrottledPercent,
+			CPUThrottledSeconds: c.CPUThrottledSeconds, CPUQuotaCores: c.CPUQuotaCores, MemoryCurrentBytes: c.MemoryCurrentBytes,
+			MemoryPeakBytes: c.MemoryPeakBytes, MemoryLimitBytes: c.MemoryLimitBytes, MemoryLimitHits: c.EventsMax,
+			MemoryHighHits: c.EventsHigh, OOMKills: c.EventsOOMKill, Epoch: c.Epoch}
+	}
 	if v.HasGuest {
 		s.GuestAgent.LastSuccessMs = now.UnixMilli() - v.Guest.AgeMs
 	}

@@ -224,6 +224,7 @@ func hostFacts(now time.Time, s *wire.CombinedSample, v *samplepb.VM) facts {
 	if v.HasVCPU {
 		f.hasVCPU, f.vcpuCPU = true, v.VCPU.UsagePercent
 	}
+	f.cgroup = s.Cgroup
 	if b := &v.Balloon; v.HasBalloon {
 		f.balloonOOM = b.OOMKills
 		if b.TotalKB != nil && *b.TotalKB > 0 && b.AvailableKB != nil && v.Errors["balloon"] == "" {

@@ -51,6 +51,7 @@ type facts struct {
 	hasVCPU, hasBalloon  bool
 	vcpuCPU, balloonUsed float64
 	balloonOOM           *uint64
+	cgroup               *wire.CgroupFigures // the VMM's cgroup, when its host agent reads one
 }
 
 // checks are the figures behind the clock and cross-check events, for the
@@ -96,10 +97,12 @@ type watch struct {
 	cpuSince, memSince  time.Time // when the current disagreement began; zero: none
 	cpuTold, memTold    bool
 	clockSkew, crossFor time.Duration
+	cg                  cgroupWatch
 }
 
 func newWatch(o *Options) watch {
-	return watch{clockSkew: o.ClockSkew, crossFor: o.CrossCheckAfter}
+	return watch{clockSkew: o.ClockSkew, crossFor: o.CrossCheckAfter,
+		cg: cgroupWatch{threshold: o.ThrottleThreshold, sustained: o.ThrottleFor}}
 }
 
 // observe compares f with what was seen before and returns the events it
@@ -136,6 +139,7 @@ func (w *watch) observe(vmID string, f facts) []wire.Event {
 		w.balloonOOM, w.hasBalloonOOM = *f.balloonOOM, true
 	}
 	w.crossCheck(f, ev)
+	w.cg.observe(f, ev)
 	return out
 }
 

@@ -71,6 +71,8 @@ func (v *VM) handle(w http.ResponseWriter, r *http.Request) {
 		v.action(w, r)
 	case r.Method == "PUT" && path == "/metrics":
 		v.putMetrics(w, r)
+	case path == "/mmds" && (r.Method == "GET" || r.Method == "PUT" || r.Method == "PATCH"):
+		v.serveMMDS(w, r)
 	case r.Method == "PUT" && (path == "/machine-config" || path == "/boot-source" || path == "/balloon" || path == "/vsock" ||
 		strings.HasPrefix(path, "/drives/") || strings.HasPrefix(path, "/network-interfaces/")):
 		v.configure(w, r)

@@ -80,6 +80,7 @@ type VM struct {
 	stored  map[string]map[string]uint64 // StoreMetrics set by Fatal or Panic
 	period  time.Duration
 	props   bool // Options.MetricsProperties
+	mmds    mmdsState
 }
 
 // Options are how Start serves a VM.

@@ -27,6 +27,8 @@ type ProcessOptions struct {
 	// metrics configuration takes properties (PR #5983): its config file's
 	// metrics block names the FIFO with them, instead of --metrics-path.
 	Properties map[string]string
+	// Metadata, when set, is put in its MMDS at start (--metadata).
+	Metadata any
 }
 
 // StartProcess starts a stand-in; the test's cleanup kills it.
@@ -59,6 +61,13 @@ func StartProcess(t testing.TB, o ProcessOptions) *exec.Cmd {
 		env = append(env, "FCSTANDIN_METRICS_PROPERTIES=1")
 	} else {
 		args = append(args, "--metrics-path", at("metrics.fifo"))
+	}
+	if o.Metadata != nil {
+		md, _ := json.Marshal(o.Metadata)
+		if err := os.WriteFile(at("metadata.json"), md, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--metadata", at("metadata.json"))
 	}
 	b, _ := json.Marshal(cfg)
 	st := BalloonStats{TotalMemory: &o.BalloonTotal, AvailableMemory: &o.BalloonAvailable}
