@@ -88,6 +88,9 @@ func (a *Agent) Lose(id string) {
 	if !ok || v.found == nil {
 		return
 	}
+	// The cgroup as the VMM ended, before the VM (and its hold on the
+	// cgroup tracker) goes.
+	cg, _ := a.cgroups.Final(v.found.PID)
 	var fatal string
 	if v.reader != nil { // Firecracker writes a last line as it dies
 		t, _, _ := v.reader.Snapshot()
@@ -99,6 +102,6 @@ func (a *Agent) Lose(id string) {
 		a.log.Warn("discovery: removing a VM", "vm_id", id, "err", err)
 	}
 	v.found.Root.Close()
-	a.exits.depart(id, v.found.PID, time.Now(), fatal)
+	a.exits.depart(id, v.found.PID, time.Now(), fatal, cg)
 	a.log.Info("VM gone: its Firecracker process exited", "vm_id", id, "pid", v.found.PID)
 }

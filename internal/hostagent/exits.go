@@ -96,10 +96,15 @@ func (l *exitLog) add(e procstat.Exit) {
 
 // depart records that VM id left because its process pid ended; fatal is
 // what the VMM recorded as it died, "" for nothing.
-func (l *exitLog) depart(id string, pid int, at time.Time, fatal string) {
+func (l *exitLog) depart(id string, pid int, at time.Time, fatal string, cg *wire.CgroupStats) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.departed = append(l.departed, wire.VMExit{ID: id, PID: pid, AtMs: at.UnixMilli(), Fatal: fatal})
+	d := wire.VMExit{ID: id, PID: pid, AtMs: at.UnixMilli(), Fatal: fatal}
+	if cg != nil {
+		n := cg.MemoryEvents.OOMKill
+		d.CgroupOOMKills, d.CgroupMemoryLimitBytes = &n, cg.MemoryLimitBytes
+	}
+	l.departed = append(l.departed, d)
 }
 
 // list returns the departures of the last exitKeep, each with its reason

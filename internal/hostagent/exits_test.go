@@ -25,26 +25,41 @@ func TestVMMKilledByHostOOM(t *testing.T) {
 	}
 	g := memcg.New(t, 64<<20)
 	scope := t.TempDir()
-	ta := discoveringAgent(t, scope)
+	ta := startAgent(t, func(c *Config) {
+		c.Discover, c.DiscoverScope = true, scope
+		c.Interval = 200 * time.Millisecond
+		c.GuestAllowCIDRs = "127.0.0.0/8"
+		c.SysRoot = "/sys" // the host's cgroups
+	})
 	vm := startFirecracker(t, fcOpts{id: "vm-oom", guest: guestAgent(t), dir: filepath.Join(scope, "a")})
 	ta.waitSample(t, "vm-oom", 5*time.Second, "the VM discovered", func(s *wire.VMSample) bool { return s.Process != nil })
 	if err := g.Add(vm.cmd.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
+	// In its cgroup as the host agent reads it (a jailer places the VMM
+	// before it starts; here it moves after).
+	ta.waitSample(t, "vm-oom", 5*time.Second, "the VMM in its memory cgroup", func(s *wire.VMSample) bool {
+		return s.Cgroup != nil && s.Cgroup.MemoryLimitBytes != nil && *s.Cgroup.MemoryLimitBytes == 64<<20
+	})
 	vm.cmd.Process.Signal(syscall.SIGUSR1) // its guest uses all 256 MiB
 	var exit *exec.ExitError
 	if err := vm.cmd.Wait(); !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 		t.Fatalf("the stand-in ended with %v, want killed by SIGKILL", err)
 	}
 	var reason string
+	var exitDoc wire.VMExit
 	waitFor(t, "the VM's exit with its reason", 5*time.Second, func() bool {
 		for _, e := range ta.samples(t).Exits {
 			if e.ID == "vm-oom" {
-				reason = e.Reason
+				reason, exitDoc = e.Reason, e
 			}
 		}
 		return strings.Contains(reason, "OOM killer")
 	})
+	// Its cgroup, read as it ended: the kill and the limit behind it.
+	if exitDoc.CgroupOOMKills == nil || *exitDoc.CgroupOOMKills < 1 || exitDoc.CgroupMemoryLimitBytes == nil || *exitDoc.CgroupMemoryLimitBytes != 64<<20 {
+		t.Errorf("the exit's cgroup: oom kills %v, limit %v; want at least 1 of 64 MiB", exitDoc.CgroupOOMKills, exitDoc.CgroupMemoryLimitBytes)
+	}
 	if !strings.Contains(reason, "memory cgroup") {
 		t.Errorf("reason %q, want the memory cgroup's limit named", reason)
 	}
@@ -65,12 +80,12 @@ func TestExitReasons(t *testing.T) {
 	l.add(procstat.Exit{PID: 13, Signal: int(syscall.SIGTERM), At: now})
 	l.add(procstat.Exit{PID: 14, Code: 150, At: now})
 	for i, id := range []string{"a", "b", "c", "d"} {
-		l.depart(id, 10+i, now, "")
+		l.depart(id, 10+i, now, "", nil)
 	}
 	// What the VMM recorded as it died follows the kernel's word, or
 	// stands alone without it.
-	l.depart("e", 14, now, "Firecracker caught SIGSEGV and shut the VM down (signals.sigsegv)")
-	l.depart("f", 15, now, "Firecracker panicked (vmm.panic_count)")
+	l.depart("e", 14, now, "Firecracker caught SIGSEGV and shut the VM down (signals.sigsegv)", nil)
+	l.depart("f", 15, now, "Firecracker panicked (vmm.panic_count)", nil)
 	want := map[string]string{
 		"a": "killed by the host kernel's OOM killer (SIGKILL): the host ran out of memory",
 		"b": "killed by the host kernel's OOM killer (SIGKILL)",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -199,6 +200,9 @@ func TestHostOOMKillsTheVMM(t *testing.T) {
 	t.Logf("vmm_exit: %s %v", found.Message, found.Detail)
 	if r := found.Detail["reason"]; !strings.Contains(r, "OOM killer") || !strings.Contains(r, "memory cgroup") {
 		t.Errorf("vmm_exit reason %q, want the host kernel's OOM killer and the memory cgroup named", r)
+	}
+	if found.Detail["cgroup_memory_limit_bytes"] != strconv.Itoa(32<<20) || found.Detail["cgroup_oom_kills"] == "" || found.Detail["cgroup_oom_kills"] == "0" {
+		t.Errorf("vmm_exit detail %v, want its cgroup's OOM kills and its limit of 32 MiB", found.Detail)
 	}
 }
 

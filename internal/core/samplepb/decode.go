@@ -492,6 +492,16 @@ func (d *Decoder) exit(data []byte, e *Exit) error {
 			return asInt(t, x, &e.AtMs)
 		case exitReason:
 			return d.str(t, v, &e.Reason)
+		case exitOOMKills, exitLimit:
+			var u uint64
+			if err := asUint(t, x, &u); err != nil {
+				return err
+			}
+			if n == exitOOMKills {
+				e.CgroupOOMKills = &u
+			} else {
+				e.CgroupLimitBytes = &u
+			}
 		}
 		return nil
 	})

@@ -25,7 +25,9 @@ func Append(b []byte, h *HostSamples) []byte {
 			b = appendString(b, exitID, e.ID)
 			b = appendInt(b, exitPID, e.PID)
 			b = appendInt(b, exitAtMs, e.AtMs)
-			return appendString(b, exitReason, e.Reason)
+			b = appendString(b, exitReason, e.Reason)
+			b = appendOptUint(b, exitOOMKills, e.CgroupOOMKills)
+			return appendOptUint(b, exitLimit, e.CgroupLimitBytes)
 		})
 	}
 	for i := range h.Clashes {

@@ -6,7 +6,7 @@ import "google.golang.org/protobuf/encoding/protowire"
 const (
 	hostHost, hostTimestampMs, hostIntervalMs, hostVMs, hostExits, hostClashes protowire.Number = 1, 2, 3, 4, 5, 6
 
-	exitID, exitPID, exitAtMs, exitReason protowire.Number = 1, 2, 3, 4
+	exitID, exitPID, exitAtMs, exitReason, exitOOMKills, exitLimit protowire.Number = 1, 2, 3, 4, 5, 6
 
 	clashID, clashPID, clashHolderPID, clashRenamedTo, clashAtMs protowire.Number = 1, 2, 3, 4, 5
 
@@ -35,7 +35,7 @@ const (
 // schema names every field by message, for the test against the .proto.
 var schema = map[string]map[string]protowire.Number{
 	"HostSamples": {"host": hostHost, "timestamp_ms": hostTimestampMs, "interval_ms": hostIntervalMs, "vms": hostVMs, "exits": hostExits, "clashes": hostClashes},
-	"Exit":        {"id": exitID, "pid": exitPID, "at_ms": exitAtMs, "reason": exitReason},
+	"Exit":        {"id": exitID, "pid": exitPID, "at_ms": exitAtMs, "reason": exitReason, "cgroup_oom_kills": exitOOMKills, "cgroup_memory_limit_bytes": exitLimit},
 	"Clash":       {"id": clashID, "pid": clashPID, "holder_pid": clashHolderPID, "renamed_to": clashRenamedTo, "at_ms": clashAtMs},
 	"VM": {"id": vmID, "discovered": vmDiscovered, "guest": vmGuest, "vcpu": vmVCPU, "balloon": vmBalloon,
 		"process": vmProcess, "network": vmNetwork, "block": vmBlock, "errors": vmErrors, "labels": vmLabels, "cgroup": vmCgroup},

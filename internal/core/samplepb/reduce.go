@@ -12,7 +12,8 @@ func FromWire(w *wire.HostSamples, h *HostSamples) {
 		h.VMs = append(h.VMs, fromVM(&w.VMs[i], w.TimestampMs))
 	}
 	for _, e := range w.Exits {
-		h.Exits = append(h.Exits, Exit{ID: e.ID, PID: int64(e.PID), AtMs: e.AtMs, Reason: e.Reason})
+		h.Exits = append(h.Exits, Exit{ID: e.ID, PID: int64(e.PID), AtMs: e.AtMs, Reason: e.Reason,
+			CgroupOOMKills: e.CgroupOOMKills, CgroupLimitBytes: e.CgroupMemoryLimitBytes})
 	}
 	for _, c := range w.Clashes {
 		h.Clashes = append(h.Clashes, Clash{ID: c.ID, PID: int64(c.PID), HolderPID: int64(c.HolderPID), RenamedTo: c.RenamedTo, AtMs: c.AtMs})

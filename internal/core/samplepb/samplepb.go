@@ -36,6 +36,8 @@ type Exit struct {
 	PID    int64
 	AtMs   int64
 	Reason string
+	// CgroupOOMKills and CgroupLimitBytes: its cgroup's, as it ended.
+	CgroupOOMKills, CgroupLimitBytes *uint64
 }
 
 // MaxExits bounds the exits of one document.

@@ -347,6 +347,11 @@ type VMExit struct {
 	Reason string `json:"reason,omitempty"`
 	// Fatal is the VMM's own part of it alone, from its metrics line.
 	Fatal string `json:"fatal,omitempty"`
+	// CgroupOOMKills and CgroupMemoryLimitBytes are those of the VMM's
+	// cgroup, read as it ended: how a kill by its cgroup's OOM killer is
+	// told from the host's running out.
+	CgroupOOMKills         *uint64 `json:"cgroup_oom_kills,omitempty"`
+	CgroupMemoryLimitBytes *uint64 `json:"cgroup_memory_limit_bytes,omitempty"`
 }
 
 // VMSample is one VM in HostSamples. A part without a source is absent;

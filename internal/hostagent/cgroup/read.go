@@ -81,7 +81,18 @@ func (f FS) Read(m Membership) (Reading, error) {
 	_, cpu1 := m.V1["cpu"]
 	_, mem1 := m.V1["memory"]
 	if cpu1 || mem1 {
-		return readV1(root, m.V1)
+		// A controller whose path is the root is the host's figures, not
+		// the VMM's: left out (a memory cgroup alone is common).
+		own := map[string]string{}
+		for c, p := range m.V1 {
+			if p != "/" {
+				own[c] = p
+			}
+		}
+		if len(own) == 0 {
+			return Reading{}, ErrRoot
+		}
+		return readV1(root, own)
 	}
 	if m.V2 == "" {
 		return Reading{}, errors.New("the process is in no cgroup v2 and has no v1 cpu or memory controller")

@@ -9,8 +9,10 @@ import (
 )
 
 // membershipEvery is how many rounds a process's cgroup is trusted before
-// /proc/PID/cgroup is read again (a process may be moved).
-const membershipEvery = 10
+// /proc/PID/cgroup is read again: every round, as a process may be moved
+// (a launcher that places the VMM after starting it), and the read is one
+// small file beside the dozen of the cgroup.
+const membershipEvery = 1
 
 // Tracker reads the cgroups of the processes it tracks every interval, so
 // that a request is answered from readings already taken.
@@ -134,6 +136,22 @@ func (e *entry) observe(r Reading) {
 func backwards(a, b Reading) bool {
 	return b.CPUUsageUs < a.CPUUsageUs || b.Periods < a.Periods || b.Throttled < a.Throttled ||
 		b.ThrottledUs < a.ThrottledUs || b.EventMax < a.EventMax || b.EventOOMKill < a.EventOOMKill
+}
+
+// Final reads pid's cgroup once more through the membership last read
+// (the process may be gone; its cgroup stays until its launcher removes
+// it) and returns it: what the cgroup said as the VMM ended.
+func (t *Tracker) Final(pid int) (*wire.CgroupStats, error) {
+	t.mu.Lock()
+	e := t.pids[pid]
+	if e == nil {
+		t.mu.Unlock()
+		return nil, nil
+	}
+	e.rounds = 0 // the membership stands: /proc/PID is gone
+	t.mu.Unlock()
+	t.read(pid, e)
+	return t.Stats(pid)
 }
 
 // Stats returns the cgroup of pid as last read; false when pid is not

@@ -135,7 +135,7 @@ type Options struct {
 	// longer reports gone. It is called from the host's goroutine when
 	// that set changes; a VM without an id is not published. name is the
 	// host name the agent reports.
-	Register func(ctx context.Context, h HostTarget, name string, vms []HostVM, exits map[string]string) (map[string]string, error)
+	Register func(ctx context.Context, h HostTarget, name string, vms []HostVM, exits map[string]HostExit) (map[string]string, error)
 }
 
 // Collector polls VMs. Create it with New, start it with Run.

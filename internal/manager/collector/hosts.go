@@ -35,6 +35,13 @@ type HostVM struct {
 }
 
 // HostStatus is what the collector knows of a host agent.
+// HostExit is how a VM a host agent reported ended: the reason, and the
+// figures behind it for the vmm_exit event's detail.
+type HostExit struct {
+	Reason string
+	Detail map[string]string
+}
+
 type HostStatus struct {
 	Name          string // the host name it reports
 	VMs           int    // VMs in its latest document
@@ -315,13 +322,20 @@ func (h *hostWorker) register(ctx context.Context, t HostTarget) (registered, er
 		h.c.log.Warn("a host agent reports VMs with bad ids; they are left out", "host_id", h.id, "skipped", out.skipped, "first", out.reason)
 	}
 	// How the VMs that left ended, when the host agent could tell.
-	var exits map[string]string
+	var exits map[string]HostExit
 	for _, e := range h.doc.Exits {
-		if e.Reason != "" {
-			if exits == nil {
-				exits = map[string]string{}
+		x := HostExit{Reason: e.Reason}
+		if e.CgroupOOMKills != nil {
+			x.Detail = map[string]string{"cgroup_oom_kills": strconv.FormatUint(*e.CgroupOOMKills, 10)}
+			if e.CgroupLimitBytes != nil {
+				x.Detail["cgroup_memory_limit_bytes"] = strconv.FormatUint(*e.CgroupLimitBytes, 10)
 			}
-			exits[e.ID] = e.Reason
+		}
+		if x.Reason != "" || x.Detail != nil {
+			if exits == nil {
+				exits = map[string]HostExit{}
+			}
+			exits[e.ID] = x
 		}
 	}
 	ids, err := h.c.opt.Register(ctx, t, h.doc.Host, vms, exits)

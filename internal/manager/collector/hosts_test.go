@@ -51,11 +51,11 @@ func newHostHarness(t *testing.T, interval time.Duration, tune ...func(*Options)
 			defer hh.mu.Unlock()
 			return append([]HostTarget(nil), hh.hosts...), nil
 		}
-		o.Register = func(_ context.Context, _ HostTarget, _ string, vms []HostVM, exits map[string]string) (map[string]string, error) {
+		o.Register = func(_ context.Context, _ HostTarget, _ string, vms []HostVM, exits map[string]HostExit) (map[string]string, error) {
 			hh.mu.Lock()
 			hh.register = append(hh.register, vms)
-			for id, reason := range exits {
-				hh.exits[id] = reason
+			for id, x := range exits {
+				hh.exits[id] = x.Reason
 			}
 			hh.mu.Unlock()
 			ids := map[string]string{}

@@ -81,7 +81,7 @@ func NewRegistry(latest func() []Labeled, hubStats func() (subscribers int, drop
 		}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fcmon_events_total",
-			Help: "Events seen since the manager started, by type (restore, reboot, oom_kill, vmm_exit, source_change, agent_restart, clock_skew, cross_check).",
+			Help: "Events seen since the manager started, by type (restore, reboot, oom_kill, vmm_exit, source_change, agent_restart, clock_skew, cross_check, id_clash, cpu_throttled, memory_limit).",
 		}, []string{"type"}),
 	}
 	for _, t := range wire.EventTypes {

@@ -52,7 +52,7 @@ func (h *hostVMs) load(vms []store.VM, hosts []store.Host) {
 // reported before and no longer does are marked gone, and those that
 // return are no longer gone. A VM the store refuses is left out, and
 // tried again when the host's set changes next.
-func (r *Registry) Register(ctx context.Context, h collector.HostTarget, name string, vms []collector.HostVM, exits map[string]string) (map[string]string, error) {
+func (r *Registry) Register(ctx context.Context, h collector.HostTarget, name string, vms []collector.HostVM, exits map[string]collector.HostExit) (map[string]string, error) {
 	if err := r.ensureLoaded(ctx); err != nil {
 		return nil, err
 	}
@@ -103,13 +103,13 @@ func (r *Registry) Register(ctx context.Context, h collector.HostTarget, name st
 		}
 	}
 	var gone []string
-	reasons := map[string]string{} // VM id → how its VMM ended
+	reasons := map[string]collector.HostExit{} // VM id → how its VMM ended
 	r.hostVMs.mu.Lock()
 	for hostVMID, vm := range known {
 		if !present[hostVMID] && vm.GoneMs == 0 {
 			gone = append(gone, vm.ID)
-			if reason := exits[hostVMID]; reason != "" {
-				reasons[vm.ID] = reason
+			if x, ok := exits[hostVMID]; ok {
+				reasons[vm.ID] = x
 			}
 			vm.GoneMs = now
 			known[hostVMID] = vm
@@ -125,9 +125,13 @@ func (r *Registry) Register(ctx context.Context, h collector.HostTarget, name st
 				e := wire.Event{VMID: id, Type: wire.EventVMMExit, TimestampMs: now,
 					Message: "its Firecracker process exited: host agent " + h.URL + " no longer reports it",
 					Detail:  map[string]string{"host_id": h.ID}}
-				if reason := reasons[id]; reason != "" {
-					e.Message = "its Firecracker process " + reason + " (host agent " + h.URL + ")"
-					e.Detail["reason"] = reason
+				x := reasons[id]
+				if x.Reason != "" {
+					e.Message = "its Firecracker process " + x.Reason + " (host agent " + h.URL + ")"
+					e.Detail["reason"] = x.Reason
+				}
+				for k, v := range x.Detail {
+					e.Detail[k] = v
 				}
 				r.onEvent(e)
 			}
