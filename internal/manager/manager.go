@@ -193,7 +193,7 @@ func (m *Manager) build(st store.Store, url string) *parts {
 	})
 	p.api = api.New(api.Options{
 		Store: p.reg.Writes(st), Cache: p.reg, Samples: p.coll, History: historyQuery{p.hist},
-		Streams: p.hub, Metrics: promHandler, PrometheusLabels: m.set.promLabels,
+		Streams: p.hub, Metrics: promHandler, PrometheusLabels: m.set.promLabels, PollInterval: m.cfg.PollInterval,
 		Forget: func(id string) {
 			p.coll.Forget(id)
 			p.hist.Forget(id)

@@ -80,4 +80,16 @@ type HistoryPoint struct {
 	NetTxBytesPerSecMax     *float64 `json:"net_tx_bytes_per_sec_max,omitempty"`
 	DiskReadBytesPerSecMax  *float64 `json:"disk_read_bytes_per_sec_max,omitempty"`
 	DiskWriteBytesPerSecMax *float64 `json:"disk_write_bytes_per_sec_max,omitempty"`
+
+	// The VMM's cgroup, when its host agent reads one: the share of its
+	// CPU quota periods throttled, its memory in use (the maximum is the
+	// peak) and its limit; and the VM's vCPUs.
+	ThrottledPercent       *float64 `json:"throttled_percent,omitempty"`
+	CgroupMemoryKB         *float64 `json:"cgroup_memory_kb,omitempty"`
+	CgroupMemoryLimitKB    *float64 `json:"cgroup_memory_limit_kb,omitempty"`
+	VCPUs                  *float64 `json:"vcpus,omitempty"`
+	ThrottledPercentMax    *float64 `json:"throttled_percent_max,omitempty"`
+	CgroupMemoryKBMax      *float64 `json:"cgroup_memory_kb_max,omitempty"`
+	CgroupMemoryLimitKBMax *float64 `json:"cgroup_memory_limit_kb_max,omitempty"`
+	VCPUsMax               *float64 `json:"vcpus_max,omitempty"`
 }

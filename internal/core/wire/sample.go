@@ -65,6 +65,9 @@ type CombinedSample struct {
 	// Cgroup is the VMM's cgroup as its host agent read it (the jailer's,
 	// one per VM); absent for a VM polled directly or without one.
 	Cgroup *CgroupFigures `json:"cgroup,omitempty"`
+	// VCPUs is the VM's vCPUs (Firecracker's vcpu_count, else the guest's
+	// CPUs); 0 when unknown.
+	VCPUs int `json:"vcpus,omitempty"`
 }
 
 // CgroupFigures are a VMM's cgroup in a combined sample: throttling by

@@ -138,8 +138,11 @@ type Options struct {
 	// PrometheusLabels are the VM labels copied onto each series and SD
 	// target (--prometheus-labels); every label is on fcmon_vm_info.
 	PrometheusLabels []string
-	Logger           *slog.Logger
-	Now              func() time.Time // default time.Now
+	// PollInterval is the collector's: a minute's rollup covers its
+	// samples times it (GET /v1/usage); zero reads as 1 s.
+	PollInterval time.Duration
+	Logger       *slog.Logger
+	Now          func() time.Time // default time.Now
 }
 
 // API is the manager's HTTP API. Create it with New.
@@ -198,6 +201,7 @@ func (a *API) shared() bool { return a.opt.Cluster != nil && a.opt.Cluster.Share
 //	GET    /v1/events · /v1/vms/{id}/events  events, newest first: ?vm_id=&type=&since=&until=&limit=
 //	GET    /v1/hosts · POST /v1/hosts        host agents: list · add one (201)
 //	GET    /v1/hosts/{id} · DELETE           one host agent · stop collecting it (204)
+//	GET    /v1/usage                         vCPU- and GiB-seconds per VM or label value: ?since=&until=&group_by=&format=
 //	GET    /v1/whoami                        the caller's credential: name and role
 //
 // With credentials, everything under /v1 and /metrics needs one whose role
@@ -272,6 +276,7 @@ func (a *API) routes() []route {
 		get("/v1/fleet", a.fleet, filtered),
 		stream("/v1/fleet/ws", a.streamFleet),
 		get("/v1/events", a.listEvents, filtered),
+		get("/v1/usage", a.usage, filtered),
 		get("/v1/vms/{id}/events", a.vmEvents, filtered),
 		r("/v1/hosts", methods{"GET": a.listHosts, "POST": a.createHost}, map[string]access.Role{"GET": read, "POST": admin}, refused),
 		r("/v1/hosts/{id}", methods{"GET": a.getHost, "DELETE": a.deleteHost}, map[string]access.Role{"GET": read, "DELETE": admin}, refused),

@@ -232,6 +232,7 @@ var wantScopes = map[string]string{
 	"GET /v1/fleet":                    "filtered",
 	"GET /v1/fleet/ws":                 "filtered",
 	"GET /v1/events":                   "filtered",
+	"GET /v1/usage":                    "filtered",
 	"GET /v1/prometheus/sd":            "filtered",
 	"GET /v1/cluster":                  "refused",
 	"GET /v1/cluster/latest":           "refused",

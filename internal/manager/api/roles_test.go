@@ -32,6 +32,7 @@ var wantRoles = map[string]access.Role{
 	"GET /v1/fleet":                    access.Read,
 	"GET /v1/fleet/ws":                 access.Read,
 	"GET /v1/events":                   access.Read,
+	"GET /v1/usage":                    access.Read,
 	"GET /v1/vms/{id}/events":          access.Read,
 	"GET /v1/hosts":                    access.Read,
 	"POST /v1/hosts":                   access.Admin,

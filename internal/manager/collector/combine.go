@@ -20,7 +20,10 @@ const firecrackerMaxAge = 65 * time.Second
 // disk from the host agent (Firecracker, else tap), else the guest's own.
 // Stale and GuestAgent are the caller's.
 func combine(id string, now time.Time, g *wire.GuestMetrics, p *wire.ProcessStats, st *wire.VMStats, vcpus int) wire.CombinedSample {
-	s := wire.CombinedSample{VMID: id, TimestampMs: now.UnixMilli(), Source: wire.SourceNone, MemorySource: wire.SourceNone}
+	s := wire.CombinedSample{VMID: id, TimestampMs: now.UnixMilli(), Source: wire.SourceNone, MemorySource: wire.SourceNone, VCPUs: vcpus}
+	if s.VCPUs == 0 && g != nil {
+		s.VCPUs = g.CPUCount
+	}
 	switch {
 	case g != nil:
 		s.Source, s.MemorySource = wire.SourceGuest, wire.SourceGuest

@@ -75,6 +75,9 @@ func fromHost(id string, now time.Time, ivMs int64, v *samplepb.VM) (s wire.Comb
 	}
 	s.GuestAgent = wire.GuestAgentStatus{Reachable: guest, LastError: v.Errors["guest"]}
 	s.MetricsProblem = v.Errors["metrics_fifo"]
+	if v.HasVCPU {
+		s.VCPUs = int(v.VCPU.Count)
+	}
 	if c := &v.Cgroup; v.HasCgroup {
 		s.Cgroup = &wire.CgroupFigures{CPUUsagePercent: c.CPUUsagePercent, ThrottledPercent: c.ThrottledPercent,
 			CPUThrottledSeconds: c.CPUThrottledSeconds, CPUQuotaCores: c.CPUQuotaCores, MemoryCurrentBytes: c.MemoryCurrentBytes,

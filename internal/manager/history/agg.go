@@ -18,6 +18,10 @@ const (
 	figNetTx
 	figDiskRead
 	figDiskWrite
+	figThrottled
+	figCgroupMemKB
+	figCgroupLimitKB
+	figVCPUs
 	numFigs
 )
 
@@ -126,6 +130,16 @@ func readingOf(s *wire.CombinedSample) reading {
 	if s.Disk != nil {
 		set(figDiskRead, s.Disk.ReadBytesPerSec)
 		set(figDiskWrite, s.Disk.WriteBytesPerSec)
+	}
+	if c := s.Cgroup; c != nil {
+		set(figThrottled, c.ThrottledPercent)
+		set(figCgroupMemKB, float64(c.MemoryCurrentBytes)/1024)
+		if c.MemoryLimitBytes != nil {
+			set(figCgroupLimitKB, float64(*c.MemoryLimitBytes)/1024)
+		}
+	}
+	if s.VCPUs > 0 {
+		set(figVCPUs, float64(s.VCPUs))
 	}
 	return r
 }
@@ -258,15 +272,18 @@ func (a *agg) point(tsMs int64) wire.HistoryPoint {
 
 // rollupStats lists r's figures in fig order.
 func rollupStats(r *store.Rollup) [numFigs]*store.Stat {
-	return [numFigs]*store.Stat{&r.CPU, &r.MemPct, &r.MemUsedKB, &r.MemTotalKB, &r.NetRx, &r.NetTx, &r.DiskRead, &r.DiskWrite}
+	return [numFigs]*store.Stat{&r.CPU, &r.MemPct, &r.MemUsedKB, &r.MemTotalKB, &r.NetRx, &r.NetTx, &r.DiskRead, &r.DiskWrite,
+		&r.Throttled, &r.CgroupMemKB, &r.CgroupLimitKB, &r.VCPUs}
 }
 
 // pointFigs lists p's average and maximum fields in fig order.
 func pointFigs(p *wire.HistoryPoint) (avgs, maxs [numFigs]**float64) {
 	avgs = [numFigs]**float64{&p.CPUUsagePercent, &p.MemoryUsagePercent, &p.MemoryUsedKB, &p.MemoryTotalKB,
-		&p.NetRxBytesPerSec, &p.NetTxBytesPerSec, &p.DiskReadBytesPerSec, &p.DiskWriteBytesPerSec}
+		&p.NetRxBytesPerSec, &p.NetTxBytesPerSec, &p.DiskReadBytesPerSec, &p.DiskWriteBytesPerSec,
+		&p.ThrottledPercent, &p.CgroupMemoryKB, &p.CgroupMemoryLimitKB, &p.VCPUs}
 	maxs = [numFigs]**float64{&p.CPUUsagePercentMax, &p.MemoryUsagePercentMax, &p.MemoryUsedKBMax, &p.MemoryTotalKBMax,
-		&p.NetRxBytesPerSecMax, &p.NetTxBytesPerSecMax, &p.DiskReadBytesPerSecMax, &p.DiskWriteBytesPerSecMax}
+		&p.NetRxBytesPerSecMax, &p.NetTxBytesPerSecMax, &p.DiskReadBytesPerSecMax, &p.DiskWriteBytesPerSecMax,
+		&p.ThrottledPercentMax, &p.CgroupMemoryKBMax, &p.CgroupMemoryLimitKBMax, &p.VCPUsMax}
 	return avgs, maxs
 }
 

@@ -15,6 +15,7 @@ import (
 var statColumns = []string{
 	"cpu_usage_percent", "memory_usage_percent", "memory_used_kb", "memory_total_kb",
 	"net_rx_bytes_per_sec", "net_tx_bytes_per_sec", "disk_read_bytes_per_sec", "disk_write_bytes_per_sec",
+	"throttled_percent", "cgroup_memory_kb", "cgroup_memory_limit_kb", "vcpus",
 }
 
 // rollupColumns is the column list of rollup_1m in scanRollup's order.
@@ -45,7 +46,8 @@ var upsertRollupSQL = func() string {
 
 // stats lists r's figures in statColumns order.
 func (r *Rollup) stats() []*Stat {
-	return []*Stat{&r.CPU, &r.MemPct, &r.MemUsedKB, &r.MemTotalKB, &r.NetRx, &r.NetTx, &r.DiskRead, &r.DiskWrite}
+	return []*Stat{&r.CPU, &r.MemPct, &r.MemUsedKB, &r.MemTotalKB, &r.NetRx, &r.NetTx, &r.DiskRead, &r.DiskWrite,
+		&r.Throttled, &r.CgroupMemKB, &r.CgroupLimitKB, &r.VCPUs}
 }
 
 // UpsertRollups implements Store.
@@ -91,6 +93,29 @@ func (s *sqlStore) UpsertRollups(ctx context.Context, rollups []Rollup) (err err
 }
 
 // Rollups implements Store.
+func (s *sqlStore) EachRollup(ctx context.Context, sinceMs, untilMs int64, fn func(Rollup) error) error {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+rollupColumns+` FROM rollup_1m
+		WHERE minute_ms >= $1 AND minute_ms < $2
+		ORDER BY vm_id, minute_ms`, sinceMs, untilMs)
+	if err != nil {
+		return s.fail("reading rollups", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanRollup(rows)
+		if err != nil {
+			return s.fail("reading rollups", err)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s.fail("reading rollups", err)
+	}
+	return nil
+}
+
 func (s *sqlStore) Rollups(ctx context.Context, vmID string, sinceMs, untilMs int64) ([]Rollup, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT `+rollupColumns+` FROM rollup_1m
 		WHERE vm_id = $1 AND minute_ms >= $2 AND minute_ms < $3

@@ -107,6 +107,11 @@ type Rollup struct {
 	NetTx      Stat // network tx_bytes_per_sec
 	DiskRead   Stat // disk read_bytes_per_sec
 	DiskWrite  Stat // disk write_bytes_per_sec
+
+	// The VMM's cgroup: the share of quota periods throttled, memory in
+	// use (Max: the minute's peak) and its limit, in KiB; and the VM's
+	// vCPUs.
+	Throttled, CgroupMemKB, CgroupLimitKB, VCPUs Stat
 }
 
 // PruneQuery selects gone VMs to delete (PruneVMs): those gone before
@@ -190,6 +195,11 @@ type Store interface {
 	// Rollups returns the VM's rollups with sinceMs <= MinuteMs < untilMs,
 	// ascending by minute. An unknown VM has no rollups (no error).
 	Rollups(ctx context.Context, vmID string, sinceMs, untilMs int64) ([]Rollup, error)
+
+	// EachRollup calls fn with every VM's rollups of minutes in [sinceMs,
+	// untilMs), by VM then minute, streamed rather than held: GET
+	// /v1/usage over a fleet. An error of fn ends it and is returned.
+	EachRollup(ctx context.Context, sinceMs, untilMs int64, fn func(Rollup) error) error
 
 	// PruneRollups deletes every rollup with MinuteMs < olderThanMs and
 	// returns how many it deleted.
