@@ -135,7 +135,8 @@ done
 quiet "Go benchmarks and host agent" 15
 log "Go benchmarks"
 go test -run '^$' -bench . -benchmem -count 3 -benchtime 0.5s \
-	./internal/guestagent/httpd ./internal/guestagent/sampler ./internal/guestagent/procfs ./internal/hostagent/firecracker >"$tmp/go.txt"
+	./internal/guestagent/httpd ./internal/guestagent/sampler ./internal/guestagent/procfs ./internal/hostagent/firecracker \
+	./internal/hostagent/cgroup >"$tmp/go.txt"
 lines_per_sec=$(awk '/^BenchmarkConsume/ { for (i = 1; i < NF; i++) if ($(i+1) == "lines/s") print $i }' "$tmp/go.txt" |
 	sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "?" }')
 
