@@ -185,6 +185,13 @@ func TestHostOOMKillsTheVMM(t *testing.T) {
 	if err := g.Add(q.PID()); err != nil {
 		t.Fatal(err)
 	}
+	// The VMM in its cgroup as its host agent reads it (a jailer places it
+	// before it starts; here it moves after).
+	poll.Until(t, 15*time.Second, "the VMM's cgroup limit in its samples", func() bool {
+		var s wire.CombinedSample
+		getJSON(t, base+"/v1/vms/"+id+"/metrics", &s)
+		return s.Cgroup != nil && s.Cgroup.MemoryLimitBytes != nil && *s.Cgroup.MemoryLimitBytes == 32<<20
+	})
 	// 160 MiB the guest has not used yet: the VMM must back it with new pages.
 	go q.Guest.Run(ctx, "dd if=/dev/zero of=/dev/null bs=160M count=1")
 	var found wire.Event
