@@ -29,11 +29,16 @@ func Copy(t testing.TB) string {
 	return root
 }
 
-// Animate makes the fixture at root look alive: every 250 ms it
-// rewrites proc/stat (the CPUs busy 15–55 %, in a slow wave) and
+// Animate makes the fixture at root look alive: every 50 ms it
+// rewrites proc/stat (the CPUs busy 15–55 %, in a wave of about 19 s) and
 // proc/meminfo (a few hundred MiB more or less in use), each by writing a
 // new file and renaming it over the old, as the agent opens them afresh
 // for every read. It stops when the test ends.
+//
+// The steps are small beside an agent's shortest window (250 ms), so
+// every window sees the counters move as a kernel's do: with steps as
+// long as the window, the two clocks beat and some windows see no jiffy
+// pass (read as 0 % busy), which under load skews a minute's mean.
 func Animate(t testing.TB, root string) {
 	t.Helper()
 	statPath, memPath := filepath.Join(root, "proc/stat"), filepath.Join(root, "proc/meminfo")
@@ -42,24 +47,26 @@ func Animate(t testing.TB, root string) {
 	if err1 != nil || err2 != nil {
 		t.Fatal(err1, err2)
 	}
+	const step = 50 * time.Millisecond
+	const jiffies = 5.0 // per CPU and step, at USER_HZ 100
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(250 * time.Millisecond)
+		tick := time.NewTicker(step)
 		defer tick.Stop()
-		var busy, idle int64
+		var busy, idle float64
 		for n := 0; ; n++ {
 			select {
 			case <-stop:
 				return
 			case <-tick.C:
 			}
-			wave := math.Sin(float64(n) / 12)
-			b := int64(35 + 20*wave) // jiffies of 25 per CPU and tick
-			busy += b * 25 / 100
-			idle += (100 - b) * 25 / 100
-			replace(statPath, animateStat(stat, busy, idle))
-			replace(memPath, animateMeminfo(mem, int64(300_000*(1+math.Sin(float64(n)/20)))))
+			s := float64(n) * step.Seconds() // seconds since the start
+			b := 35 + 20*math.Sin(s/3)       // percent busy
+			busy += b * jiffies / 100
+			idle += (100 - b) * jiffies / 100
+			replace(statPath, animateStat(stat, int64(busy), int64(idle)))
+			replace(memPath, animateMeminfo(mem, int64(300_000*(1+math.Sin(s/5)))))
 		}
 	}()
 	t.Cleanup(func() { close(stop); <-done })
