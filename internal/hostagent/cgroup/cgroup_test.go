@@ -96,6 +96,50 @@ func TestEpochs(t *testing.T) {
 	}
 }
 
+// TestCountersEveryRoundRestEveryTenth: between full reads a round reads
+// the counters only and keeps the limit of the last full read; the tenth
+// round reads the new limit; a process moved to another cgroup has that
+// one read in full at once.
+func TestCountersEveryRoundRestEveryTenth(t *testing.T) {
+	fs, dir := fixture(t)
+	tr := NewTracker(fs, time.Second)
+	tr.Acquire(4242) // a full read
+	put := func(path, body string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(filepath.Join(dir, "memory.max"), "2147483648\n")
+	put(filepath.Join(dir, "memory.current"), "600000000\n")
+	for round := 1; round < fullEvery; round++ {
+		tr.ReadAll()
+		st, err := tr.Stats(4242)
+		if err != nil || st.MemoryCurrentBytes != 600000000 || *st.MemoryLimitBytes != 1<<30 {
+			t.Fatalf("round %d: current %d, limit %d (want the new current, the old limit), %v", round, st.MemoryCurrentBytes, *st.MemoryLimitBytes, err)
+		}
+		if st.IO == nil || st.Pressure == nil || st.MemoryAnonBytes == 0 || st.CPUQuotaCores == nil {
+			t.Fatalf("round %d: the carried parts are lost: %+v", round, st)
+		}
+	}
+	tr.ReadAll()
+	if st, _ := tr.Stats(4242); *st.MemoryLimitBytes != 2<<30 {
+		t.Errorf("round %d: limit %d, want the new 2 GiB", fullEvery, *st.MemoryLimitBytes)
+	}
+
+	// Moved: a cgroup with another limit, read in full on the next round.
+	other := filepath.Join(filepath.Dir(dir), "vm-8")
+	if err := os.CopyFS(other, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	put(filepath.Join(other, "memory.max"), "268435456\n")
+	put(filepath.Join(fs.Proc, "4242", "cgroup"), "0::/firecracker/vm-8\n")
+	tr.ReadAll()
+	if st, _ := tr.Stats(4242); st.Path != "/firecracker/vm-8" || *st.MemoryLimitBytes != 256<<20 || st.Epoch != 1 {
+		t.Errorf("moved: %s, limit %d, epoch %d; want vm-8's 256 MiB in a new epoch", st.Path, *st.MemoryLimitBytes, st.Epoch)
+	}
+}
+
 func itoa(v uint64) string { return strconv.FormatUint(v, 10) }
 
 func TestRootAndMissing(t *testing.T) {
@@ -182,4 +226,25 @@ func FuzzParsers(f *testing.F) {
 			t.Fatalf("avg10 %v", p.SomeAvg10)
 		}
 	})
+}
+
+// TestReadFile: empty, short, and longer than the scratch buffer (the
+// io.stat of many devices), each whole; a missing file is ErrNotExist.
+func TestReadFile(t *testing.T) {
+	dir := t.TempDir()
+	scratch := make([]byte, 4096)
+	for _, size := range []int{0, 17, 4095, 4096, 4097, 10_000} {
+		want := strings.Repeat("8:0 rbytes=1\n", size/13+1)[:size]
+		p := filepath.Join(dir, strconv.Itoa(size))
+		if err := os.WriteFile(p, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readFile(p, &scratch)
+		if err != nil || string(got) != want {
+			t.Errorf("%d bytes: read %d, %v", size, len(got), err)
+		}
+	}
+	if _, err := readFile(filepath.Join(dir, "none"), &scratch); !os.IsNotExist(err) {
+		t.Errorf("missing file: %v", err)
+	}
 }

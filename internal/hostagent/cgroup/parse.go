@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"maps"
 	"strconv"
 	"strings"
 )
@@ -15,6 +16,8 @@ type Membership struct {
 	V2 string
 	V1 map[string]string // controller → path; nil on a pure v2 host
 }
+
+func (m Membership) equal(o Membership) bool { return m.V2 == o.V2 && maps.Equal(m.V1, o.V1) }
 
 // parseProcCgroup reads /proc/PID/cgroup: "ID:CONTROLLERS:PATH" a line, v2
 // as "0::PATH". Named v1 hierarchies (name=systemd) hold no controller and

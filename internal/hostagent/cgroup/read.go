@@ -73,7 +73,23 @@ func (f FS) Membership(pid int) (Membership, error) {
 // Read reads the cgroup of m: v1 where its CPU or memory controller is on
 // a v1 hierarchy (the hybrid layout included), else v2. A process in the
 // root cgroup has no cgroup of its own: ErrRoot.
-func (f FS) Read(m Membership) (Reading, error) {
+func (f FS) Read(m Membership) (Reading, error) { return f.read(m, nil) }
+
+// ReadCounters reads only what moves every second — CPU use, throttling,
+// memory in use, its peak, and the limit and OOM counters — and takes the
+// rest (quota and limits, memory.stat, I/O, pressure) from prev, a
+// reading of the same cgroup: a third of the files of a full read.
+func (f FS) ReadCounters(m Membership, prev *Reading) (Reading, error) { return f.read(m, prev) }
+
+// slow are the parts of a reading that ReadCounters carries over.
+func (r *Reading) carry(prev *Reading) {
+	r.QuotaUs, r.PeriodUs, r.Quota = prev.QuotaUs, prev.PeriodUs, prev.Quota
+	r.MemLimit, r.Limited, r.MemHigh, r.HighSet = prev.MemLimit, prev.Limited, prev.MemHigh, prev.HighSet
+	r.Anon, r.File, r.IO = prev.Anon, prev.File, prev.IO
+	r.CPUPressure, r.MemoryPressure, r.IOPressure = prev.CPUPressure, prev.MemoryPressure, prev.IOPressure
+}
+
+func (f FS) read(m Membership, prev *Reading) (Reading, error) {
 	root := f.Root
 	if root == "" {
 		root = DefaultRoot
@@ -92,7 +108,7 @@ func (f FS) Read(m Membership) (Reading, error) {
 		if len(own) == 0 {
 			return Reading{}, ErrRoot
 		}
-		return readV1(root, own)
+		return readV1(root, own, prev)
 	}
 	if m.V2 == "" {
 		return Reading{}, errors.New("the process is in no cgroup v2 and has no v1 cpu or memory controller")
@@ -104,7 +120,7 @@ func (f FS) Read(m Membership) (Reading, error) {
 	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err != nil {
 		dir = filepath.Join(root, "unified", m.V2) // the hybrid layout's v2
 	}
-	return readV2(dir, m.V2)
+	return readV2(dir, m.V2, prev)
 }
 
 // ErrRoot: the process is in the root cgroup, whose figures are the host's.
@@ -114,8 +130,9 @@ var ErrRoot = errors.New("the process is in the root cgroup (no cgroup of its ow
 // controller not enabled, an older kernel), any other error is returned.
 func files(dir string, names ...string) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(names))
+	scratch := make([]byte, 4096)
 	for _, n := range names {
-		b, err := os.ReadFile(filepath.Join(dir, n))
+		b, err := readFile(filepath.Join(dir, n), &scratch)
 		// A missing file, or one of a controller the cgroup does not have.
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENODEV) {
 			continue
@@ -128,10 +145,60 @@ func files(dir string, names ...string) (map[string][]byte, error) {
 	return out, nil
 }
 
-func readV2(dir, path string) (Reading, error) {
+// readFile reads a small file in three system calls (open, read, close),
+// where os.ReadFile takes five: cgroup files are seq_files, whose read
+// fills the buffer while the file has more, so a short read is the end.
+// The bytes are a copy; scratch is grown for a longer file and reused.
+func readFile(path string, scratch *[]byte) ([]byte, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	for err == syscall.EINTR {
+		fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer syscall.Close(fd)
+	buf, n := *scratch, 0
+	for {
+		if n == len(buf) {
+			if n >= maxFile {
+				return nil, &fs.PathError{Op: "read", Path: path, Err: errors.New("longer than 1 MiB")}
+			}
+			buf = append(buf, make([]byte, len(buf))...)
+			*scratch = buf
+		}
+		m, err := syscall.Read(fd, buf[n:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		n += m
+		if m == 0 || n < len(buf) {
+			return append([]byte(nil), buf[:n]...), nil
+		}
+	}
+}
+
+// maxFile bounds one cgroup file (io.stat of thousands of devices).
+const maxFile = 1 << 20
+
+// The files of a v2 cgroup: those read every round, then the rest.
+var (
+	v2Counters = []string{"cpu.stat", "memory.current", "memory.peak", "memory.events"}
+	v2All      = append(slices.Clip(v2Counters), "cpu.max", "memory.max", "memory.high", "memory.stat", "io.stat",
+		"cpu.pressure", "memory.pressure", "io.pressure")
+)
+
+func readV2(dir, path string, prev *Reading) (Reading, error) {
 	r := Reading{At: time.Now(), Version: 2, Path: path}
-	fl, err := files(dir, "cpu.stat", "cpu.max", "memory.current", "memory.peak", "memory.max", "memory.high",
-		"memory.events", "memory.stat", "io.stat", "cpu.pressure", "memory.pressure", "io.pressure")
+	names := v2All
+	if prev != nil {
+		r.carry(prev)
+		names = v2Counters
+	}
+	fl, err := files(dir, names...)
 	if err != nil {
 		return r, err
 	}
@@ -225,8 +292,19 @@ func readV2(dir, path string) (Reading, error) {
 	return r, errors.Join(errs...)
 }
 
-func readV1(root string, paths map[string]string) (Reading, error) {
+func readV1(root string, paths map[string]string, prev *Reading) (Reading, error) {
 	r := Reading{At: time.Now(), Version: 1, Path: firstOf(paths, "cpu", "memory", "cpuacct", "blkio")}
+	full := prev == nil
+	if !full {
+		r.carry(prev)
+	}
+	// some are the names to read: all on a full read, else the first n.
+	some := func(n int, names ...string) []string {
+		if full {
+			return names
+		}
+		return names[:n]
+	}
 	var errs []error
 	note := func(name string, err error) {
 		if err != nil {
@@ -265,7 +343,7 @@ func readV1(root string, paths map[string]string) (Reading, error) {
 	if num(acct, "cpuacct.usage_sys", &ns) {
 		r.CPUSystemUs = ns / 1000
 	}
-	cpu := ctl("cpu", "cpu.stat", "cpu.cfs_quota_us", "cpu.cfs_period_us")
+	cpu := ctl("cpu", some(1, "cpu.stat", "cpu.cfs_quota_us", "cpu.cfs_period_us")...)
 	if b, ok := cpu["cpu.stat"]; ok {
 		note("cpu.stat", parseKeyed(b, func(k string, v uint64) {
 			switch k {
@@ -286,8 +364,8 @@ func readV1(root string, paths map[string]string) (Reading, error) {
 			r.QuotaUs, r.Quota = uint64(q), true
 		}
 	}
-	mem := ctl("memory", "memory.usage_in_bytes", "memory.max_usage_in_bytes", "memory.limit_in_bytes",
-		"memory.soft_limit_in_bytes", "memory.failcnt", "memory.oom_control", "memory.stat")
+	mem := ctl("memory", some(4, "memory.usage_in_bytes", "memory.max_usage_in_bytes", "memory.failcnt", "memory.oom_control",
+		"memory.limit_in_bytes", "memory.soft_limit_in_bytes", "memory.stat")...)
 	num(mem, "memory.usage_in_bytes", &r.MemCurrent)
 	r.HasPeak = num(mem, "memory.max_usage_in_bytes", &r.MemPeak)
 	if num(mem, "memory.limit_in_bytes", &r.MemLimit) {
@@ -324,7 +402,7 @@ func readV1(root string, paths map[string]string) (Reading, error) {
 			r.Anon, r.File = trss, tcache
 		}
 	}
-	blk := ctl("blkio", "blkio.throttle.io_service_bytes", "blkio.throttle.io_serviced")
+	blk := ctl("blkio", some(0, "blkio.throttle.io_service_bytes", "blkio.throttle.io_serviced")...)
 	if len(blk) > 0 {
 		devs := map[string]*IO{}
 		if b, ok := blk["blkio.throttle.io_service_bytes"]; ok {

@@ -14,6 +14,12 @@ import (
 // small file beside the dozen of the cgroup.
 const membershipEvery = 1
 
+// fullEvery is how many rounds pass between full reads: the others read
+// only the counters that move every second (ReadCounters), and carry the
+// quota, limits, memory.stat, I/O and pressure of the last full read — at
+// most fullEvery intervals old. A new cgroup is read in full at once.
+const fullEvery = 10
+
 // Tracker reads the cgroups of the processes it tracks every interval, so
 // that a request is answered from readings already taken.
 type Tracker struct {
@@ -28,11 +34,15 @@ type entry struct {
 	refs   int
 	member Membership
 	rounds int // since member was read
-	prev   Reading
-	last   Reading
-	n      int // readings in this epoch
-	epoch  uint64
-	err    error
+	// full is the membership of the last full read; sinceFull the reads
+	// since it.
+	full      Membership
+	sinceFull int
+	prev      Reading
+	last      Reading
+	n         int // readings in this epoch
+	epoch     uint64
+	err       error
 }
 
 // NewTracker returns a Tracker reading through fs every interval.
@@ -98,6 +108,12 @@ func (t *Tracker) ReadAll() {
 func (t *Tracker) read(pid int, e *entry) {
 	t.mu.Lock()
 	member, stale := e.member, e.rounds >= membershipEvery
+	var prev *Reading
+	if e.n > 0 && e.sinceFull < fullEvery-1 {
+		p := e.last
+		prev = &p
+	}
+	full := e.full
 	t.mu.Unlock()
 	var err error
 	if stale {
@@ -108,7 +124,10 @@ func (t *Tracker) read(pid int, e *entry) {
 			return
 		}
 	}
-	r, err := t.fs.Read(member)
+	if prev != nil && !member.equal(full) {
+		prev = nil // moved: read its new cgroup in full
+	}
+	r, err := t.fs.read(member, prev)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if stale {
@@ -118,6 +137,11 @@ func (t *Tracker) read(pid int, e *entry) {
 	e.err = err
 	if err != nil && r.Version == 0 {
 		return
+	}
+	if prev == nil {
+		e.full, e.sinceFull = member, 0
+	} else {
+		e.sinceFull++
 	}
 	e.observe(r)
 }
