@@ -20,6 +20,8 @@ export const env = {
   screenshot: process.env.FCMON_UI_SCREENSHOT,
   profiles: process.env.FCMON_UI_PROFILE_DIR,
   docs: process.env.FCMON_UI_DOCS,
+  // Why web-1's VMM is in no cgroup of its own here, or '' (it is).
+  noCgroup: process.env.FCMON_UI_NO_CGROUP || '',
 };
 
 /** skip is why these tests cannot run on their own, or false. */

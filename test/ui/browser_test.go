@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/testsupport/cgtest"
 	"github.com/fcmon/fcmon/internal/testsupport/procfixture"
 )
 
@@ -35,6 +36,13 @@ const testToken = "ui-test-token-7f3a"
 // signed in with it, the page shows no write forms.
 const readToken = "ui-read-token-0123456789"
 
+// web-1's VMM cgroup: a tenth of a core, which its busy VMM always exceeds,
+// and 256 MiB.
+const (
+	jailQuotaCores = 0.1
+	jailMemLimit   = 256 << 20
+)
+
 // TestBrowser runs the Node browser tests (*.test.mjs) against two
 // managers: an open one with three VMs (guest agent with host agent and
 // Firecracker FIFO; host agent only; nothing), and one that needs a token.
@@ -52,8 +60,15 @@ func TestBrowser(t *testing.T) {
 	procfixture.Animate(t, ctl.proc)
 	ctl.guest = startGuestAgent(t, ctl.proc)
 	ip, port := splitAddr(t, ctl.guest.Addr)
+	// web-1's VMM is jailed as the jailer's --cgroup-version 1 leaves it:
+	// in a cgroup of its own with a CPU quota it keeps hitting and a memory
+	// limit, so its page shows throttling and the cgroup's memory.
+	vmm, jailed := startVMM(t), cgtest.Missing("cpu", "cpuacct", "memory")
+	if jailed == "" {
+		vmm = cgtest.New(t, cgtest.Quota(jailQuotaCores, jailMemLimit)).Busy(t)
+	}
 	register(t, open.Addr, "", map[string]any{"name": "web-1", "guest_ip": ip, "guest_port": port,
-		"host_agent_url": "http://" + host.Addr, "vmm_pid": startVMM(t), "metrics_fifo": fifo,
+		"host_agent_url": "http://" + host.Addr, "vmm_pid": vmm, "metrics_fifo": fifo,
 		"labels": map[string]string{"tenant": "acme", "tier": "web"}})
 	register(t, open.Addr, "", map[string]any{"name": "batch-2",
 		"host_agent_url": "http://" + host.Addr, "vmm_pid": startVMM(t), "labels": map[string]string{"tenant": "acme", "tier": "batch"}})
@@ -75,6 +90,7 @@ func TestBrowser(t *testing.T) {
 		"FCMON_UI_TOKEN":       testToken,
 		"FCMON_UI_READ_TOKEN":  readToken,
 		"FCMON_UI_CONTROL":     srv.URL,
+		"FCMON_UI_NO_CGROUP":   jailed,
 		"FCMON_UI_ARTIFACTS":   artifactsDir(t, "ui"),
 		"FCMON_UI_SCREENSHOT":  screenshotPath(t),
 		"FCMON_UI_PROFILE_DIR": t.TempDir(),

@@ -1,5 +1,5 @@
-// The metrics tab of a VM: four charts that move every second, their
-// source badges through a guest agent's stop and return, the ranges, and
+// The metrics tab of a VM: five charts that move every second, their
+// source badges, the jailed VMM's throttling and cgroup memory, through a guest agent's stop and return, the ranges, and
 // the guest-IP form's error. Its last screenshot is the one in docs/.
 
 import { after, before, describe, test } from 'node:test';
@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { WAIT, control, env, launch, shot, skip, until } from './browser.mjs';
 
-const CHARTS = ['CPU', 'Memory', 'Network', 'Disk'];
+const CHARTS = ['CPU', 'CPU throttling', 'Memory', 'Network', 'Disk'];
 const SCREENSHOT_FILL_MS = 90000;
 
 describe('metrics tab', { skip }, () => {
@@ -30,7 +30,7 @@ describe('metrics tab', { skip }, () => {
     await b.context.close();
   });
 
-  test('draws four charts whose points move within 3 s', async () => {
+  test('draws five charts whose points move within 3 s', async () => {
     for (const name of CHARTS) {
       await chart(name).locator('.plot[data-drawn="true"]').waitFor();
       await until(async () => (await lastTs(name)) > 0, WAIT, `${name} chart has a point`);
@@ -58,8 +58,25 @@ describe('metrics tab', { skip }, () => {
     await badge('Network').filter({ hasText: 'Firecracker' }).waitFor();
     await badge('Disk').filter({ hasText: 'Firecracker' }).waitFor();
     await chart('CPU').locator('.now').filter({ hasText: / %$/ }).waitFor();
-    await chart('Memory').locator('.now').filter({ hasText: /^\d+(\.\d+)? [MG]iB of 23\.5 GiB$/ }).waitFor();
+    await chart('Memory').locator('.now').filter({ hasText: env.noCgroup ? /^\d+(\.\d+)? [MG]iB of 23\.5 GiB$/
+      : /^\d+(\.\d+)? [MG]iB of 23\.5 GiB · cgroup \d+(\.\d+)? (B|KiB|MiB) of 256 MiB limit$/ }).waitFor();
     await chart('Network').locator('.now').filter({ hasText: /^rx .*iB\/s · tx .*iB\/s$/ }).waitFor();
+  });
+
+  test("shows the jailed VMM's throttling and its cgroup's memory limit", { skip: env.noCgroup || false }, async () => {
+    // Its busy VMM against a quota of a tenth of a core: throttled in
+    // nearly every period.
+    await badge('CPU throttling').filter({ hasText: "the VMM's cgroup" }).waitFor({ timeout: WAIT });
+    const now = chart('CPU throttling').locator('.now');
+    await now.filter({ hasText: /^\d+(\.\d)? % of quota periods throttled · quota 0\.1 cores$/ }).waitFor({ timeout: WAIT });
+    const last = async (name) => (await chart(name).locator('.plot').getAttribute('data-last')).split(',');
+    await until(async () => Number((await last('CPU throttling'))[0]) >= 50, WAIT, 'the chart shows most periods throttled');
+    assert.ok(parseFloat(await now.textContent()) >= 50, await now.textContent());
+    // The memory chart's cgroup lines: its use and its 256 MiB limit.
+    await until(async () => (await last('Memory'))[3] === String(256 * 1024 * 1024), WAIT, 'the memory chart draws the cgroup limit');
+    assert.ok(Number((await last('Memory'))[2]) > 0, 'the cgroup memory in use is drawn');
+    await chart('CPU throttling').scrollIntoViewIfNeeded();
+    await shot(b.page, 'metrics-throttling');
   });
 
   test('switches to host fallback when the guest agent stops, and back', async () => {

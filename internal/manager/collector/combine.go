@@ -47,7 +47,22 @@ func combine(id string, now time.Time, g *wire.GuestMetrics, p *wire.ProcessStat
 	if s.Disk == nil {
 		s.Disk = guestDisk(g)
 	}
+	if st != nil {
+		s.Cgroup = cgroupFigures(st.Cgroup)
+	}
 	return s
+}
+
+// cgroupFigures are the combined sample's view of a host agent's cgroup
+// stats (nil without them).
+func cgroupFigures(c *wire.CgroupStats) *wire.CgroupFigures {
+	if c == nil {
+		return nil
+	}
+	return &wire.CgroupFigures{CPUUsagePercent: c.CPUUsagePercent, ThrottledPercent: c.ThrottledPercent,
+		CPUThrottledSeconds: c.CPUThrottledSeconds, CPUQuotaCores: c.CPUQuotaCores, MemoryCurrentBytes: c.MemoryCurrentBytes,
+		MemoryPeakBytes: c.MemoryPeakBytes, MemoryLimitBytes: c.MemoryLimitBytes, MemoryLimitHits: c.MemoryEvents.Max,
+		MemoryHighHits: c.MemoryEvents.High, OOMKills: c.MemoryEvents.OOMKill, Epoch: c.Epoch}
 }
 
 // hostCPUPercent presents the VMM's CPU on the guest's scale, 0–100 % of

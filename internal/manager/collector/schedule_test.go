@@ -165,6 +165,14 @@ func TestCombineHost(t *testing.T) {
 	if s := combine("x", time.Now(), nil, nil, st, 0); s.Network == nil || s.Network.RxBytesPerSec != 1 || s.Disk == nil || s.Disk.WriteBytesPerSec != 4 {
 		t.Errorf("fresh Firecracker rates: %s", show(s))
 	}
+	// A registered VM's cgroup, as its host agent's VM stats carry it.
+	quota, limit := 0.5, uint64(256<<20)
+	st.Cgroup = &wire.CgroupStats{ThrottledPercent: 80, CPUQuotaCores: &quota, MemoryCurrentBytes: 1 << 20, MemoryLimitBytes: &limit,
+		MemoryEvents: wire.CgroupMemoryEvents{Max: 3, OOMKill: 1}, Epoch: 2}
+	c := combine("x", time.Now(), nil, nil, st, 0).Cgroup
+	if c == nil || c.ThrottledPercent != 80 || *c.CPUQuotaCores != 0.5 || *c.MemoryLimitBytes != limit || c.MemoryLimitHits != 3 || c.OOMKills != 1 || c.Epoch != 2 {
+		t.Errorf("the cgroup of the VM stats: %+v", c)
+	}
 }
 
 func TestHostSanityChecks(t *testing.T) {

@@ -97,7 +97,7 @@ func (w *worker) poll(ctx context.Context, slot time.Time) {
 	}
 	s := combine(t.ID, now, g, proc, stats, w.vcpus)
 	s.GuestAgent = w.guest.status
-	f := facts{at: now, source: s.Source, memSource: s.MemorySource, guest: g != nil}
+	f := facts{at: now, source: s.Source, memSource: s.MemorySource, guest: g != nil, cgroup: s.Cgroup}
 	if g != nil {
 		f.bootID, f.uptime, f.oomKills, f.started, f.guestCPU = g.BootID, g.UptimeSeconds, g.OOMKills, g.AgentStartedMs, g.CPUUsagePercent
 		if g.ClockUnixMs != 0 {

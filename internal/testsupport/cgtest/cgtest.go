@@ -23,6 +23,21 @@ type Group struct {
 	dirs map[string]string // controller → directory
 }
 
+// Missing says why groups of controllers cannot be made here (no v1
+// hierarchy of one of them, or not root), or "" when they can: for a test
+// that runs without them and skips only what needs them.
+func Missing(controllers ...string) string {
+	for _, c := range controllers {
+		if _, err := os.Stat(filepath.Join(Root, c, "cgroup.procs")); err != nil {
+			return "no cgroup v1 " + c + " hierarchy at " + Root + " (the test needs the v1 layout)"
+		}
+	}
+	if os.Geteuid() != 0 {
+		return "making cgroups needs root"
+	}
+	return ""
+}
+
 // New makes a group in each controller of files (controller → file →
 // value, written in no particular order), removed at the test's end.
 func New(t *testing.T, files map[string]map[string]string) *Group {
@@ -69,6 +84,24 @@ func (g *Group) Add(t *testing.T, pid int) {
 func Busy(t *testing.T) int {
 	t.Helper()
 	cmd := exec.Command("sh", "-c", "while :; do :; done")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd.Process.Pid
+}
+
+// Busy starts a process that spins on a core inside the group until the
+// test ends: it moves itself in before it execs the loop, so the memory it
+// then touches is charged to the group (v1 leaves a moved process's
+// earlier pages charged where they were).
+func (g *Group) Busy(t *testing.T) int {
+	t.Helper()
+	script := ""
+	for _, d := range g.dirs {
+		script += "echo $$ > " + filepath.Join(d, "cgroup.procs") + " && "
+	}
+	cmd := exec.Command("sh", "-c", script+"exec sh -c 'while :; do :; done'")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,9 @@
 // One chart card of the metrics tab: title, source badge, current value
 // and a uPlot time chart (or a note when the chart library is missing).
-// The plot element exposes what was last drawn as data-points and
-// data-last-ts (Unix ms), for people debugging and for the browser tests.
+// The plot element exposes what was last drawn as data-points,
+// data-last-ts (Unix ms) and data-last (each series' newest value, in the
+// series' order, comma-separated, empty where absent), for people
+// debugging and for the browser tests.
 
 import { h, setText } from './dom.js';
 import { sourceLabel } from './status.js';
@@ -15,7 +17,8 @@ const tick = (text) => text.replace(/\.0+(?=\D)/, '').replace(/(\.\d*?)0+(?=\D)/
 export class Chart {
   /**
    * def: { key, title, fmt (value → text), bytes (byte axis?), yMax (least
-   * top of the y axis), series: [{ label, field }], now (sample → text) }.
+   * top of the y axis), series: [{ label, field, dash (a limit: drawn
+   * dashed) }], now (sample → text) }.
    * xRange() gives the visible [min, max] in Unix seconds.
    */
   constructor(def, UPlot, xRange) {
@@ -75,7 +78,7 @@ export class Chart {
         {},
         ...def.series.map((s, i) => ({
           label: s.label, stroke: c.series[i], width: 1.5,
-          fill: i === 0 ? c.fill : undefined,
+          fill: i === 0 ? c.fill : undefined, dash: s.dash ? [6, 4] : undefined,
           points: { show: false }, value: (u, v) => def.fmt(v),
         })),
       ],
@@ -113,6 +116,10 @@ export class Chart {
   /** setData shows rows ({ t: Unix s, <field>: number|null }), oldest first. */
   setData(rows) {
     this.data = [rows.map((r) => r.t), ...this.def.series.map((s) => rows.map((r) => r[s.field] ?? null))];
+    this.plot.dataset.last = this.data.slice(1).map((col) => {
+      for (let i = col.length - 1; i >= 0; i--) if (col[i] !== null) return String(col[i]);
+      return '';
+    }).join(',');
     if (this.u) {
       this.u.setData(this.data);
     } else {

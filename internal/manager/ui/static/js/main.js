@@ -1,5 +1,6 @@
 // The UI's entry point: a hash router between the fleet overview (#/),
-// the VM list (#/vms?<view>) and a VM's page (#/vms/<id>), the token
+// the VM list (#/vms?<view>), a VM's page (#/vms/<id>) and the usage page
+// (#/usage?<view>), the token
 // prompt on a 401, and the connection status.
 
 import { onTokenNeeded } from './api.js';
@@ -7,6 +8,7 @@ import { h } from './dom.js';
 import { parseList, showList } from './list.js';
 import { showOverview } from './overview.js';
 import { askToken } from './token.js';
+import { parseUsage, showUsage } from './usage.js';
 import { showVM } from './vm.js';
 
 const main = document.getElementById('main');
@@ -23,7 +25,8 @@ function setConnection(state) {
 
 async function route() {
   const list = location.hash.match(/^#\/vms(?:\?(.*))?$/);
-  markNav(list ? 'vms' : /^#\/vms\//.test(location.hash) ? '' : 'overview');
+  const usage = location.hash.match(/^#\/usage(?:\?(.*))?$/);
+  markNav(list ? 'vms' : usage ? 'usage' : /^#\/vms\//.test(location.hash) ? '' : 'overview');
   // Another view of the list: the list stays, only its rows change.
   if (list && current?.navigate) {
     current.navigate(parseList(list[1] || '')).catch(() => {});
@@ -39,6 +42,7 @@ async function route() {
   try {
     const view = m ? await showVM(page, decodeURIComponent(m[1]), setConnection)
       : list ? await showList(page, setConnection, parseList(list[1] || ''))
+        : usage ? await showUsage(page, setConnection, parseUsage(usage[1] || ''))
         : await showOverview(page, setConnection, location.hash.split('?')[1] || '');
     if (mine !== generation) view.close(); // the user navigated while it loaded
     else current = view;

@@ -1,4 +1,5 @@
-// The metrics tab: four charts (CPU, memory, network, disk) over a chosen
+// The metrics tab: five charts (CPU, CPU throttling by the VMM's cgroup,
+// memory with the cgroup's use and limit, network, disk) over a chosen
 // range. "5 min" is live: it starts from the history and then moves with
 // every sample of the VM's WebSocket. Longer ranges come from the history
 // at a step that keeps them under about 1,500 points, refreshed each minute.
@@ -20,15 +21,33 @@ const REFRESH_MS = 60e3;
 
 const kb = (v) => (typeof v === 'number' ? v * 1024 : null);
 const rates = (a, b) => `rx ${rate(a)} · tx ${rate(b)}`;
+const cores = (v) => `${Number(v.toFixed(2))} ${v === 1 ? 'core' : 'cores'}`;
+
+/** guestMemory is the memory chart's guest figure: used of total. */
+const guestMemory = (s) => (s.memory_total_kb ? `${kib(s.memory_used_kb)} of ${kib(s.memory_total_kb)}`
+  : s.memory_used_kb ? `${kib(s.memory_used_kb)} resident (VMM process)` : 'no data');
+
+/** cgroupMemory is the VMM cgroup's memory: in use, of its limit. */
+const cgroupMemory = (c) => `cgroup ${bytes(c.memory_current_bytes)}${typeof c.memory_limit_bytes === 'number'
+  ? ` of ${bytes(c.memory_limit_bytes)} limit` : ', no limit'}`;
+
+const NO_CGROUP = "no cgroup: no host agent reads this VM's VMM, or the VMM has no cgroup of its own";
 
 const DEFS = [
   { key: 'cpu', title: 'CPU', fmt: percent, yMax: 100, series: [{ label: 'CPU', field: 'cpu' }],
     source: (s) => s.source, now: (s) => percent(s.cpu_usage_percent) },
+  // The share of the cgroup's CPU quota periods in which it was throttled:
+  // how much CPU the quota denied the VM, which the CPU chart cannot show.
+  { key: 'throttling', title: 'CPU throttling', fmt: percent, yMax: 100,
+    series: [{ label: 'periods throttled', field: 'throttled' }],
+    source: (s) => (s.cgroup ? 'cgroup' : 'none'),
+    now: (s) => (!s.cgroup ? NO_CGROUP : `${percent(s.cgroup.throttled_percent)} of quota periods throttled · ${typeof s.cgroup.cpu_quota_cores === 'number'
+      ? `quota ${cores(s.cgroup.cpu_quota_cores)}` : 'no quota'}`) },
   { key: 'memory', title: 'Memory', fmt: bytes, bytes: true,
-    series: [{ label: 'used', field: 'memUsed' }, { label: 'total', field: 'memTotal' }],
+    series: [{ label: 'used', field: 'memUsed' }, { label: 'total', field: 'memTotal' },
+      { label: 'cgroup', field: 'cgMem' }, { label: 'cgroup limit', field: 'cgLimit', dash: true }],
     source: (s) => s.memory_source || s.source,
-    now: (s) => (s.memory_total_kb ? `${kib(s.memory_used_kb)} of ${kib(s.memory_total_kb)}`
-      : s.memory_used_kb ? `${kib(s.memory_used_kb)} resident (VMM process)` : 'no data') },
+    now: (s) => (s.cgroup ? `${guestMemory(s)} · ${cgroupMemory(s.cgroup)}` : guestMemory(s)) },
   { key: 'network', title: 'Network', fmt: (v) => rate(v), bytes: true,
     series: [{ label: 'rx', field: 'rx' }, { label: 'tx', field: 'tx' }],
     source: (s) => s.network?.source, now: (s) => (s.network ? rates(s.network.rx_bytes_per_sec, s.network.tx_bytes_per_sec) : 'no data') },
@@ -41,12 +60,14 @@ const DEFS = [
 /** fromSample turns a combined sample into a chart row. */
 const fromSample = (s) => ({
   t: s.timestamp_ms / 1000, cpu: s.cpu_usage_percent, memUsed: kb(s.memory_used_kb), memTotal: kb(s.memory_total_kb),
+  throttled: s.cgroup?.throttled_percent, cgMem: s.cgroup?.memory_current_bytes, cgLimit: s.cgroup?.memory_limit_bytes,
   rx: s.network?.rx_bytes_per_sec, tx: s.network?.tx_bytes_per_sec, rd: s.disk?.read_bytes_per_sec, wr: s.disk?.write_bytes_per_sec,
 });
 
 /** fromPoint turns a history point into a chart row. */
 const fromPoint = (p) => ({
   t: p.timestamp_ms / 1000, cpu: p.cpu_usage_percent, memUsed: kb(p.memory_used_kb), memTotal: kb(p.memory_total_kb),
+  throttled: p.throttled_percent, cgMem: kb(p.cgroup_memory_kb), cgLimit: kb(p.cgroup_memory_limit_kb),
   rx: p.net_rx_bytes_per_sec, tx: p.net_tx_bytes_per_sec, rd: p.disk_read_bytes_per_sec, wr: p.disk_write_bytes_per_sec,
 });
 

@@ -8,6 +8,7 @@ const SOURCE = {
   host: 'host fallback',
   firecracker: 'Firecracker',
   tap: 'tap',
+  cgroup: "the VMM's cgroup",
 };
 
 /** sourceLabel names where a chart's figures come from. */

@@ -30,7 +30,7 @@ export function loadUPlot() {
 export function colors() {
   const style = getComputedStyle(document.documentElement);
   const v = (name) => style.getPropertyValue(name).trim();
-  return { series: [v('--series-1'), v('--series-2')], fill: v('--series-1-fill'), axis: v('--muted'), grid: v('--grid'), event: v('--event') || '#b45309' };
+  return { series: [v('--series-1'), v('--series-2'), v('--series-3'), v('--series-4')], fill: v('--series-1-fill'), axis: v('--muted'), grid: v('--grid'), event: v('--event') || '#b45309' };
 }
 
 // Tick increments for byte axes: 1, 2, 5 × powers of 1024, so ticks read
