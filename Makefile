@@ -12,7 +12,7 @@ PROGRAMS := $(notdir $(wildcard cmd/*))
 # The guest agent's size budget, in bytes (2.2 MiB).
 GUEST_AGENT_MAX_BYTES := 2306867
 
-.PHONY: all $(PROGRAMS) test test-deps lint unit vmtest fuzz bench run clean ui-assets ui-test-deps test-ui help
+.PHONY: all $(PROGRAMS) dist test test-deps lint unit vmtest fuzz bench run clean ui-assets ui-test-deps test-ui help
 
 ## all: build every program into bin/ (the default; `make manager` and the
 ## like build one).
@@ -26,6 +26,12 @@ help:
 
 $(PROGRAMS):
 	$(GOBUILD) -o bin/$@ ./cmd/$@
+
+## dist: the packages into dist/ — .deb and .rpm of fcmon-manager and
+## fcmon-host-agent, .deb, .rpm and .apk of fcmon-guest-agent, SHA256SUMS —
+## with nfpm (tools/dist), versioned from git and reproducible.
+dist: all
+	cd tools/dist && go run . -root ../..
 
 # The manager embeds the web UI, charts included (internal/manager/ui/npm).
 manager: ui-assets
@@ -47,7 +53,7 @@ test: test-deps lint all
 
 # Tests that boot VMs, run a browser or measure CPU: one package at a time, so
 # they do not compete for this machine's cores with each other.
-SYSTEM_TESTS := guestvm|e2e|ui|attack
+SYSTEM_TESTS := guestvm|e2e|ui|attack|dist
 
 test-deps: ui-test-deps
 	scripts/install-deps.sh

@@ -12,6 +12,8 @@ fi
 # command:package pairs; a package is installed when its command is missing.
 needs=(
 	"systemd-analyze:systemd" # checks deploy/systemd/guest-agent.service
+	"debootstrap:debootstrap" # the Debian root test/dist installs the .deb packages into
+	"rpm:rpm"                 # test/dist reads the .rpm packages with it
 )
 missing=()
 for pair in "${needs[@]}"; do
