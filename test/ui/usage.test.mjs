@@ -113,6 +113,18 @@ describe('usage page', { skip }, () => {
     await until(async () => (await rowHeads()).includes('web-1'), WAIT, 'the VM rows of the period');
   });
 
+  test('a label filter of several terms, typed or in the URL, selects the VMs with all of them', async () => {
+    const { page } = b;
+    await page.goto(`${env.url}#/usage?since=${since}&until=${till}&label=tenant%3Dacme&label=tier%3Dweb`);
+    await until(async () => (await rowHeads()).join() === 'web-1', WAIT, 'only web-1');
+    assert.equal(await page.getByLabel('Only VMs with labels').inputValue(), 'tenant=acme tier=web');
+    await page.getByLabel('Only VMs with labels').fill('tenant=acme  tier!=web');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await until(async () => (await rowHeads()).join() === 'batch-2', WAIT, 'only batch-2');
+    const q = new URLSearchParams(new URL(page.url()).hash.split('?')[1]);
+    assert.deepEqual(q.getAll('label'), ['tenant=acme', 'tier!=web']);
+  });
+
   test('has no script errors', () => {
     assert.deepEqual(b.problems, []);
   });

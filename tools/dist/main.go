@@ -34,19 +34,19 @@ import (
 	_ "github.com/goreleaser/nfpm/v2/rpm"
 )
 
-// pkg is one package: the program it carries and its formats.
+// pkg is one package (its systemd unit has its name): the program it
+// carries and its formats.
 type pkg struct {
 	name    string // also its nfpm config's name, deploy/nfpm/<name>.yaml
 	program string // in bin/
 	formats []string
-	user    bool   // runs as the fcmon system user, made by postinst
-	service string // its systemd unit's name
+	user    bool // runs as the fcmon system user, made by postinst
 }
 
 var pkgs = []pkg{
-	{name: "fcmon-manager", program: "manager", formats: []string{"deb", "rpm"}, user: true, service: "fcmon-manager"},
-	{name: "fcmon-host-agent", program: "host-agent", formats: []string{"deb", "rpm"}, user: true, service: "fcmon-host-agent"},
-	{name: "fcmon-guest-agent", program: "guest-agent", formats: []string{"deb", "rpm", "apk"}, service: "fcmon-guest-agent"},
+	{name: "fcmon-manager", program: "manager", formats: []string{"deb", "rpm"}, user: true},
+	{name: "fcmon-host-agent", program: "host-agent", formats: []string{"deb", "rpm"}, user: true},
+	{name: "fcmon-guest-agent", program: "guest-agent", formats: []string{"deb", "rpm", "apk"}},
 }
 
 func main() {
@@ -243,7 +243,7 @@ set -e
 ` + user + `if ` + systemd + `; then
 	systemctl daemon-reload || true
 	# An upgrade restarts the service only if the operator runs it.
-	systemctl try-restart ` + p.service + `.service || true
+	systemctl try-restart ` + p.name + `.service || true
 fi
 exit 0
 `,
@@ -253,7 +253,7 @@ set -e
 case "$1" in
 remove | purge | 0)
 	if ` + systemd + `; then
-		systemctl stop ` + p.service + `.service || true
+		systemctl stop ` + p.name + `.service || true
 	fi
 	;;
 esac

@@ -75,13 +75,8 @@ func (f FS) Membership(pid int) (Membership, error) {
 // root cgroup has no cgroup of its own: ErrRoot.
 func (f FS) Read(m Membership) (Reading, error) { return f.read(m, nil) }
 
-// ReadCounters reads only what moves every second — CPU use, throttling,
-// memory in use, its peak, and the limit and OOM counters — and takes the
-// rest (quota and limits, memory.stat, I/O, pressure) from prev, a
-// reading of the same cgroup: a third of the files of a full read.
-func (f FS) ReadCounters(m Membership, prev *Reading) (Reading, error) { return f.read(m, prev) }
-
-// slow are the parts of a reading that ReadCounters carries over.
+// carry takes from prev the parts of a reading that a counters-only read
+// leaves out: quota and limits, memory.stat, I/O, pressure.
 func (r *Reading) carry(prev *Reading) {
 	r.QuotaUs, r.PeriodUs, r.Quota = prev.QuotaUs, prev.PeriodUs, prev.Quota
 	r.MemLimit, r.Limited, r.MemHigh, r.HighSet = prev.MemLimit, prev.Limited, prev.MemHigh, prev.HighSet
@@ -89,6 +84,10 @@ func (r *Reading) carry(prev *Reading) {
 	r.CPUPressure, r.MemoryPressure, r.IOPressure = prev.CPUPressure, prev.MemoryPressure, prev.IOPressure
 }
 
+// read is Read with prev nil; given prev, a reading of the same cgroup, it
+// reads only what moves every second — CPU use, throttling, memory in
+// use, its peak, the limit and OOM counters — and carries the rest from
+// prev: a third of the files of a full read.
 func (f FS) read(m Membership, prev *Reading) (Reading, error) {
 	root := f.Root
 	if root == "" {

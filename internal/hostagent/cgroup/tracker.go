@@ -15,7 +15,8 @@ import (
 const membershipEvery = 1
 
 // fullEvery is how many rounds pass between full reads: the others read
-// only the counters that move every second (ReadCounters), and carry the
+// only the counters that move every second (FS.read with the last
+// reading), and carry the
 // quota, limits, memory.stat, I/O and pressure of the last full read — at
 // most fullEvery intervals old. A new cgroup is read in full at once.
 const fullEvery = 10

@@ -43,10 +43,12 @@ func Missing(controllers ...string) string {
 func New(t *testing.T, files map[string]map[string]string) *Group {
 	t.Helper()
 	g := &Group{Name: "fcmon-test-" + strconv.Itoa(os.Getpid()) + "-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 10), dirs: map[string]string{}}
+	controllers := make([]string, 0, len(files))
 	for c := range files {
-		if _, err := os.Stat(filepath.Join(Root, c, "cgroup.procs")); err != nil {
-			t.Skipf("no cgroup v1 %s hierarchy at %s (the test needs the v1 layout)", c, Root)
-		}
+		controllers = append(controllers, c)
+	}
+	if why := Missing(controllers...); why != "" {
+		t.Skip(why)
 	}
 	t.Cleanup(func() {
 		for _, d := range g.dirs {
@@ -83,7 +85,14 @@ func (g *Group) Add(t *testing.T, pid int) {
 // Busy starts a process that spins on a core until the test ends.
 func Busy(t *testing.T) int {
 	t.Helper()
-	cmd := exec.Command("sh", "-c", "while :; do :; done")
+	return spin(t, "")
+}
+
+// spin starts sh running script, then execing a loop that spins on a
+// core, and kills it when the test ends.
+func spin(t *testing.T, script string) int {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", script+"exec sh -c 'while :; do :; done'")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -101,12 +110,7 @@ func (g *Group) Busy(t *testing.T) int {
 	for _, d := range g.dirs {
 		script += "echo $$ > " + filepath.Join(d, "cgroup.procs") + " && "
 	}
-	cmd := exec.Command("sh", "-c", script+"exec sh -c 'while :; do :; done'")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	return cmd.Process.Pid
+	return spin(t, script)
 }
 
 // Quota is the files of a CPU quota of cores (period 100 ms) and a memory

@@ -188,11 +188,9 @@ function filterControls(view, onChange) {
     el.addEventListener('change', () => onChange({ [key]: el.value }));
     return el;
   };
-  // Label terms, space separated: tenant=acme tier!=dev gpu !spot.
-  const terms = (text) => text.split(/\s+/).filter(Boolean);
   const labelsIn = h('input', { id: 'vm-labels', type: 'text', autocomplete: 'off', spellcheck: 'false',
     placeholder: 'tenant=acme tier!=dev', value: (view.labels || []).join(' ') });
-  labelsIn.addEventListener('change', () => onChange({ labels: terms(labelsIn.value) }));
+  labelsIn.addEventListener('change', () => onChange({ labels: labelTerms(labelsIn.value) }));
   const state = select('vm-state', STATES, {}, view.state, 'state');
   const source = select('vm-source', SOURCES, SOURCE_NAMES, view.source, 'source');
   const host = h('p', { class: 'host-filter' });
@@ -205,7 +203,7 @@ function filterControls(view, onChange) {
   const el = h('form', { class: 'filters', role: 'search', 'aria-label': 'Find VMs', onsubmit: (ev) => {
     ev.preventDefault();
     clearTimeout(timer);
-    onChange({ q: search.value.trim(), labels: terms(labelsIn.value) });
+    onChange({ q: search.value.trim(), labels: labelTerms(labelsIn.value) });
   } },
   h('div', { class: 'field grow' }, h('label', { for: 'vm-search', text: 'Search' }), search),
   h('div', { class: 'field' }, h('label', { for: 'vm-labels', text: 'Labels' }), labelsIn),
@@ -223,6 +221,9 @@ function filterControls(view, onChange) {
     },
   };
 }
+
+/** labelTerms splits a label filter, space separated (tenant=acme tier!=dev gpu !spot), into its terms. */
+export const labelTerms = (text) => text.split(/\s+/).filter(Boolean);
 
 /** sortHeader is a column head; a sortable one is a button. */
 function sortHeader(col, onSort) {

@@ -6,6 +6,7 @@
 import { APIError, call, getToken, send } from './api.js';
 import { h, rendered, setText } from './dom.js';
 import { NONE, bytes, duration, time } from './format.js';
+import { labelTerms } from './list.js';
 
 export const PERIODS = [
   { key: '1h', label: 'Last hour', ms: 3600e3 },
@@ -14,10 +15,11 @@ export const PERIODS = [
   { key: '30d', label: 'Last 30 days', ms: 30 * 86400e3 },
 ];
 
-const num = (v, digits = 1) => (typeof v === 'number' && Number.isFinite(v)
-  ? v.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : NONE);
+// num formats a figure to one decimal: 1234.56 → "1,234.6".
+const num = (v) => (typeof v === 'number' && Number.isFinite(v)
+  ? v.toLocaleString('en', { maximumFractionDigits: 1, minimumFractionDigits: 1 }) : NONE);
 
-// The columns: key (the API's field), label, the cell's text, numeric?
+// The figures' columns: key (the API's field), label, the cell's text.
 const COLUMNS = [
   { key: 'vcpu_seconds_used', label: 'vCPU-s used', text: (r) => num(r.vcpu_seconds_used) },
   { key: 'vcpu_seconds_allocated', label: 'vCPU-s allocated', text: (r) => num(r.vcpu_seconds_allocated) },
@@ -36,7 +38,7 @@ export function parseUsage(query) {
   const period = PERIODS.find((p) => p.key === q.get('period')) ? q.get('period') : '24h';
   const groupBy = q.get('group_by') || 'vm';
   const sort = q.get('sort') || (groupBy === 'vm' ? 'name' : 'value');
-  return { since, until, period: since && until ? 'custom' : period, groupBy, label: q.get('label') || '',
+  return { since, until, period: since && until ? 'custom' : period, groupBy, labels: q.getAll('label').filter(Boolean),
     sort, order: q.get('order') === 'asc' || (q.get('order') !== 'desc' && ['name', 'value'].includes(sort)) ? 'asc' : 'desc' };
 }
 
@@ -48,7 +50,7 @@ export function usageHash(v) {
     q.set('until', String(v.until));
   } else if (v.period !== '24h') q.set('period', v.period);
   if (v.groupBy && v.groupBy !== 'vm') q.set('group_by', v.groupBy);
-  if (v.label) q.set('label', v.label);
+  for (const term of v.labels) q.append('label', term);
   if (v.sort) q.set('sort', v.sort);
   if (v.order) q.set('order', v.order);
   const s = q.toString();
@@ -62,7 +64,7 @@ function apiQuery(v, now, format) {
   q.set('since', String(p ? now - p.ms : v.since));
   q.set('until', String(p ? now : v.until));
   q.set('group_by', v.groupBy);
-  if (v.label) q.set('label', v.label);
+  for (const term of v.labels) q.append('label', term);
   if (format) q.set('format', format);
   return q;
 }
@@ -94,7 +96,7 @@ export async function showUsage(main, setConnection, view) {
   const key = h('input', { id: 'usage-key', type: 'text', name: 'key', autocomplete: 'off', spellcheck: 'false',
     placeholder: 'tenant', value: view.groupBy.startsWith('label:') ? view.groupBy.slice(6) : '' });
   const filter = h('input', { id: 'usage-label', type: 'text', name: 'label', autocomplete: 'off', spellcheck: 'false',
-    placeholder: 'tenant=acme', value: view.label });
+    placeholder: 'tenant=acme', value: view.labels.join(' ') });
   const custom = h('div', { class: 'row custom', hidden: view.period !== 'custom' },
     h('div', { class: 'field' }, h('label', { for: 'usage-since', text: 'From' }), since),
     h('div', { class: 'field' }, h('label', { for: 'usage-until', text: 'To' }), until));
@@ -113,7 +115,7 @@ export async function showUsage(main, setConnection, view) {
     ev.preventDefault();
     setText(error, '');
     const period = form.querySelector('input[name=period]:checked')?.value || '24h';
-    const next = { ...view, period, label: filter.value.trim(), groupBy: per.value === 'vm' ? 'vm' : `label:${key.value.trim()}` };
+    const next = { ...view, period, labels: labelTerms(filter.value), groupBy: per.value === 'vm' ? 'vm' : `label:${key.value.trim()}` };
     if (next.groupBy !== view.groupBy) next.sort = next.order = '';
     if (period === 'custom') {
       next.since = fromLocal(since.value);
