@@ -6,7 +6,6 @@ package hostagent
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,6 +22,7 @@ import (
 	"github.com/fcmon/fcmon/internal/hostagent/cgroup"
 	"github.com/fcmon/fcmon/internal/hostagent/discovery"
 	"github.com/fcmon/fcmon/internal/hostagent/procstat"
+	"github.com/fcmon/fcmon/internal/hostagent/serve"
 	"github.com/fcmon/fcmon/internal/hostagent/vmpath"
 )
 
@@ -233,7 +233,7 @@ func (a *Agent) Attach(cfg wire.VMConfig) (wire.VMInfo, bool, error) {
 
 // ErrDiscovered is returned by Detach for a VM that is there because
 // discovery found its Firecracker process: it leaves when the process does.
-var ErrDiscovered = errors.New("discovered, not attached")
+var ErrDiscovered = serve.ErrDiscovered
 
 // Detach removes what POST /v1/vms attached. A VM discovery found stays,
 // as discovered only; one that is only discovered gives ErrDiscovered.

@@ -12,11 +12,9 @@ import (
 	"github.com/fcmon/fcmon/internal/hostagent/discovery"
 	"github.com/fcmon/fcmon/internal/hostagent/firecracker"
 	"github.com/fcmon/fcmon/internal/hostagent/poll"
+	"github.com/fcmon/fcmon/internal/hostagent/serve"
 	"github.com/fcmon/fcmon/internal/hostagent/vmpath"
 )
-
-// pidMax is the kernel's PID_MAX_LIMIT: no pid is larger on any system.
-const pidMax = 4 << 20
 
 // maxSocketPath is the longest path a Unix socket address holds
 // (sun_path is 108 bytes including the terminating NUL).
@@ -52,8 +50,8 @@ func (a *Agent) validateVM(c wire.VMConfig) error {
 	if !discovery.IDPattern.MatchString(c.ID) {
 		return badRequest("id %q is not valid: 1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit", c.ID)
 	}
-	if c.PID < 0 || c.PID > pidMax {
-		return badRequest("pid %d is out of range (1 to %d, or 0 for none)", c.PID, pidMax)
+	if c.PID < 0 || c.PID > serve.MaxPID {
+		return badRequest("pid %d is out of range (1 to %d, or 0 for none)", c.PID, serve.MaxPID)
 	}
 	if err := validPath("metrics_fifo", c.MetricsFIFO); err != nil {
 		return err

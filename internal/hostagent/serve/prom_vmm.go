@@ -1,4 +1,4 @@
-package hostagent
+package serve
 
 import (
 	"github.com/prometheus/client_golang/prometheus"

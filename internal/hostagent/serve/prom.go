@@ -1,4 +1,4 @@
-package hostagent
+package serve
 
 import (
 	"log/slog"
@@ -13,11 +13,11 @@ import (
 // registry builds the agent's own Prometheus registry (never the global
 // one): the VM collector, plus the Go runtime and process figures of the
 // agent itself.
-func (a *Agent) registry() *prometheus.Registry {
+func (a *api) registry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
-		newVMCollector(a),
-		infoCollector{a},
+		newVMCollector(a.Host),
+		infoCollector{a.Host},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -32,7 +32,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 // vm_id. Counters are exported as totals (Prometheus computes rates); a
 // source a VM lacks exports nothing, rather than zeros.
 type vmCollector struct {
-	a                                         *Agent
+	h                                         Host
 	info, attached, clashes                   *prometheus.Desc
 	cpu, vcpu, cpuPct, vcpuPct                *prometheus.Desc
 	rss, threads, uptime, up, vcpus           *prometheus.Desc
@@ -45,9 +45,9 @@ type vmCollector struct {
 	cgroup                                    cgroupDescs
 }
 
-func newVMCollector(a *Agent) *vmCollector {
+func newVMCollector(h Host) *vmCollector {
 	return &vmCollector{
-		a:        a,
+		h:        h,
 		vmm:      newVMMDescs(),
 		cgroup:   newCgroupDescs(),
 		info:     prometheus.NewDesc("host_agent_build_info", "Version of the host agent.", []string{"version"}, nil),
@@ -99,17 +99,17 @@ func (c *vmCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect exports the VMs as they are now.
 func (c *vmCollector) Collect(ch chan<- prometheus.Metric) {
-	vms := c.a.snapshot()
+	vms := c.h.VMs()
 	ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, version.Version)
 	ch <- prometheus.MustNewConstMetric(c.attached, prometheus.GaugeValue, float64(len(vms)))
-	ch <- prometheus.MustNewConstMetric(c.clashes, prometheus.CounterValue, float64(c.a.clashes.count()))
+	ch <- prometheus.MustNewConstMetric(c.clashes, prometheus.CounterValue, float64(c.h.Clashes()))
 	for _, v := range vms {
-		st := c.a.stats(v)
-		e := emitter{ch: ch, id: v.cfg.ID}
-		if v.cfg.PID > 0 {
+		st := v.Stats()
+		e := emitter{ch: ch, id: v.ID()}
+		if v.PID() > 0 {
 			c.collectProcess(e, st)
 		}
-		if n := c.a.vcpuCount(v, st.Process); n > 0 {
+		if n := v.VCPUs(st.Process); n > 0 {
 			e.gauge(c.vcpus, float64(n))
 		}
 		c.collectFirecracker(e, st)

@@ -1,4 +1,4 @@
-package hostagent
+package serve
 
 import (
 	"bytes"
@@ -18,14 +18,14 @@ import (
 // the label vm_id to every series and merges the families, so one scrape
 // of the host covers the guests under node_exporter's names. A guest that
 // does not answer within the scrape's budget is left out of that scrape.
-type guestGatherer struct{ a *Agent }
+type guestGatherer struct{ a *api }
 
 const guestScrapeConcurrency = 32
 
 func (g guestGatherer) Gather() ([]*dto.MetricFamily, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), min(g.a.cfg.Interval*8/10, 5*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), min(g.a.Interval*8/10, 5*time.Second))
 	defer cancel()
-	vms := g.a.snapshot()
+	vms := g.a.Host.VMs()
 	type result struct {
 		id       string
 		families map[string]*dto.MetricFamily
@@ -34,23 +34,20 @@ func (g guestGatherer) Gather() ([]*dto.MetricFamily, error) {
 	sem := make(chan struct{}, guestScrapeConcurrency)
 	var wg sync.WaitGroup
 	for i, v := range vms {
-		if v.poll == nil {
-			continue
-		}
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			text, err := v.poll.GuestProm(ctx)
+			text, err := v.GuestProm(ctx)
 			if err != nil {
 				return
 			}
 			p := expfmt.NewTextParser(model.LegacyValidation)
 			fams, err := p.TextToMetricFamilies(bytes.NewReader(text))
 			if err != nil {
-				g.a.log.Debug("a guest agent's Prometheus text does not parse", "vm_id", v.cfg.ID, "err", err)
+				g.a.Log.Debug("a guest agent's Prometheus text does not parse", "vm_id", v.ID(), "err", err)
 				return
 			}
-			results[i] = result{v.cfg.ID, fams}
+			results[i] = result{v.ID(), fams}
 		})
 	}
 	wg.Wait()

@@ -1,4 +1,4 @@
-package hostagent
+package serve
 
 import (
 	"maps"
@@ -12,7 +12,7 @@ import (
 // for every VM with the labels its launcher gave it, to join onto the
 // host agent's series by vm_id (as on the manager's). Its label names
 // are the union of this scrape's, so it is an unchecked collector.
-type infoCollector struct{ a *Agent }
+type infoCollector struct{ h Host }
 
 // Describe sends nothing: the descriptor changes with the VMs' labels.
 func (infoCollector) Describe(chan<- *prometheus.Desc) {}
@@ -20,11 +20,11 @@ func (infoCollector) Describe(chan<- *prometheus.Desc) {}
 // Collect exports one fcmon_vm_info series per VM.
 func (c infoCollector) Collect(ch chan<- prometheus.Metric) {
 	host, _ := os.Hostname()
-	vms := c.a.snapshot()
+	vms := c.h.VMs()
 	sets := make([]map[string]string, len(vms))
 	keys := map[string]bool{}
 	for i, v := range vms {
-		sets[i] = c.a.stats(v).Labels
+		sets[i] = v.Stats().Labels
 		for k := range sets[i] {
 			keys[k] = true
 		}
@@ -33,7 +33,7 @@ func (c infoCollector) Collect(ch chan<- prometheus.Metric) {
 	d := prometheus.NewDesc("fcmon_vm_info", "1 for every VM, labelled with the labels its launcher gave it (docs/labels.md).", names, nil)
 	values := make([]string, len(names))
 	for i, v := range vms {
-		values[0], values[1], values[2] = v.cfg.ID, v.cfg.ID, host
+		values[0], values[1], values[2] = v.ID(), v.ID(), host
 		for j, k := range names[3:] {
 			values[3+j] = sets[i][k]
 		}

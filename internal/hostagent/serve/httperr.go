@@ -1,4 +1,4 @@
-package hostagent
+package serve
 
 import (
 	"net/http"
@@ -20,14 +20,14 @@ var badRequest = httpapi.BadRequest
 
 // serve turns handlers into an http.Handler that dispatches on the method
 // (405 with Allow otherwise) and renders returned errors.
-func (a *Agent) serve(m methods) http.Handler {
+func (a *api) serve(m methods) http.Handler {
 	return httpapi.Serve(m, 0, a.writeError)
 }
 
 // writeError renders err: an httpapi.Error with its status and message,
 // anything else as a 500 whose details go to the log, not the client.
-func (a *Agent) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	httpapi.WriteError(w, r, err, a.log, "internal error")
+func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	httpapi.WriteError(w, r, err, a.Log, "internal error")
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
@@ -40,6 +40,6 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 
 // requireToken wraps next so that it needs the agent's bearer token when
 // one is configured.
-func (a *Agent) requireToken(next http.Handler) http.Handler {
-	return httpapi.RequireToken(a.token, "host agent", "--token-file", a.writeError, next)
+func (a *api) requireToken(next http.Handler) http.Handler {
+	return httpapi.RequireToken(a.Token, "host agent", "--token-file", a.writeError, next)
 }
