@@ -1,6 +1,7 @@
 package cgroup
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -137,6 +138,35 @@ func TestCountersEveryRoundRestEveryTenth(t *testing.T) {
 	tr.ReadAll()
 	if st, _ := tr.Stats(4242); st.Path != "/firecracker/vm-8" || *st.MemoryLimitBytes != 256<<20 || st.Epoch != 1 {
 		t.Errorf("moved: %s, limit %d, epoch %d; want vm-8's 256 MiB in a new epoch", st.Path, *st.MemoryLimitBytes, st.Epoch)
+	}
+}
+
+// TestFinalReadsTheCgroupLastRead: a process whose /proc/PID/cgroup names
+// the root as it dies (v1 moves an exiting task there) and whose last
+// round read that is read, at its end, in the cgroup it was in: the OOM
+// kill that ended it is counted.
+func TestFinalReadsTheCgroupLastRead(t *testing.T) {
+	fs, dir := fixture(t)
+	tr := NewTracker(fs, time.Second)
+	tr.Acquire(4242)
+	if st, err := tr.Stats(4242); err != nil || st.MemoryEvents.OOMKill != 1 {
+		t.Fatalf("before: %+v, %v", st, err)
+	}
+	if err := os.WriteFile(filepath.Join(fs.Proc, "4242", "cgroup"), []byte("0::/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range membershipEvery { // until a round re-reads the membership
+		tr.ReadAll()
+	}
+	if _, err := tr.Stats(4242); !errors.Is(err, ErrRoot) {
+		t.Fatalf("the dying process's membership was not re-read: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "memory.events"), []byte("low 0\nhigh 0\nmax 12\noom 2\noom_kill 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := tr.Final(4242)
+	if st == nil || st.MemoryEvents.OOMKill != 2 || st.Path != "/firecracker/vm-7" {
+		t.Errorf("final: %+v, want vm-7's 2 OOM kills", st)
 	}
 }
 

@@ -174,6 +174,13 @@ func (t *Tracker) Final(pid int) (*wire.CgroupStats, error) {
 		return nil, nil
 	}
 	e.rounds = 0 // the membership stands: /proc/PID is gone
+	if e.n > 0 {
+		// The cgroup last read, not the membership last seen: a dying
+		// process's /proc/PID/cgroup already names the root on v1 (the
+		// kernel moves an exiting task there), and a round that read it
+		// then would leave the process's end unread.
+		e.member = e.full
+	}
 	t.mu.Unlock()
 	t.read(pid, e)
 	return t.Stats(pid)
