@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/testsupport/sysfixture"
 )
 
 // testAgent is a host agent served on 127.0.0.1:0, as bin/host-agent runs.
@@ -110,7 +111,7 @@ func TestAPIAttachStatsDetach(t *testing.T) {
 	ta := startAgent(t, nil)
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "metrics.fifo")
-	writeTap(t, ta.cfg.SysRoot, "tap7", map[string]uint64{"tx_bytes": 4242})
+	sysfixture.NetStats(t, ta.cfg.SysRoot, "tap7", map[string]uint64{"tx_bytes": 4242})
 
 	var info wire.VMInfo
 	cfg := `{"id":"vm-1","pid":` + strconv.Itoa(os.Getpid()) + `,"metrics_fifo":"` + fifo + `","tap":"tap7"}`

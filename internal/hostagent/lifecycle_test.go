@@ -68,7 +68,7 @@ func TestShutdownWithIdleFIFO(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("detach and shutdown took %v", d)
 	}
-	if n := ta.count(); n != 0 {
+	if n := len(ta.Host().VMs()); n != 0 {
 		t.Fatalf("%d VMs still attached after shutdown", n)
 	}
 }

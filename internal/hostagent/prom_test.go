@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/testsupport/sysfixture"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -17,7 +18,7 @@ func TestPrometheusMetrics(t *testing.T) {
 	ta := startAgent(t, nil)
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "m")
-	writeTap(t, ta.cfg.SysRoot, "tap0", map[string]uint64{"tx_bytes": 77})
+	sysfixture.NetStats(t, ta.cfg.SysRoot, "tap0", map[string]uint64{"tx_bytes": 77})
 	ta.expect(t, 201, "POST", "/v1/vms", `{"id":"vm-a","pid":`+strconv.Itoa(os.Getpid())+`,"metrics_fifo":"`+fifo+`","tap":"tap0"}`)
 	ta.expect(t, 201, "POST", "/v1/vms", `{"id":"vm-b","pid":4194000}`)
 	w, err := os.OpenFile(fifo, os.O_RDWR, 0)

@@ -36,7 +36,7 @@ func TestForeignHostRefused(t *testing.T) {
 	if _, err := os.Stat(fifo); err == nil {
 		t.Fatal("a refused request created the FIFO")
 	}
-	if len(ta.snapshot()) != 0 {
+	if len(ta.Host().VMs()) != 0 {
 		t.Fatal("a refused request attached a VM")
 	}
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(ta.url, "http://"))

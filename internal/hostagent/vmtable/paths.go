@@ -1,4 +1,4 @@
-package hostagent
+package vmtable
 
 import (
 	"errors"
@@ -13,14 +13,14 @@ import (
 // attachRoot is the root of the paths of an attach: the host's, beneath
 // --allow-paths, files owned by the VM's process's user (or root) when the
 // attach names a live process.
-func (a *Agent) attachRoot(pid int) *vmpath.Root {
+func (a *Table) attachRoot(pid int) *vmpath.Root {
 	owner := vmpath.AnyOwner
 	if pid > 0 {
-		if uids, err := discover.NewScanner(a.cfg.ProcRoot).UIDs(pid); err == nil {
+		if uids, err := discover.NewScanner(a.opt.ProcRoot).UIDs(pid); err == nil {
 			owner = uids[3]
 		}
 	}
-	return vmpath.Host(a.set.paths, owner)
+	return vmpath.Host(a.opt.AllowPaths, owner)
 }
 
 // checkPath checks a path of POST /v1/vms before anything is opened: clean,
@@ -28,7 +28,7 @@ func (a *Agent) attachRoot(pid int) *vmpath.Root {
 // the field needs and owned by the VM's user. A path that does not exist
 // yet (Firecracker has not started) must lie beneath them too. The caller
 // has checked that p is absolute, bounded and free of NUL.
-func (a *Agent) checkPath(root *vmpath.Root, field, p string, kind vmpath.Kind) (vmpath.Path, error) {
+func (a *Table) checkPath(root *vmpath.Root, field, p string, kind vmpath.Kind) (vmpath.Path, error) {
 	if filepath.Clean(p) != p {
 		return vmpath.Path{}, badRequest("%s %q is not a clean path (no \"..\", \".\", \"//\" or trailing slash)", field, p)
 	}

@@ -1,4 +1,4 @@
-package hostagent
+package vmtable
 
 import (
 	"fmt"
@@ -43,7 +43,7 @@ type vm struct {
 
 // validateVM checks a configuration before anything is opened, with
 // messages that say what was expected.
-func (a *Agent) validateVM(c wire.VMConfig) error {
+func (a *Table) validateVM(c wire.VMConfig) error {
 	if c.ID == "" {
 		return badRequest("id is required")
 	}
@@ -72,7 +72,7 @@ func (a *Agent) validateVM(c wire.VMConfig) error {
 		if err != nil || ap.Port() == 0 {
 			return badRequest("guest_addr %q is not an IP address and port such as 10.0.0.2:8080", c.GuestAddr)
 		}
-		if err := a.set.guestAllow.Check(ap.Addr()); err != nil {
+		if err := a.opt.GuestAllow.Check(ap.Addr()); err != nil {
 			return badRequest("guest_addr %v", err)
 		}
 	}
@@ -141,7 +141,7 @@ func merge(id string, attached *wire.VMConfig, attachedPaths resolvedPaths, f *d
 // for the same sources. It opens a new metrics FIFO here, so that a bad
 // path fails the request before anything changes; the sources start in
 // start.
-func (a *Agent) prepare(cfg wire.VMConfig, paths resolvedPaths, attached *wire.VMConfig, f *discovery.Found, old *vm) (*vm, error) {
+func (a *Table) prepare(cfg wire.VMConfig, paths resolvedPaths, attached *wire.VMConfig, f *discovery.Found, old *vm) (*vm, error) {
 	nv := &vm{cfg: cfg, paths: paths, attached: attached, found: f, attachedAt: time.Now()}
 	if old != nil {
 		nv.attachedAt = old.attachedAt
@@ -166,7 +166,7 @@ func (a *Agent) prepare(cfg wire.VMConfig, paths resolvedPaths, attached *wire.V
 		if old != nil && old.api != nil && old.paths.socket.Same(paths.socket) {
 			nv.api = old.api
 		} else {
-			nv.api = firecracker.NewClient(paths.socket.Shown(), paths.socket.Dial, min(a.cfg.Interval, firecracker.DefaultTimeout))
+			nv.api = firecracker.NewClient(paths.socket.Shown(), paths.socket.Dial, min(a.opt.Interval, firecracker.DefaultTimeout))
 		}
 	}
 	// FlushMetrics only makes sense when someone reads the lines.
@@ -174,14 +174,14 @@ func (a *Agent) prepare(cfg wire.VMConfig, paths resolvedPaths, attached *wire.V
 		if old != nil && old.flusher != nil && old.api == nv.api {
 			nv.flusher = old.flusher
 		} else {
-			nv.flusher = firecracker.NewFlusher(nv.api, a.cfg.Interval, a.log.With("vm_id", cfg.ID))
+			nv.flusher = firecracker.NewFlusher(nv.api, a.opt.Interval, a.log.With("vm_id", cfg.ID))
 		}
 	}
 	if cfg.Tap != "" {
 		if old != nil && old.tap != nil && old.cfg.Tap == cfg.Tap {
 			nv.tap = old.tap
 		} else {
-			nv.tap = newTapReader(a.cfg.SysRoot, cfg.Tap)
+			nv.tap = newTapReader(a.opt.SysRoot, cfg.Tap)
 		}
 	}
 	if nv.api != nil || cfg.VsockUDS != "" || cfg.GuestAddr != "" {
@@ -195,7 +195,7 @@ func (a *Agent) prepare(cfg wire.VMConfig, paths resolvedPaths, attached *wire.V
 }
 
 // start starts the sources of nv that old does not already run.
-func (a *Agent) start(nv, old *vm) {
+func (a *Table) start(nv, old *vm) {
 	if nv.cfg.PID > 0 && (old == nil || old.cfg.PID != nv.cfg.PID) {
 		a.procs.Acquire(nv.cfg.PID)
 		a.cgroups.Acquire(nv.cfg.PID)
@@ -217,7 +217,7 @@ func (a *Agent) start(nv, old *vm) {
 // retire stops the sources of old that nv (nil on removal) does not take
 // over. Closing a reader returns at once even if no writer ever opened the
 // FIFO.
-func (a *Agent) retire(old, nv *vm) {
+func (a *Table) retire(old, nv *vm) {
 	if old.cfg.PID > 0 && (nv == nil || nv.cfg.PID != old.cfg.PID) {
 		a.procs.Release(old.cfg.PID)
 		a.cgroups.Release(old.cfg.PID)
@@ -264,7 +264,7 @@ func (v *vm) info() wire.VMInfo {
 
 // sameFile reports whether p still resolves, with its checks, to the file r
 // reads: an update that names it again keeps the reader and its totals.
-func (a *Agent) sameFile(r *firecracker.MetricsReader, p vmpath.Path) bool {
+func (a *Table) sameFile(r *firecracker.MetricsReader, p vmpath.Path) bool {
 	key, err := p.Key(vmpath.Metrics)
 	return err == nil && key == r.Key()
 }
@@ -273,7 +273,7 @@ func (a *Agent) sameFile(r *firecracker.MetricsReader, p vmpath.Path) bool {
 // readers of one FIFO would each get some of its lines. Only a path given
 // by POST /v1/vms is created when absent. A regular file of a discovered
 // process is read for the lines of that process's run only.
-func (a *Agent) openMetrics(id string, p vmpath.Path, f *discovery.Found) (*firecracker.MetricsReader, error) {
+func (a *Table) openMetrics(id string, p vmpath.Path, f *discovery.Found) (*firecracker.MetricsReader, error) {
 	m, err := p.Root.OpenMetrics(p.Name, p.Attached)
 	if err != nil {
 		return nil, err

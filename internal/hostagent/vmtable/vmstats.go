@@ -1,4 +1,4 @@
-package hostagent
+package vmtable
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ import (
 // stats assembles what every source of v has now. Nothing here reads /proc
 // or waits: process figures come from the tracker's latest window, the rest
 // from the readers' running totals.
-func (a *Agent) stats(v *vm) wire.VMStats {
+func (a *Table) stats(v *vm) wire.VMStats {
 	st := wire.VMStats{ID: v.cfg.ID, TimestampMs: time.Now().UnixMilli()}
 	errs := map[string]string{}
 	if v.found != nil {

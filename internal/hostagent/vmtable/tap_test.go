@@ -1,20 +1,24 @@
-package hostagent
+package vmtable
 
 import (
+	"slices"
+
 	"os"
-	"path/filepath"
-	"strconv"
 	"testing"
+
+	"github.com/fcmon/fcmon/internal/testsupport/sysfixture"
 )
 
+// writeTap writes a tap's statistics as the kernel shows them.
 func writeTap(t *testing.T, sys, dev string, c map[string]uint64) {
-	t.Helper()
-	dir := filepath.Join(sys, "class", "net", dev, "statistics")
-	os.MkdirAll(dir, 0o755)
-	for _, name := range tapFiles {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(strconv.FormatUint(c[name], 10)+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	sysfixture.NetStats(t, sys, dev, c)
+}
+
+// TestTapFilesAreTheKernels: the reader reads the files the fixture
+// writes, in the kernel's names.
+func TestTapFilesAreTheKernels(t *testing.T) {
+	if !slices.Equal(tapFiles[:], sysfixture.NetStatFiles) {
+		t.Errorf("tap reader reads %v, the fixture writes %v", tapFiles, sysfixture.NetStatFiles)
 	}
 }
 

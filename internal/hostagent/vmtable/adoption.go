@@ -1,4 +1,4 @@
-package hostagent
+package vmtable
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ import (
 // by POST /v1/vms unless it is that VM's process (its pid, or the very API
 // socket attached). A clash is recorded for the manager, and the newcomer
 // is the one renamed, id@pid.
-func (a *Agent) Adopt(id string, f *discovery.Found) (string, error) {
+func (a *Table) Adopt(id string, f *discovery.Found) (string, error) {
 	a.attachMu.Lock()
 	defer a.attachMu.Unlock()
 	old, exists := a.lookup(id)
@@ -38,7 +38,7 @@ func (a *Agent) Adopt(id string, f *discovery.Found) (string, error) {
 	if exists {
 		attached, paths = old.attached, old.paths
 	}
-	if !exists && a.count() >= a.cfg.MaxVMs {
+	if !exists && a.count() >= a.opt.MaxVMs {
 		return "", errors.New("--max-vms reached")
 	}
 	if _, err := a.replace(id, attached, paths, f); err != nil {
@@ -59,7 +59,7 @@ func (a *Agent) Adopt(id string, f *discovery.Found) (string, error) {
 
 // sameVM reports whether the process f describes may be the VM v: v has
 // no process yet and was attached with f's pid or f's very API socket.
-func (a *Agent) sameVM(v *vm, f *discovery.Found) bool {
+func (a *Table) sameVM(v *vm, f *discovery.Found) bool {
 	if v.found != nil {
 		return v.found.PID == f.PID
 	}
@@ -81,7 +81,7 @@ func (a *Agent) sameVM(v *vm, f *discovery.Found) bool {
 // Lose implements discovery.VMs: it forgets what discovery brought of a VM
 // whose process is gone; a VM attached by POST /v1/vms too stays, as
 // attached only.
-func (a *Agent) Lose(id string) {
+func (a *Table) Lose(id string) {
 	a.attachMu.Lock()
 	defer a.attachMu.Unlock()
 	v, ok := a.lookup(id)

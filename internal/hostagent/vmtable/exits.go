@@ -1,4 +1,4 @@
-package hostagent
+package vmtable
 
 import (
 	"context"
@@ -27,7 +27,7 @@ type exitLog struct {
 
 // watchExits feeds the log from the kernel until ctx ends. Without the
 // process events (not root), exits are still reported, without a reason.
-func (a *Agent) watchExits(ctx context.Context) {
+func (a *Table) watchExits(ctx context.Context) {
 	ch, err := procstat.WatchExits(ctx)
 	if err != nil {
 		a.log.Warn("the kernel's process events are unavailable: VMM exits are reported without their reason", "err", err)
@@ -41,8 +41,8 @@ func (a *Agent) watchExits(ctx context.Context) {
 // watchOOMKills feeds the log the OOM killer's kills from the kernel's log
 // until ctx ends. Without it (not root), a VMM the OOM killer ended is
 // "killed by SIGKILL".
-func (a *Agent) watchOOMKills(ctx context.Context) {
-	ch, err := procstat.WatchOOMKills(ctx, a.cfg.KernelLog)
+func (a *Table) watchOOMKills(ctx context.Context) {
+	ch, err := procstat.WatchOOMKills(ctx, a.opt.KernelLog)
 	if err != nil {
 		a.log.Warn("the kernel's log is unreadable: a VMM the OOM killer ends is reported as killed by SIGKILL", "err", err)
 		return

@@ -1,10 +1,9 @@
-package hostagent
+package vmtable
 
 import (
 	"context"
 	"errors"
 	"math"
-	"net/http"
 	"os"
 	"time"
 
@@ -14,14 +13,8 @@ import (
 	"github.com/fcmon/fcmon/internal/hostagent/serve"
 )
 
-// Handler returns the HTTP API (see serve.Handler), which reads the agent
-// as a serve.Host.
-func (a *Agent) Handler() http.Handler {
-	return serve.Handler(serve.Options{Host: host{a}, Token: a.token, Hosts: a.set.hosts, Interval: a.cfg.Interval, Log: a.log})
-}
-
-// host is the agent as serve.Host.
-type host struct{ a *Agent }
+// host is the table as serve.Host.
+type host struct{ a *Table }
 
 func (h host) VMs() []serve.VM {
 	vms := h.a.snapshot()
@@ -55,7 +48,7 @@ func (h host) ProcessStats(pid int) (wire.ProcessStats, error) {
 
 // view is one VM as serve.VM.
 type view struct {
-	a *Agent
+	a *Table
 	v *vm
 }
 
@@ -74,10 +67,10 @@ func (w view) GuestProm(ctx context.Context) ([]byte, error) {
 
 var errNoGuest = errors.New("no guest agent to ask")
 
-func (a *Agent) hostSamples(now time.Time) wire.HostSamples {
+func (a *Table) hostSamples(now time.Time) wire.HostSamples {
 	host, _ := os.Hostname()
 	vms := a.snapshot()
-	out := wire.HostSamples{Host: host, TimestampMs: now.UnixMilli(), IntervalMs: a.cfg.Interval.Milliseconds(),
+	out := wire.HostSamples{Host: host, TimestampMs: now.UnixMilli(), IntervalMs: a.opt.Interval.Milliseconds(),
 		VMs: make([]wire.VMSample, 0, len(vms))}
 	for _, v := range vms {
 		out.VMs = append(out.VMs, a.vmSample(v, now))
@@ -89,7 +82,7 @@ func (a *Agent) hostSamples(now time.Time) wire.HostSamples {
 
 // vcpuCount is the VM's vCPUs: Firecracker's vcpu_count when its API told
 // it, else the live fc_vcpu threads of p (nil: none known, 0).
-func (a *Agent) vcpuCount(v *vm, p *wire.ProcessStats) int {
+func (a *Table) vcpuCount(v *vm, p *wire.ProcessStats) int {
 	if v.poll != nil {
 		if info := v.poll.FirecrackerInfo(); info != nil && info.VCPUs > 0 {
 			return info.VCPUs
@@ -102,7 +95,7 @@ func (a *Agent) vcpuCount(v *vm, p *wire.ProcessStats) int {
 }
 
 // vmSample is one VM's part of GET /v1/samples.
-func (a *Agent) vmSample(v *vm, now time.Time) wire.VMSample {
+func (a *Table) vmSample(v *vm, now time.Time) wire.VMSample {
 	st := a.stats(v)
 	s := wire.VMSample{ID: v.cfg.ID, Discovered: v.found != nil, Process: st.Process, Network: st.Network,
 		Block: st.Block, Firecracker: st.Firecracker, Errors: st.Errors, Labels: st.Labels, Cgroup: st.Cgroup}
