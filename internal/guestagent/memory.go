@@ -8,6 +8,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/fcmon/fcmon/internal/core/tick"
 )
 
 // tuneRuntime keeps the agent's footprint small in guests of any size:
@@ -58,20 +60,13 @@ func (p *pressure) onCrowded(crowded bool) {
 // workload. A forced collection of a heap this small costs well under a
 // millisecond.
 func releaseMemory(ctx context.Context, period time.Duration, p *pressure) {
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			debug.FreeOSMemory()
-			p.mu.Lock()
-			if !p.crowded && !p.lastEnd.IsZero() && time.Since(p.lastEnd) >= period {
-				debug.SetMemoryLimit(math.MaxInt64)
-				p.lastEnd = time.Time{}
-			}
-			p.mu.Unlock()
+	tick.Every(ctx, period, func() {
+		debug.FreeOSMemory()
+		p.mu.Lock()
+		if !p.crowded && !p.lastEnd.IsZero() && time.Since(p.lastEnd) >= period {
+			debug.SetMemoryLimit(math.MaxInt64)
+			p.lastEnd = time.Time{}
 		}
-	}
+		p.mu.Unlock()
+	})
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/httpapi"
+	"github.com/fcmon/fcmon/internal/core/tick"
 	"github.com/fcmon/fcmon/internal/core/tlsconf"
 	"github.com/fcmon/fcmon/internal/core/version"
 	"github.com/fcmon/fcmon/internal/core/wire"
@@ -127,19 +128,9 @@ const fleetEvery = 2 * time.Second
 // publishFleet sends the fleet summaries to the fleet stream's clients
 // every fleetEvery while there are any, until ctx ends.
 func (p *parts) publishFleet(ctx context.Context, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(max(fleetEvery, every))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if p.hub.FleetClients() == 0 {
-			continue
-		}
+	tick.Every(ctx, max(fleetEvery, every), func() {
 		// One summary for each selection the clients hold (a scoped
-		// token's, or a ?label= of the stream).
+		// token's, or a ?label= of the stream); none without clients.
 		for _, sel := range p.hub.FleetSelections() {
 			f, err := p.api.FleetOf(ctx, sel, "")
 			if err != nil {
@@ -148,7 +139,7 @@ func (p *parts) publishFleet(ctx context.Context, every time.Duration, log *slog
 			}
 			p.hub.PublishFleetOf(sel, f)
 		}
-	}
+	})
 }
 
 // build wires the components over st; url is where the other managers

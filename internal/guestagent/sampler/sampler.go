@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/tick"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/guestagent/procfs"
 	"github.com/fcmon/fcmon/internal/guestagent/promtext"
@@ -123,16 +124,7 @@ func (s *Sampler) Sample() *Snapshot {
 // Run samples every interval until ctx ends. It does not take the first
 // sample; call Sample before Run when one is wanted at once.
 func (s *Sampler) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.Sample()
-		}
-	}
+	tick.Every(ctx, interval, func() { s.Sample() })
 }
 
 // agentFamilies are the agent's own figures and the headline percentages.

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/tick"
 	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
@@ -52,18 +53,7 @@ func NewTracker(fs FS, interval time.Duration) *Tracker {
 }
 
 // Run reads every interval until ctx ends.
-func (t *Tracker) Run(ctx context.Context) {
-	tick := time.NewTicker(t.interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			t.ReadAll()
-		}
-	}
-}
+func (t *Tracker) Run(ctx context.Context) { tick.Every(ctx, t.interval, t.ReadAll) }
 
 // Acquire tracks pid's cgroup for one referrer, reading it now.
 func (t *Tracker) Acquire(pid int) {

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/tick"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/hostagent/discover"
 	"github.com/fcmon/fcmon/internal/hostagent/firecracker"
@@ -108,16 +109,7 @@ func Run(ctx context.Context, o Options) {
 	d := &discovery{o: o, log: o.Logger, sc: discover.NewScanner(o.ProcRoot), known: map[int]*tracked{},
 		slots: make(chan struct{}, maxProbes)}
 	defer d.wg.Wait()
-	t := time.NewTicker(o.Interval)
-	defer t.Stop()
-	for {
-		d.once(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	tick.NowAndEvery(ctx, o.Interval, func() { d.once(ctx) })
 }
 
 func (d *discovery) once(ctx context.Context) {

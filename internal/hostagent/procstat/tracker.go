@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/fcmon/fcmon/internal/core/tick"
 )
 
 // Defaults of a Tracker's limits on pids queried without being attached.
@@ -59,18 +61,7 @@ func NewTracker(r *Reader, interval time.Duration) *Tracker {
 }
 
 // Run samples every interval until ctx ends.
-func (t *Tracker) Run(ctx context.Context) {
-	tick := time.NewTicker(t.interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			t.sampleAll()
-		}
-	}
-}
+func (t *Tracker) Run(ctx context.Context) { tick.Every(ctx, t.interval, t.sampleAll) }
 
 // Acquire starts tracking pid on behalf of one referrer, taking the
 // baseline reading now so the first window is complete one interval later.

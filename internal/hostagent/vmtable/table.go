@@ -18,6 +18,7 @@ import (
 
 	"github.com/fcmon/fcmon/internal/core/httpapi"
 	"github.com/fcmon/fcmon/internal/core/netpolicy"
+	"github.com/fcmon/fcmon/internal/core/tick"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/hostagent/cgroup"
 	"github.com/fcmon/fcmon/internal/hostagent/discovery"
@@ -88,20 +89,13 @@ func (a *Table) Host() serve.Host { return host{a} }
 
 // sampleTaps reads the tap counters of every attached VM each interval.
 func (a *Table) sampleTaps(ctx context.Context) {
-	tick := time.NewTicker(a.opt.Interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	tick.Every(ctx, a.opt.Interval, func() {
 		for _, v := range a.snapshot() {
 			if v.tap != nil {
 				v.tap.sample()
 			}
 		}
-	}
+	})
 }
 
 // Close drops every VM, stopping its sources.

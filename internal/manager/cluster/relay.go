@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/tick"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/store"
 )
@@ -31,18 +32,11 @@ type Relay struct {
 // that another manager collects, and sends them to those clients: one
 // GET /v1/cluster/latest per manager asked.
 func (c *Cluster) RelayWatched(ctx context.Context, every time.Duration, r Relay) {
-	t := time.NewTicker(every)
-	defer t.Stop()
 	last := map[string]int64{} // VM id → time of the sample last relayed
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	tick.Every(ctx, every, func() {
 		if r.Watchers.FleetClients() == 0 {
 			clear(last)
-			continue
+			return
 		}
 		need := map[string]bool{}
 		for _, id := range r.Watchers.Watched() {
@@ -51,12 +45,12 @@ func (c *Cluster) RelayWatched(ctx context.Context, every time.Duration, r Relay
 			}
 		}
 		if len(need) == 0 {
-			continue
+			return
 		}
 		byURL := map[string][]string{}
 		vms, err := r.VMs(ctx)
 		if err != nil {
-			continue
+			return
 		}
 		for _, vm := range vms {
 			if need[vm.ID] && vm.HostID != "" && vm.GoneMs == 0 {
@@ -83,5 +77,5 @@ func (c *Cluster) RelayWatched(ctx context.Context, every time.Duration, r Relay
 				}
 			}
 		}
-	}
+	})
 }

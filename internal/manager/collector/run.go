@@ -6,6 +6,8 @@ import (
 	"hash/fnv"
 	"sync"
 	"time"
+
+	"github.com/fcmon/fcmon/internal/core/tick"
 )
 
 // Run polls until ctx ends, then stops every VM's poller and returns nil
@@ -28,17 +30,11 @@ func (c *Collector) Run(ctx context.Context) error {
 		c.mu.Unlock()
 		wg.Wait()
 	}()
-	tick := time.NewTicker(c.opt.PollInterval)
-	defer tick.Stop()
-	for {
+	tick.NowAndEvery(ctx, c.opt.PollInterval, func() {
 		c.sync(ctx, &wg)
 		c.syncHosts(ctx, &wg)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
+	})
+	return nil
 }
 
 // sync brings the pollers in line with the registry. A registry error

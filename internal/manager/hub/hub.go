@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -175,11 +177,7 @@ func (h *Hub) FleetSelections() []labels.Selector {
 func (h *Hub) Watched() []string {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	out := make([]string, 0, len(h.watched))
-	for id := range h.watched {
-		out = append(out, id)
-	}
-	return out
+	return slices.Collect(maps.Keys(h.watched))
 }
 
 // PublishWatched queues s for the fleet clients watching s.VMID only: a

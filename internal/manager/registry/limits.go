@@ -2,10 +2,13 @@ package registry
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/tick"
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/collector"
 	"github.com/fcmon/fcmon/internal/manager/store"
@@ -141,11 +144,7 @@ func (l *exitLimiter) due(hostID string, now time.Time) (wire.Event, bool) {
 func (l *exitLimiter) hosts() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make([]string, 0, len(l.windows))
-	for id := range l.windows {
-		out = append(out, id)
-	}
-	return out
+	return slices.Collect(maps.Keys(l.windows))
 }
 
 func (l *exitLimiter) window(hostID string, now time.Time) *exitWindow {
@@ -172,16 +171,7 @@ func (r *Registry) Run(ctx context.Context, retention time.Duration) {
 	if f := r.limits.ForgetUnsampledAfter / 4; f > 0 {
 		every = min(every, max(f, time.Second))
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		r.pruneOnce(ctx, r.clock(), retention)
-	}
+	tick.Every(ctx, every, func() { r.pruneOnce(ctx, r.clock(), retention) })
 }
 
 func (r *Registry) pruneOnce(ctx context.Context, now time.Time, retention time.Duration) {
