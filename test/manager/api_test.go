@@ -26,7 +26,7 @@ func TestStreamsAndPrometheus(t *testing.T) {
 	guest := startGuestAgent(t)
 	host := startHostAgent(t)
 	m := startManager(t, "")
-	ip, port := splitAddr(t, guest.Addr)
+	ip, port := testprog.SplitAddr(t, guest.Addr)
 	a := m.register(t, map[string]any{"name": "guest-vm", "guest_ip": ip, "guest_port": port})
 	b := m.register(t, map[string]any{"name": "host-vm", "host_agent_url": "http://" + host.Addr, "vmm_pid": startVMM(t)})
 
@@ -129,7 +129,7 @@ func TestSelfRegistration(t *testing.T) {
 	vm := m.register(t, map[string]any{"name": "self"})
 	guest := startGuestAgent(t, "--register-url", m.base, "--vm-id", vm.ID,
 		"--register-token-file", file, "--advertise", "127.0.0.1")
-	_, port := splitAddr(t, guest.Addr)
+	_, port := testprog.SplitAddr(t, guest.Addr)
 	m.waitLatest(t, vm.ID, 5*time.Second, "guest sample after self-registration", isSource(wire.SourceGuest))
 	var got struct {
 		GuestIP   string `json:"guest_ip"`

@@ -1,17 +1,14 @@
 package manager
 
 import (
-	"bytes"
-	"encoding/json"
-	"net"
-	"os"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/testsupport/fcstandin"
+	"github.com/fcmon/fcmon/internal/testsupport/testprog"
 )
 
 // grace is what a loaded two-core machine may add to a deadline measured in
@@ -29,7 +26,7 @@ func TestFallbackAndRecovery(t *testing.T) {
 	fifo := filepath.Join(t.TempDir(), "metrics.fifo")
 	feedFIFO(t, fifo)
 	m := startManager(t, "")
-	ip, port := splitAddr(t, guest.Addr)
+	ip, port := testprog.SplitAddr(t, guest.Addr)
 	vm := m.register(t, map[string]any{"name": "fallback", "guest_ip": ip, "guest_port": port,
 		"host_agent_url": "http://" + host.Addr, "vmm_pid": startVMM(t), "metrics_fifo": fifo})
 	if vm.HostAgent == nil || !vm.HostAgent.Attached {
@@ -58,7 +55,7 @@ func TestFallbackAndRecovery(t *testing.T) {
 	}
 
 	guest = startGuestAgent(t)
-	ip, port = splitAddr(t, guest.Addr)
+	ip, port = testprog.SplitAddr(t, guest.Addr)
 	posted := time.Now()
 	m.must(t, 200, "POST", "/v1/vms/"+vm.ID+"/guest-ip", map[string]any{"guest_ip": ip, "guest_port": port}, nil)
 	r = next(t, stream, 3*pollInterval+grace, "guest again", isSource(wire.SourceGuest))
@@ -86,76 +83,12 @@ func firecrackerRates(s wire.CombinedSample) bool {
 		s.Disk != nil && s.Disk.Source == wire.RatesFirecracker
 }
 
-func splitAddr(t *testing.T, addr string) (string, int) {
-	t.Helper()
-	host, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, err := strconv.Atoi(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return host, port
-}
-
-// feedFIFO makes a FIFO at path and writes a Firecracker metrics line,
-// shaped as the captured one with growing counters, every 100 ms until the
-// test ends. It holds the FIFO open read-write, as Firecracker holds it.
+// feedFIFO feeds a FIFO at path the captured line with growing counters
+// every 100 ms until the test ends (see fcstandin.FeedFIFO).
 func feedFIFO(t *testing.T, path string) {
-	t.Helper()
-	raw, err := os.ReadFile("../../internal/testsupport/fcstandin/metrics-line.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for ts := time.Now().UnixMilli(); ; ts += 100 {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			if _, err := f.Write(fcLine(t, raw, ts)); err != nil {
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() { close(stop); f.Close(); <-done })
-}
-
-// fcLine is the captured line with utc_timestamp_ms set to ts and
-// per-flush deltas in the network and block counters.
-func fcLine(t *testing.T, raw []byte, ts int64) []byte {
-	var line map[string]any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&line); err != nil {
-		t.Error(err)
-		return nil
-	}
-	line["utc_timestamp_ms"] = ts
-	for _, k := range []string{"net", "net_eth0"} {
-		sec := line[k].(map[string]any)
-		sec["rx_bytes_count"], sec["tx_bytes_count"] = 3000, 1000
-	}
-	for _, k := range []string{"block", "block_rootfs"} {
-		sec := line[k].(map[string]any)
-		sec["read_bytes"], sec["write_bytes"] = 8192, 4096
-	}
-	out, err := json.Marshal(line)
-	if err != nil {
-		t.Error(err)
-	}
-	return append(out, '\n')
+	start := time.Now().UnixMilli()
+	fcstandin.FeedFIFO(t, path, func(n int, line map[string]any) {
+		line["utc_timestamp_ms"] = start + int64(n)*100
+		fcstandin.SetDeltas(line, 3000, 1000, 8192, 4096)
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/testsupport/testprog"
 )
 
 // TestRestartKeepsHistory: after a clean restart on the same database the
@@ -27,7 +28,7 @@ func restartKeepsHistory(t *testing.T, dbURL string) {
 	began := time.Now()
 	guest := startGuestAgent(t)
 	m := startManager(t, dbURL)
-	ip, port := splitAddr(t, guest.Addr)
+	ip, port := testprog.SplitAddr(t, guest.Addr)
 	vm := m.register(t, map[string]any{"name": "durable", "guest_ip": ip, "guest_port": port})
 	m.waitLatest(t, vm.ID, 5*time.Second, "guest sample", isSource(wire.SourceGuest))
 	time.Sleep(3 * pollInterval) // a few samples into the minute
@@ -88,7 +89,7 @@ func TestCrashLosesAtMost15s(t *testing.T) {
 func crashLosesAtMost15s(t *testing.T, dbURL string) {
 	guest := startGuestAgent(t)
 	m := startManager(t, dbURL)
-	ip, port := splitAddr(t, guest.Addr)
+	ip, port := testprog.SplitAddr(t, guest.Addr)
 	vm := m.register(t, map[string]any{"name": "crash", "guest_ip": ip, "guest_port": port})
 	m.waitLatest(t, vm.ID, 5*time.Second, "guest sample", isSource(wire.SourceGuest))
 	began := time.Now()

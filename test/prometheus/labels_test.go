@@ -20,7 +20,6 @@ import (
 	"github.com/fcmon/fcmon/internal/testsupport/poll"
 	"github.com/fcmon/fcmon/internal/testsupport/procfixture"
 	"github.com/fcmon/fcmon/internal/testsupport/promtool"
-	"github.com/fcmon/fcmon/internal/testsupport/testbuild"
 	"github.com/fcmon/fcmon/internal/testsupport/testprog"
 )
 
@@ -40,16 +39,7 @@ const (
 // and a scrape with a token scoped to tenant=acme holds acme's VMs only.
 func TestLabelsWithoutAnAPICall(t *testing.T) {
 	prom := promtool.Bin(t, "prometheus")
-	dir := t.TempDir()
-	bins, err := testbuild.Programs(dir, "guest-agent", "host-agent", "manager")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fcBin, err := testbuild.Firecracker(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	guestBin, hostBin, managerBin := bins[0], bins[1], bins[2]
+	guestBin, hostBin, managerBin, fcBin := buildAll(t)
 	root := procfixture.Copy(t)
 	g := testprog.Start(t, guestBin, root, nil, testprog.GuestServing, "--listen", "127.0.0.1:0",
 		"--procfs", filepath.Join(root, "proc"), "--sysfs", filepath.Join(root, "sys"), "--interval", "250ms")

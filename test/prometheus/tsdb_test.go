@@ -34,16 +34,7 @@ import (
 // agent over an animated /proc behind its vsock muxer.
 func TestPrometheusDiscoversAndServesHistory(t *testing.T) {
 	prom := promtool.Bin(t, "prometheus")
-	dir := t.TempDir()
-	bins, err := testbuild.Programs(dir, "guest-agent", "host-agent", "manager")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fcBin, err := testbuild.Firecracker(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	guestBin, hostBin, managerBin := bins[0], bins[1], bins[2]
+	guestBin, hostBin, managerBin, fcBin := buildAll(t)
 
 	scope := t.TempDir()
 	for _, id := range []string{"fc-a", "fc-b"} {
@@ -236,4 +227,20 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// buildAll builds the three programs and the Firecracker stand-in for one
+// test: guest agent, host agent, manager, stand-in.
+func buildAll(t *testing.T) (guest, host, manager, firecracker string) {
+	t.Helper()
+	dir := t.TempDir()
+	bins, err := testbuild.Programs(dir, "guest-agent", "host-agent", "manager")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, err := testbuild.Firecracker(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bins[0], bins[1], bins[2], fc
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/fcmon/fcmon/internal/testsupport/cgtest"
 	"github.com/fcmon/fcmon/internal/testsupport/procfixture"
+	"github.com/fcmon/fcmon/internal/testsupport/testprog"
 )
 
 // pollInterval is the managers' --poll-interval here: the charts move
@@ -59,7 +60,7 @@ func TestBrowser(t *testing.T) {
 	ctl := &control{t: t, proc: procfixture.Copy(t)}
 	procfixture.Animate(t, ctl.proc)
 	ctl.guest = startGuestAgent(t, ctl.proc)
-	ip, port := splitAddr(t, ctl.guest.Addr)
+	ip, port := testprog.SplitAddr(t, ctl.guest.Addr)
 	// web-1's VMM is jailed as the jailer's --cgroup-version 1 leaves it:
 	// in a cgroup of its own with a CPU quota it keeps hitting and a memory
 	// limit, so its page shows throttling and the cgroup's memory.
@@ -79,7 +80,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	secured := startManager(t, "--api-token", testToken, "--tokens-file", tokens)
-	ip, port = splitAddr(t, startGuestAgent(t, procfixture.Copy(t)).Addr)
+	ip, port = testprog.SplitAddr(t, startGuestAgent(t, procfixture.Copy(t)).Addr)
 	register(t, secured.Addr, testToken, map[string]any{"name": "secure-1", "guest_ip": ip, "guest_port": port})
 
 	srv := httptest.NewServer(ctl)

@@ -58,7 +58,7 @@ func TestBrowserFleet(t *testing.T) {
 	ctl := &control{t: t, proc: procfixture.Copy(t)}
 	procfixture.Animate(t, ctl.proc)
 	ctl.guest = startGuestAgent(t, ctl.proc)
-	ip, gport := splitAddr(t, ctl.guest.Addr)
+	ip, gport := testprog.SplitAddr(t, ctl.guest.Addr)
 	register(t, m.Addr, "", map[string]any{"name": "real-1", "guest_ip": ip, "guest_port": gport})
 
 	began := time.Now()

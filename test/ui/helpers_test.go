@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 )
@@ -32,19 +30,6 @@ func register(t *testing.T, addr, token string, body map[string]any) {
 		msg, _ := io.ReadAll(res.Body)
 		t.Fatalf("registering %v: %s: %s", body["name"], res.Status, msg)
 	}
-}
-
-func splitAddr(t *testing.T, addr string) (string, int) {
-	t.Helper()
-	host, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port, err := strconv.Atoi(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return host, port
 }
 
 // artifactsDir is test-artifacts/<name> at the repository root

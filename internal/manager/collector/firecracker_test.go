@@ -1,15 +1,13 @@
 package collector
 
 import (
-	"bytes"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
+	"github.com/fcmon/fcmon/internal/testsupport/fcstandin"
 )
 
 // Per-line deltas the stand-in Firecracker writes, and the spacing of its
@@ -22,70 +20,14 @@ const (
 	fcWriteDel  = 4096
 )
 
-// fcLines returns a function producing Firecracker metrics lines in the
-// exact shape of testsupport/fcstandin/metrics-line.json, with per-flush deltas and a
-// timestamp advancing by fcLineGapMs.
-func fcLines(t *testing.T) func() []byte {
-	raw, err := os.ReadFile("../../testsupport/fcstandin/metrics-line.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := time.Now().UnixMilli()
-	return func() []byte {
-		var line map[string]any
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.UseNumber()
-		if err := dec.Decode(&line); err != nil {
-			t.Error(err)
-			return nil
-		}
-		ts += fcLineGapMs
-		line["utc_timestamp_ms"] = ts
-		for _, k := range []string{"net", "net_eth0"} {
-			sec := line[k].(map[string]any)
-			sec["rx_bytes_count"], sec["tx_bytes_count"] = fcRxDelta, fcTxDelta
-		}
-		for _, k := range []string{"block", "block_rootfs"} {
-			sec := line[k].(map[string]any)
-			sec["read_bytes"], sec["write_bytes"] = fcReadDelta, fcWriteDel
-		}
-		out, err := json.Marshal(line)
-		if err != nil {
-			t.Error(err)
-		}
-		return append(out, '\n')
-	}
-}
-
-// feedFIFO writes a line to the FIFO every 100 ms until the test ends. The
-// FIFO is opened read-write, as a writer that outlives its readers (like
-// Firecracker across a host agent restart) holds it.
+// feedFIFO writes a line to the FIFO every 100 ms until the test ends (see
+// fcstandin.FeedFIFO).
 func feedFIFO(t *testing.T, path string) {
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	next := fcLines(t)
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			if _, err := f.Write(next()); err != nil {
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() { close(stop); f.Close(); <-done })
+	start := time.Now().UnixMilli()
+	fcstandin.FeedFIFO(t, path, func(n int, line map[string]any) {
+		line["utc_timestamp_ms"] = start + int64(n+1)*fcLineGapMs
+		fcstandin.SetDeltas(line, fcRxDelta, fcTxDelta, fcReadDelta, fcWriteDel)
+	})
 }
 
 func firecrackerRates(s wire.CombinedSample) bool {

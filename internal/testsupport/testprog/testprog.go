@@ -7,9 +7,11 @@ package testprog
 import (
 	"bufio"
 	"io"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -122,4 +124,18 @@ func StartIdle(t testing.TB) int {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	return cmd.Process.Pid
+}
+
+// SplitAddr is addr's host and port, as a program's log printed them.
+func SplitAddr(t testing.TB, addr string) (string, int) {
+	t.Helper()
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return host, port
 }
