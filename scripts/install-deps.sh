@@ -14,6 +14,7 @@ needs=(
 	"systemd-analyze:systemd" # checks deploy/systemd/guest-agent.service
 	"debootstrap:debootstrap" # the Debian root test/dist installs the .deb packages into
 	"rpm:rpm"                 # test/dist reads the .rpm packages with it
+	"tmux:tmux"               # test/fcmonctl drives fcmonctl top in a terminal
 )
 missing=()
 for pair in "${needs[@]}"; do

@@ -17,7 +17,7 @@ import (
 const module = "github.com/fcmon/fcmon"
 
 // programs are the subtrees of internal/ that belong to one program each.
-var programs = []string{"guestagent", "hostagent", "manager"}
+var programs = []string{"guestagent", "hostagent", "manager", "fcmonctl"}
 
 // guestForbidden may not be in the guest agent's binary: they would break
 // its size budget (net/http alone is 5.7 MiB) or bring what it must not do

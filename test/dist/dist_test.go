@@ -27,7 +27,7 @@ import (
 // pkgs are the packages and the files each must install, with their modes.
 var pkgs = map[string]map[string]os.FileMode{
 	"fcmon-manager": {
-		"/usr/bin/fcmon-manager": 0o755, "/lib/systemd/system/fcmon-manager.service": 0o644,
+		"/usr/bin/fcmon-manager": 0o755, "/usr/bin/fcmonctl": 0o755, "/lib/systemd/system/fcmon-manager.service": 0o644,
 		"/etc/default/fcmon-manager": 0o640,
 	},
 	"fcmon-host-agent": {
@@ -150,6 +150,10 @@ func TestPackages(t *testing.T) {
 		}
 		if g := run(t, "chroot", root, "stat", "-c", "%U:%G", "/etc/default/fcmon-manager"); g != "root:fcmon" {
 			t.Errorf("/etc/default/fcmon-manager owned by %s, want root:fcmon", g)
+		}
+		// The command line runs as installed.
+		if v := run(t, "chroot", root, "/usr/bin/fcmonctl", "--version"); !strings.HasPrefix(v, "fcmonctl ") {
+			t.Errorf("fcmonctl --version in the installed root: %q", v)
 		}
 		// Nothing enabled: the operator enables what they want.
 		if links, _ := filepath.Glob(filepath.Join(root, "etc/systemd/system/*/fcmon-*")); len(links) > 0 {

@@ -159,6 +159,10 @@ func prepare(root, bin, stage string) error {
 			return err
 		}
 	}
+	// fcmonctl, the command line for people, comes with the manager.
+	if err := copyFile(filepath.Join(bin, "fcmonctl"), filepath.Join(stage, "fcmonctl"), 0o755); err != nil {
+		return fmt.Errorf("%w (run make first)", err)
+	}
 	deploy := filepath.Join(root, "deploy")
 	for _, f := range [][2]string{
 		{"systemd/fcmon-manager.service", "fcmon-manager.service"},

@@ -7,20 +7,13 @@ import (
 	"strings"
 
 	"github.com/fcmon/fcmon/internal/core/labels"
+	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/manager/store"
 	"github.com/fcmon/fcmon/internal/manager/usage"
 )
 
 // maxUsageSpanMs bounds a usage request: the rollups of a year.
 const maxUsageSpanMs = 366 * 24 * 3600 * 1000
-
-// usageAnswer is GET /v1/usage's JSON.
-type usageAnswer struct {
-	SinceMs int64       `json:"since_ms"`
-	UntilMs int64       `json:"until_ms"`
-	GroupBy string      `json:"group_by"`
-	Rows    []usage.Row `json:"rows"`
-}
 
 // usage answers GET /v1/usage?since=&until=&group_by=vm|label:<key>&format=json|csv
 // &label=: each VM's (or each label value's) usage over whole minutes of
@@ -104,7 +97,7 @@ func (a *API) usage(w http.ResponseWriter, r *http.Request) error {
 		}
 		u := per[m.VMID]
 		if u == nil {
-			u = &usage.Row{VMID: vm.ID, VMName: vm.Name}
+			u = &usage.Row{UsageRow: wire.UsageRow{VMID: vm.ID, VMName: vm.Name}}
 			per[m.VMID] = u
 		}
 		u.Add(&m, interval)
@@ -113,11 +106,11 @@ func (a *API) usage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := usageAnswer{SinceMs: since, UntilMs: until, GroupBy: groupBy, Rows: []usage.Row{}}
+	var result []usage.Row
 	if key == "" {
 		for _, u := range per {
 			u.Finish()
-			out.Rows = append(out.Rows, *u)
+			result = append(result, *u)
 		}
 	} else {
 		groups := map[string]*usage.Row{}
@@ -129,17 +122,21 @@ func (a *API) usage(w http.ResponseWriter, r *http.Request) error {
 			}
 			g := groups[k]
 			if g == nil {
-				g = &usage.Row{Value: v, Missing: !has}
+				g = &usage.Row{UsageRow: wire.UsageRow{Value: v, Missing: !has}}
 				groups[k] = g
 			}
 			g.Merge(u)
 		}
 		for _, g := range groups {
 			g.Finish()
-			out.Rows = append(out.Rows, *g)
+			result = append(result, *g)
 		}
 	}
-	usage.Sort(out.Rows)
+	usage.Sort(result)
+	out := wire.Usage{SinceMs: since, UntilMs: until, GroupBy: groupBy, Rows: make([]wire.UsageRow, len(result))}
+	for i := range result {
+		out.Rows[i] = result[i].UsageRow
+	}
 	if format != "csv" {
 		return writeJSON(w, http.StatusOK, out)
 	}

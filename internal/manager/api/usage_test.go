@@ -60,7 +60,7 @@ func TestUsage(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := "/v1/usage?since=" + strconv.FormatInt(base, 10) + "&until=" + strconv.FormatInt(base+3600000, 10)
-	var got usageAnswer
+	var got wire.Usage
 	decode(t, e.do(t, request{method: "GET", path: q}), &got)
 	if len(got.Rows) != 3 || got.GroupBy != "vm" {
 		t.Fatalf("rows %+v", got)
@@ -76,7 +76,7 @@ func TestUsage(t *testing.T) {
 	if got.Rows[0].VMName != "b" { // the most vCPU-seconds first
 		t.Errorf("order: %s first", got.Rows[0].VMName)
 	}
-	var g usageAnswer
+	var g wire.Usage
 	decode(t, e.do(t, request{method: "GET", path: q + "&group_by=label:tenant"}), &g)
 	if len(g.Rows) != 2 || g.Rows[0].Value != "acme" || !close(g.Rows[0].VCPUSecondsUsed, exp[a.ID].used+exp[b.ID].used) || !g.Rows[1].Missing {
 		t.Errorf("by tenant: %+v", g.Rows)
