@@ -3,7 +3,7 @@
 #
 #   * the host tools: qemu-system-x86_64, socat, xz, gcc and libc6-dev (installed with
 #     apt-get when missing and root);
-#   * a guest kernel, the modules the guest needs (virtio net/blk, vsock), and a static
+#   * a guest kernel, the modules the guest needs (virtio net/blk, vsock, ext4 for a root disk), and a static
 #     busybox, taken from Debian packages with `apt-get download` + `dpkg -x` into
 #     ${FCMON_CACHE:-$HOME/.cache/fcmon}/vm. Nothing is installed into the host's /boot.
 #
@@ -25,9 +25,10 @@ for arg in "$@"; do
 	esac
 done
 
-# Modules the guest loads; their dependencies are added from modules.dep, and modules
+# Modules the guest loads (ext4 asks for crc32c through the crypto API, so it is named);
+# their dependencies are added from modules.dep, and modules
 # built into the kernel (modules.builtin) are left out.
-wanted_modules="virtio_pci virtio_net virtio_blk vsock vmw_vsock_virtio_transport vsock_loopback virtio_balloon"
+wanted_modules="virtio_pci virtio_net virtio_blk vsock vmw_vsock_virtio_transport vsock_loopback virtio_balloon crc32c_generic ext4"
 
 log() { echo "vm-assets: $*" >&2; }
 

@@ -1,7 +1,8 @@
 // Package fcmonctl is fcmon's command line for people: it speaks the
 // manager's API (GET only: it changes nothing) and shows the fleet as
-// tables, or as the manager's JSON for scripts. It imports only the core:
-// the documents it reads are core/wire's.
+// tables, or as the manager's JSON for scripts, and bakes the guest agent
+// into a VM's root file system image (install-rootfs). It imports only the
+// core and deploy: the documents it reads are core/wire's.
 package fcmonctl
 
 import (
@@ -29,6 +30,9 @@ Commands:
   events          events, oldest first (--follow waits for new ones)
   hosts           the host agents and how each answers
   usage           vCPU- and GiB-seconds per VM or per label value
+  install-rootfs IMAGE.ext4
+                  bake the guest agent and its service into an ext4 root file
+                  system image, without mounting it or root (--agent PATH)
 
 Global flags (each also an environment variable):
   --manager URL       the manager (FCMON_MANAGER; default http://127.0.0.1:8080)
@@ -65,6 +69,8 @@ type command struct {
 	args int
 	// argsUsage names them in errors.
 	argsUsage string
+	// local: it works on this machine and speaks to no manager.
+	local bool
 }
 
 // errUsage marks a mistake in the command line: exit status 2.
@@ -140,7 +146,7 @@ func run(ctx context.Context, g *globals, args []string) error {
 		}
 	}
 	if cmd == nil {
-		return fmt.Errorf("%w: unknown command %q; expected vms, top, vm, events, hosts or usage", errUsage, name)
+		return fmt.Errorf("%w: unknown command %q; expected vms, top, vm, events, hosts, usage or install-rootfs", errUsage, name)
 	}
 	cfs := flag.NewFlagSet("fcmonctl "+name, flag.ContinueOnError)
 	cfs.SetOutput(io.Discard)
@@ -167,6 +173,9 @@ func run(ctx context.Context, g *globals, args []string) error {
 	}
 	if g.output != "table" && g.output != "json" {
 		return fmt.Errorf("%w: --output %q is not table or json", errUsage, g.output)
+	}
+	if cmd.local {
+		return cmd.run(ctx, nil, g, pos)
 	}
 	c, err := newClient(*g)
 	if err != nil {
@@ -196,5 +205,5 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func commands() []command {
-	return []command{vmsCommand(), topCommand(), vmCommand(), eventsCommand(), hostsCommand(), usageCommand()}
+	return []command{vmsCommand(), topCommand(), vmCommand(), eventsCommand(), hostsCommand(), usageCommand(), installRootfsCommand()}
 }

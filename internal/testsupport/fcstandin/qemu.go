@@ -104,7 +104,10 @@ func LaunchQEMU(ctx context.Context, o QEMUOptions) (*QEMUVM, error) {
 		Network:       []NetworkInterface{{IfaceID: "eth0", HostDevName: "tap-" + o.ID}},
 		Metrics:       &Metrics{MetricsPath: q.Metrics},
 	}
-	if g.DiskMiB > 0 {
+	switch {
+	case g.RootImage != "":
+		cfg.Drives = []Drive{{DriveID: "rootfs", PathOnHost: ptr(g.RootImage), IsRootDevice: true}}
+	case g.DiskMiB > 0:
 		cfg.Drives = []Drive{{DriveID: "rootfs", PathOnHost: ptr(filepath.Join(o.WorkDir, "disk.raw")), IsRootDevice: true}}
 	}
 	q.StandIn, err = Start(cfg, Options{API: api, Vsock: vs, Running: true,

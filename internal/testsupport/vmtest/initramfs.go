@@ -51,15 +51,31 @@ done <{{.ModuleDir}}/order
 hostname vmtest
 ip link set lo up
 ip link set eth0 up && ip addr add {{.GuestIP}}/24 dev eth0 && ip route add default via {{.HostIP}}
+{{- if .RootImage}}
+mkdir -p /newroot
+if mount -t ext4 /dev/vda /newroot; then
+	for d in dev proc sys run; do
+		[ -d /newroot/$d ] && mount --move /$d /newroot/$d
+	done
+	exec switch_root /newroot /sbin/init
+fi
+echo "vmtest: the root image /dev/vda does not mount" >/dev/ttyS0
+{{- end}}
 {{- if .StartAgent}}
 {{.Agent}}{{range .AgentArgs}} {{.}}{{end}} >{{.AgentLog}} 2>&1 &
 {{- end}}
-stty -F /dev/ttyS0 raw -echo 115200
+` + ConsoleScript))
+
+// ConsoleScript serves the harness's console on ttyS0: raw mode without
+// echo, the ready mark, then every line read runs in a shell whose output
+// goes back. /init ends with it; a root image booted with RootImage runs
+// it from its own init (an inittab's respawn line, say).
+const ConsoleScript = `stty -F /dev/ttyS0 raw -echo 115200
 printf '\036VMTEST-READY\036\n' >/dev/ttyS0
 while :; do
 	dd if=/dev/ttyS0 bs=65536 2>/dev/null | sh >/dev/ttyS0 2>&1
 done
-`))
+`
 
 // shellQuote quotes s for a POSIX shell.
 func shellQuote(s string) string {
@@ -91,6 +107,7 @@ func buildInitramfs(dst string, cfg Config, assets Assets) error {
 		"Agent":      GuestAgentPath,
 		"AgentArgs":  quoted,
 		"AgentLog":   GuestAgentLog,
+		"RootImage":  cfg.RootImage != "",
 	})
 	if err != nil {
 		return fmt.Errorf("rendering /init: %w", err)

@@ -46,8 +46,8 @@ func Launch(ctx context.Context, cfg Config, dir string) (*VM, error) {
 	if err := buildInitramfs(initrd, cfg, cfg.Assets); err != nil {
 		return nil, err
 	}
-	var disk string
-	if cfg.DiskMiB > 0 {
+	disk := cfg.RootImage
+	if disk == "" && cfg.DiskMiB > 0 {
 		disk = filepath.Join(dir, "disk.raw")
 		if err := createDisk(disk, cfg.DiskMiB); err != nil {
 			return nil, err

@@ -38,6 +38,12 @@ type Config struct {
 	CPUs int
 	// DiskMiB, when positive, attaches a sparse raw disk of that size as /dev/vda.
 	DiskMiB int
+	// RootImage, when set, attaches that ext4 image as /dev/vda instead, and
+	// /init, once the modules and the network are up, switches to it as the
+	// root file system and runs its /sbin/init: the image then boots as a
+	// VM's rootfs would. Its init must print ConsoleReady and serve
+	// ConsoleLoop on ttyS0 (see ConsoleScript) for Boot to return.
+	RootImage string
 	// KernelArgs are appended to the kernel command line, e.g. guest_agent.vm_id=ID.
 	KernelArgs []string
 	// Files maps absolute guest paths to host files put into the initramfs (mode kept).
