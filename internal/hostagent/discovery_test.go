@@ -200,14 +200,7 @@ func (ta *testAgent) samples(t *testing.T) wire.HostSamples {
 	return s
 }
 
-func sampleOf(s wire.HostSamples, id string) *wire.VMSample {
-	for i := range s.VMs {
-		if s.VMs[i].ID == id {
-			return &s.VMs[i]
-		}
-	}
-	return nil
-}
+func sampleOf(s wire.HostSamples, id string) *wire.VMSample { return s.VM(id) }
 
 // waitSample polls /v1/samples until ok holds for VM id.
 func (ta *testAgent) waitSample(t *testing.T, id string, within time.Duration, what string, ok func(*wire.VMSample) bool) (*wire.VMSample, time.Duration) {

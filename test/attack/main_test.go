@@ -242,14 +242,7 @@ func (h *host) samples(t *testing.T) wire.HostSamples {
 	return s
 }
 
-func sampleOf(s wire.HostSamples, id string) *wire.VMSample {
-	for i := range s.VMs {
-		if s.VMs[i].ID == id {
-			return &s.VMs[i]
-		}
-	}
-	return nil
-}
+func sampleOf(s wire.HostSamples, id string) *wire.VMSample { return s.VM(id) }
 
 // waitVM waits until the host agent lists VM id with ok holding.
 func (h *host) waitVM(t *testing.T, id string, within time.Duration, ok func(*wire.VMSample) bool) *wire.VMSample {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/fcmon/fcmon/internal/core/wire"
 	"github.com/fcmon/fcmon/internal/testsupport/jail"
+	"github.com/fcmon/fcmon/internal/testsupport/poll"
 	"github.com/fcmon/fcmon/internal/testsupport/testbuild"
 	"github.com/fcmon/fcmon/internal/testsupport/testprog"
 )
@@ -132,24 +133,11 @@ func samples(t *testing.T, p *testprog.Proc) wire.HostSamples {
 	return s
 }
 
-func sampleOf(s wire.HostSamples, id string) *wire.VMSample {
-	for i := range s.VMs {
-		if s.VMs[i].ID == id {
-			return &s.VMs[i]
-		}
-	}
-	return nil
-}
+func sampleOf(s wire.HostSamples, id string) *wire.VMSample { return s.VM(id) }
 
 func waitFor(t *testing.T, within time.Duration, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	poll.Until(t, within, what, ok)
 }
 
 // TestHostAgentWithTheUnitsCapabilities: as its own user with the unit's

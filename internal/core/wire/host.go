@@ -325,6 +325,16 @@ type HostSamples struct {
 	Clashes []IDClash `json:"clashes,omitempty"`
 }
 
+// VM is the sample of VM id, nil when the document has none.
+func (h HostSamples) VM(id string) *VMSample {
+	for i := range h.VMs {
+		if h.VMs[i].ID == id {
+			return &h.VMs[i]
+		}
+	}
+	return nil
+}
+
 // IDClash is a process that reported a VM id another VM holds.
 type IDClash struct {
 	ID        string `json:"id"`         // the id it reported
