@@ -28,8 +28,11 @@ func TestOneByteFlood(t *testing.T) {
 		func() { maxRSS = max(maxRSS, rssKB(t, pid)) })
 	t.Logf("under 1,000 one-byte connections: %d probes, %d failed, p50 %v, p99 %v, RSS max %d kB",
 		res.Probes, res.Failed, res.P50, res.P99, maxRSS)
-	if res.Failed > 0 {
-		t.Errorf("%d of %d probes failed", res.Failed, res.Probes)
+	// The regression failed nearly every probe for seconds; on a loaded
+	// shared machine one probe in a few hundred can miss its 2 s deadline
+	// (seen once: 1 of 390), so more than 1 % fails the test.
+	if res.Failed*100 > res.Probes {
+		t.Errorf("%d of %d probes failed, more than 1 %%", res.Failed, res.Probes)
 	}
 	// The regression answered in seconds, or not at all; the bound sits
 	// well above what a loaded shared machine adds (p99 of 30-70 ms was

@@ -159,11 +159,21 @@ scrape_configs:
 	if r := promQuery(t, promAddr, `fcmon_vm_cpu_usage_percent{job="fcmon-manager",tenant="acme"}`); len(r) != 2 {
 		t.Errorf("--prometheus-labels tenant: %d CPU series with tenant=acme, want 2: %+v", len(r), r)
 	}
+	// The acme job scrapes on its own schedule: its first scrape may come
+	// after the manager job's.
 	var names []string
-	for _, s := range promQuery(t, promAddr, `fcmon_vm_info{job="acme"}`) {
-		names = append(names, s.Metric["vm_name"])
+	acme := func() bool {
+		names = nil
+		for _, s := range promQuery(t, promAddr, `fcmon_vm_info{job="acme"}`) {
+			names = append(names, s.Metric["vm_name"])
+		}
+		sort.Strings(names)
+		return len(names) > 0
 	}
-	sort.Strings(names)
+	deadline := time.Now().Add(30 * time.Second)
+	for !acme() && time.Now().Before(deadline) {
+		time.Sleep(500 * time.Millisecond)
+	}
 	if strings.Join(names, ",") != "fc-a,fc-b" {
 		t.Errorf("the scrape with acme's token holds %q, want fc-a and fc-b only", names)
 	}
