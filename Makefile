@@ -50,6 +50,7 @@ test: test-deps lint all
 	scripts/vm-assets.sh
 	go test -race -count=1 -timeout 15m $$(go list ./... | grep -v -E '/test/($(SYSTEM_TESTS))$$')
 	go test -count=1 -p 1 -timeout 15m $(addprefix ./test/,$(subst |, ,$(SYSTEM_TESTS)))
+	cd test/fcsdk && go test -count=1 -timeout 5m ./...
 
 # Tests that boot VMs, run a browser or measure CPU: one package at a time, so
 # they do not compete for this machine's cores with each other.
@@ -99,6 +100,7 @@ $(GOLANGCI_LINT):
 lint: $(GOLANGCI_LINT)
 	@out=$$(gofmt -l cmd internal test 2>/dev/null); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 	go vet ./...
+	cd test/fcsdk && go vet ./...
 	$(GOLANGCI_LINT) run ./...
 	go test -count=1 ./test/architecture
 

@@ -23,7 +23,12 @@ const (
 	msgBadJSON        = "An error occurred when deserializing the json body of a request: "
 	msgUnknownAction  = "An error occurred when deserializing the json body of a request: unknown variant `%s`"
 	msgInvalidPathFmt = "Invalid request method and/or path: %s %s."
+	msgVCPUCount      = "Machine config error: The number of vCPUs must be greater than 0, less than 32 and must be 1 or an even number if SMT is enabled."
+	msgMemSize        = "Machine config error: The memory size (MiB) is either 0, or not a multiple of the configured page size."
 )
+
+// maxVCPUs is MAX_SUPPORTED_VCPUS (src/vmm/src/vmm_config/machine_config.rs:13).
+const maxVCPUs = 32
 
 // serveAPI answers Firecracker's API on the API socket.
 func (v *VM) serveAPI() {
@@ -58,6 +63,8 @@ func (v *VM) handle(w http.ResponseWriter, r *http.Request) {
 		c := v.cfg.vmConfig()
 		v.mu.Unlock()
 		answer(w, c)
+	case r.Method == "GET" && path == "/version":
+		answer(w, map[string]string{"firecracker_version": VMMVersion})
 	case r.Method == "GET" && path == "/machine-config":
 		v.mu.Lock()
 		mc := v.cfg.MachineConfig
@@ -136,6 +143,10 @@ func (v *VM) configure(w http.ResponseWriter, r *http.Request) {
 	case path == "/machine-config":
 		var mc MachineConfig
 		if err = decode(r, &mc); err == nil {
+			if msg := mc.invalid(); msg != "" {
+				fault(w, msg)
+				return
+			}
 			v.mu.Lock()
 			v.cfg.MachineConfig = mc
 			v.cfg = v.cfg.normalized()
@@ -333,4 +344,17 @@ func (v *VM) putMetrics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	noContent(w)
+}
+
+// invalid is MachineConfig::update's refusal of mc (machine_config.rs:239):
+// vCPUs from 1 to 32, 1 or even with SMT; memory above 0 and whole 2 MiB
+// pages with 2M huge pages. "" when valid.
+func (mc MachineConfig) invalid() string {
+	switch {
+	case mc.VCPUCount <= 0 || mc.VCPUCount > maxVCPUs, mc.SMT && mc.VCPUCount > 1 && mc.VCPUCount%2 == 1:
+		return msgVCPUCount
+	case mc.MemSizeMiB <= 0, mc.HugePages == "2M" && mc.MemSizeMiB%2 != 0:
+		return msgMemSize
+	}
+	return ""
 }

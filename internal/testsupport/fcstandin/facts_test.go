@@ -46,6 +46,9 @@ type facts struct {
 	Errors   map[string]struct {
 		Text string `json:"text"`
 	} `json:"errors"`
+	Version struct {
+		Answer map[string]string `json:"answer"`
+	} `json:"version"`
 	Fatal struct {
 		Signals []struct {
 			Signal   string `json:"signal"`
@@ -214,6 +217,21 @@ func TestAPIAsFirecracker(t *testing.T) {
 			if code, body := call(t, c, "PUT", "/actions", `{"action_type":"FlushMetrics"}`); code != 400 || faultOf(t, body) != f.Errors["pre_boot"].Text {
 				t.Errorf("FlushMetrics before boot: %d %s", code, body)
 			}
+			// MachineConfig::update's refusals, and nothing changed by them.
+			for body, want := range map[string]string{
+				`{"vcpu_count":0,"mem_size_mib":256}`:                   "invalid_vcpu_count",
+				`{"vcpu_count":33,"mem_size_mib":256}`:                  "invalid_vcpu_count",
+				`{"vcpu_count":3,"mem_size_mib":256,"smt":true}`:        "invalid_vcpu_count",
+				`{"vcpu_count":2,"mem_size_mib":0}`:                     "invalid_mem_size",
+				`{"vcpu_count":2,"mem_size_mib":257,"huge_pages":"2M"}`: "invalid_mem_size",
+			} {
+				if code, got := call(t, c, "PUT", "/machine-config", body); code != 400 || faultOf(t, got) != f.Errors[want].Text {
+					t.Errorf("PUT /machine-config %s: %d %s, want %q", body, code, got, f.Errors[want].Text)
+				}
+			}
+			if _, after := call(t, c, "GET", "/machine-config", ""); string(after) != string(mc) {
+				t.Errorf("a refused machine-config changed it: %s, was %s", after, mc)
+			}
 			if code, body := call(t, c, "PUT", "/actions", `{"action_type":"InstanceStart"}`); code != 204 {
 				t.Fatalf("InstanceStart: %d %s", code, body)
 			}
@@ -226,6 +244,9 @@ func TestAPIAsFirecracker(t *testing.T) {
 	keys, _ := keysOf(t, body)
 	if strings.Join(keys, ",") != strings.Join(f.Stats.Keys[:4], ",") {
 		t.Errorf("statistics before the driver reported: %v, want %v", keys, f.Stats.Keys[:4])
+	}
+	if code, body := call(t, c, "GET", "/version", ""); code != 200 || strings.TrimSpace(string(body)) != mustJSON(t, f.Version.Answer) {
+		t.Errorf("GET /version: %d %s, want %v", code, body, f.Version.Answer)
 	}
 	if code, body := call(t, c, "GET", "/no/such/path", ""); code != 400 || faultOf(t, body) != strings.NewReplacer("{method}", "GET", "{path}", "/no/such/path").Replace(f.Errors["invalid_path"].Text) {
 		t.Errorf("an unknown path: %d %s", code, body)
@@ -582,4 +603,13 @@ func TestFatalSignalsAsFirecracker(t *testing.T) {
 	if seccomp["num_faults"] != float64(1) {
 		t.Errorf("the last line's seccomp group %s, want num_faults 1", vals["seccomp"])
 	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
