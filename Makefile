@@ -80,7 +80,7 @@ ui-test-deps: ui-assets
 	@[ -x /usr/bin/chromium ] || { \
 	  [ "$$(id -u)" = 0 ] || { echo "ui-test-deps: /usr/bin/chromium is missing; run as root or apt-get install chromium"; exit 1; }; \
 	  echo "ui-test-deps: installing chromium"; \
-	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	  export DEBIAN_FRONTEND=noninteractive; scripts/apt-get.sh update -qq && scripts/apt-get.sh install -y -qq chromium >/dev/null; }
 
 ## test-ui: only the browser tests (they also run in `make test`, within go test ./...).
 test-ui: ui-test-deps

@@ -3,6 +3,7 @@
 # all there already. Safe to run again and again. The QEMU guest tests'
 # tools and assets come from scripts/vm-assets.sh.
 set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) # scripts/, for apt-get.sh
 
 if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
 	echo "install-deps: Go 1.26 or newer is required (https://go.dev/doc/install); it is not on PATH" >&2
@@ -31,8 +32,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 	fi
 	echo "install-deps: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	"$here/apt-get.sh" update -qq
+	"$here/apt-get.sh" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # Prometheus and promtool (Debian's prometheus package, 2.42 on Debian 12) for
@@ -44,9 +45,9 @@ if ! command -v promtool >/dev/null 2>&1 && [ ! -x "$prom_dir/usr/bin/promtool" 
 	echo "install-deps: unpacking Debian's prometheus package into $prom_dir"
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
-	(cd "$tmp" && apt-get download -qq prometheus >/dev/null 2>&1) || {
-		apt-get update -qq
-		(cd "$tmp" && apt-get download -qq prometheus >/dev/null)
+	(cd "$tmp" && "$here/apt-get.sh" download -qq prometheus >/dev/null 2>&1) || {
+		"$here/apt-get.sh" update -qq
+		(cd "$tmp" && "$here/apt-get.sh" download -qq prometheus >/dev/null)
 	}
 	mkdir -p "$prom_dir"
 	dpkg -x "$tmp"/prometheus_*.deb "$prom_dir"

@@ -16,6 +16,7 @@
 # they are missing and we are root, postgresql-15 is installed with apt-get.
 # As root the server runs as the "postgres" user (initdb refuses root).
 set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) # scripts/, for apt-get.sh
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 MARKER=.fcmon-pg-test-cluster
@@ -39,8 +40,8 @@ ensure_binaries() {
 	[ "$(id -u)" = 0 ] || die "no PostgreSQL server in $PG_BIN; install postgresql-15 (apt-get install postgresql-15) or set PG_BIN"
 	echo "pg-test-cluster: installing postgresql-15" >&2
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >&2
-	apt-get install -y -qq --no-install-recommends postgresql-15 >/dev/null
+	"$here/apt-get.sh" update -qq >&2
+	"$here/apt-get.sh" install -y -qq --no-install-recommends postgresql-15 >/dev/null
 	[ -x "$PG_BIN/initdb" ] || die "postgresql-15 installed but $PG_BIN/initdb is missing; set PG_BIN"
 }
 

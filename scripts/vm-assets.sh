@@ -12,6 +12,7 @@
 #   --no-install  never call apt-get install for host tools (only report what is missing)
 #   --force       rebuild the asset cache even when it looks complete
 set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) # scripts/, for apt-get.sh
 
 cache="${FCMON_CACHE:-$HOME/.cache/fcmon}/vm"
 install_tools=1
@@ -35,7 +36,7 @@ log() { echo "vm-assets: $*" >&2; }
 apt_updated=0
 apt_update_once() {
 	if [ "$apt_updated" = 0 ]; then
-		apt-get update -qq
+		"$here/apt-get.sh" update -qq
 		apt_updated=1
 	fi
 }
@@ -53,7 +54,7 @@ ensure_tools() {
 	if [ "$install_tools" = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 		log "installing ${missing[*]}"
 		apt_update_once
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+		"$here/apt-get.sh" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || return 1
 	else
 		log "missing host packages: ${missing[*]} (install with: apt-get install ${missing[*]})"
 		return 1
@@ -68,9 +69,9 @@ cache_complete() {
 # download_pkg NAME DIR: fetch a .deb with apt-get download and unpack it into DIR.
 download_pkg() {
 	local name=$1 dir=$2
-	(cd "$work" && apt-get download -qq "$name" >/dev/null 2>&1) || {
+	(cd "$work" && "$here/apt-get.sh" download -qq "$name" >/dev/null 2>&1) || {
 		apt_update_once
-		(cd "$work" && apt-get download -qq "$name" >/dev/null)
+		(cd "$work" && "$here/apt-get.sh" download -qq "$name" >/dev/null)
 	}
 	dpkg -x "$work/${name}"_*.deb "$dir"
 }

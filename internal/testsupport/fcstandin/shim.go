@@ -38,12 +38,19 @@ func Shim(cacheDir string) (string, error) {
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return "", err
 	}
-	src := out + ".c"
+	// Builders at once (two demo guests, two test processes) each build in
+	// a directory of their own and rename the result into place: the last
+	// rename wins with the same bytes, and none sees another's half file.
+	work, err := os.MkdirTemp(cacheDir, "fcshim-build-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(work)
+	src := filepath.Join(work, "fcshim.c")
 	if err := os.WriteFile(src, shimSource, 0o644); err != nil {
 		return "", err
 	}
-	defer os.Remove(src)
-	tmp := out + ".tmp"
+	tmp := filepath.Join(work, "fcshim.so")
 	if msg, err := exec.Command(gcc, "-shared", "-fPIC", "-O2", "-o", tmp, src, "-ldl").CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building the shim: %w\n%s", err, msg)
 	}

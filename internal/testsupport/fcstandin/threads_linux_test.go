@@ -2,6 +2,7 @@ package fcstandin
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -52,5 +53,39 @@ func TestVCPUNeverRenamesTheProcess(t *testing.T) {
 	}
 	if mainThread.vcpus != "fc_vcpu 0;" {
 		t.Errorf("vCPU threads %q, want one named fc_vcpu 0", mainThread.vcpus)
+	}
+}
+
+// TestShimBuiltAtOnce: builders racing on an empty cache (the two guests
+// of make run) all get the shim, and leave no temporary file behind.
+func TestShimBuiltAtOnce(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc is not installed (make test installs it)")
+	}
+	dir := t.TempDir()
+	errs := make(chan error, 4)
+	paths := make(chan string, 4)
+	for range 4 {
+		go func() {
+			p, err := Shim(dir)
+			errs <- err
+			paths <- p
+		}()
+	}
+	first := ""
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		p := <-paths
+		if first == "" {
+			first = p
+		} else if p != first {
+			t.Errorf("paths %s and %s", first, p)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != filepath.Base(first) {
+		t.Errorf("the cache holds %v, want the shim alone", entries)
 	}
 }
