@@ -59,7 +59,7 @@ func TestPackages(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := t.TempDir()
-	if _, err := testbuild.Programs(bin, "manager", "host-agent", "guest-agent"); err != nil {
+	if _, err := testbuild.Programs(bin, "manager", "host-agent", "guest-agent", "fcmonctl"); err != nil {
 		t.Fatal(err)
 	}
 	a, b := filepath.Join(t.TempDir(), "dist"), filepath.Join(t.TempDir(), "dist")
