@@ -67,9 +67,10 @@ type GuestRestore struct {
 	// does not keep it).
 	VMGeneration    *uint64 `json:"vm_generation,omitempty"`
 	ClockDisruption *uint64 `json:"clock_disruption_marker,omitempty"`
-	// ClockStepMs is how far the wall clock moved against the monotonic
-	// clock during the last window, when at least a second: positive when
-	// it was put forward.
+	// ClockStepMs is how far the wall clock last moved against the
+	// monotonic clock in one window, when at least a second (positive: put
+	// forward); shown for 10 s after that window, so a reader that misses
+	// a sample still sees it, then 0.
 	ClockStepMs int64 `json:"clock_step_ms,omitempty"`
 	// ClockSteps counts such steps since the agent started.
 	ClockSteps uint64 `json:"clock_steps"`

@@ -14,6 +14,12 @@ import (
 // clock that counts: NTP slews smaller errors instead of stepping.
 const minClockStep = time.Second
 
+// stepHold is how long a step stays in the samples after the window it
+// happened in: readers that poll about once an interval (the host agent,
+// then the manager, on clocks of their own) can miss one sample, and a
+// step shown once would be lost with it.
+const stepHold = 10 * time.Second
+
 // restore is the agent's own evidence of snapshot restores: the VMClock
 // device's generation counter, and steps of the wall clock.
 type restore struct {
@@ -26,8 +32,9 @@ type restore struct {
 	detected         uint64
 	lastMs           int64
 
-	prevAt    time.Time // wall and monotonic reading of the previous sample
-	step      time.Duration
+	prevAt    time.Time     // wall and monotonic reading of the previous sample
+	step      time.Duration // the latest step, for stepHold after stepAt
+	stepAt    time.Time
 	stepCount uint64
 }
 
@@ -35,17 +42,27 @@ func init() {
 	register(func(o *Options) figure { return &restore{path: o.VMClockPath, now: o.Now} })
 }
 
+// observeStep takes the wall clock's step against the monotonic clock over
+// the window ending at: one of minClockStep or more is counted and shown
+// until stepHold after it.
+func (f *restore) observeStep(at time.Time, step time.Duration) {
+	if f.step != 0 && at.Sub(f.stepAt) >= stepHold {
+		f.step = 0
+	}
+	if step >= minClockStep || step <= -minClockStep {
+		f.step, f.stepAt = step, at
+		f.stepCount++
+	}
+}
+
 func (f *restore) read(fsys procfs.FS) []sourceErr {
 	at := f.now()
-	f.step = 0
+	var step time.Duration
 	if !f.prevAt.IsZero() {
 		// Round(0) drops the monotonic reading: wall time against monotonic.
-		step := at.Round(0).Sub(f.prevAt.Round(0)) - at.Sub(f.prevAt)
-		if step >= minClockStep || step <= -minClockStep {
-			f.step = step
-			f.stepCount++
-		}
+		step = at.Round(0).Sub(f.prevAt.Round(0)) - at.Sub(f.prevAt)
 	}
+	f.observeStep(at, step)
 	f.prevAt = at
 
 	f.prevClock, f.hadClock = f.clock, f.hasClock

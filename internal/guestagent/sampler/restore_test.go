@@ -81,3 +81,30 @@ func TestNoClockStepWhenClocksAgree(t *testing.T) {
 		t.Errorf("steps without a clock change: %+v", r)
 	}
 }
+
+// TestClockStepHeld: a step of the wall clock shows in the samples for
+// stepHold after it, so a reader that misses one sample still sees it,
+// and is counted once.
+func TestClockStepHeld(t *testing.T) {
+	var f restore
+	at := time.Now()
+	for i, tt := range []struct {
+		advance, step time.Duration
+		wantMs        int64
+		wantSteps     uint64
+	}{
+		{time.Second, 0, 0, 0},
+		{time.Second, 90 * time.Second, 90_000, 1},  // put forward 90 s
+		{time.Second, 0, 90_000, 1},                 // still shown, counted once
+		{8 * time.Second, 0, 90_000, 1},             // 9 s after it
+		{time.Second, 0, 0, 1},                      // 10 s: gone
+		{time.Second, 500 * time.Millisecond, 0, 1}, // NTP's slew-sized: no step
+		{time.Second, -2 * time.Second, -2000, 2},   // put back: a new step
+	} {
+		at = at.Add(tt.advance)
+		f.observeStep(at, tt.step)
+		if f.step.Milliseconds() != tt.wantMs || f.stepCount != tt.wantSteps {
+			t.Errorf("window %d: step %v, %d steps; want %d ms, %d", i, f.step, f.stepCount, tt.wantMs, tt.wantSteps)
+		}
+	}
+}

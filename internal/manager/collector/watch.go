@@ -94,6 +94,7 @@ type watch struct {
 	restores            uint64
 	hasRestores         bool
 	stepAt              int64     // guestMs of the sample whose clock step was judged
+	stepMs              int64     // and that step
 	cpuSince, memSince  time.Time // when the current disagreement began; zero: none
 	cpuTold, memTold    bool
 	clockSkew, crossFor time.Duration
@@ -205,12 +206,20 @@ func (w *watch) guestEvents(f facts, ev func(typ, msg string, kv ...string)) {
 // stood still while it was saved (a snapshot restored, or a VM paused for
 // long) and was then put right. A clock set ahead by hand lands away from
 // the reader's, and one put back is no restore.
+// stepSeenFor bounds how long after a clock step the guest agent may
+// still show it (its stepHold, 10 s, and readers' delays): the same step
+// within it is the same step.
+const stepSeenFor = 30 * time.Second
+
 func (w *watch) clockStep(f facts, sameAgent, restored bool, ev func(typ, msg string, kv ...string)) {
 	limit := w.clockSkew.Milliseconds()
-	if restored || !sameAgent || limit <= 0 || f.clockStepMs <= limit || f.guestMs == w.stepAt || !f.hasSkew {
+	// The guest agent shows a step for several samples (stepHold): the
+	// same step seen again within that time is one step.
+	if restored || !sameAgent || limit <= 0 || f.clockStepMs <= limit || !f.hasSkew ||
+		(f.clockStepMs == w.stepMs && f.guestMs >= w.stepAt && f.guestMs-w.stepAt < stepSeenFor.Milliseconds()) {
 		return
 	}
-	w.stepAt = f.guestMs
+	w.stepAt, w.stepMs = f.guestMs, f.clockStepMs
 	if f.skewMs > limit || f.skewMs < -limit {
 		return
 	}

@@ -123,6 +123,8 @@ func TestWatchGuestAgentRestores(t *testing.T) {
 	}
 	n-- // the same guest sample read again (the host agent had no newer one)
 	obs("the same sample again", 3, 90_000, -200)
+	obs("the same step, still shown a second later", 3, 90_000, -150)
+	obs("and again", 3, 90_000, -100)
 	obs("clock set 60 s ahead by hand", 3, 60_000, 60_000, wire.EventClockSkew)
 	obs("clock put back", 3, -60_000, 0)
 	obs("a small step", 3, 3_000, 0)
