@@ -207,6 +207,9 @@ func TestHostAgentWithTheUnitsCapabilities(t *testing.T) {
 	}
 	b, _ := json.Marshal(plain)
 	t.Logf("without capabilities: %s", b)
+	if !strings.Contains(bare.Log(), "needs CAP_SYS_PTRACE and CAP_DAC_OVERRIDE") {
+		t.Errorf("without capabilities the log does not say what the host agent lacks:\n%s", bare.Log())
+	}
 	if !strings.Contains(bare.Log(), "process events are unavailable") {
 		t.Error("without CAP_NET_ADMIN the log does not say the process events are unavailable")
 	}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"regexp"
@@ -204,7 +205,13 @@ func (d *discovery) probe(ctx context.Context, p discover.Process, k *tracked) {
 		}
 		k.tries++
 		k.nextTry = time.Now().Add(time.Duration(min(k.tries, 8)) * d.o.Interval)
-		if k.tries == 1 || k.tries%30 == 0 {
+		switch {
+		case errors.Is(err, fs.ErrPermission) && k.tries == 1:
+			// Not a VM still starting: this host agent may not look inside
+			// another user's process. Say what it lacks, once.
+			d.log.Warn("discovery: not allowed to read a Firecracker process of another user; the host agent needs CAP_SYS_PTRACE and CAP_DAC_OVERRIDE (its packaged unit grants them) or root",
+				"pid", p.PID, "uid", p.UIDs[0], "err", err)
+		case k.tries == 1 || k.tries%30 == 0:
 			d.log.Info("discovery: not watching a Firecracker process (yet)", "pid", p.PID, "tries", k.tries, "err", err)
 		}
 		return
