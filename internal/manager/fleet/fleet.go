@@ -152,7 +152,39 @@ func (vq *Query) SortRows(rows []*Row) {
 }
 
 func byName(x, y *store.VM) int {
-	return cmp.Or(strings.Compare(x.Name, y.Name), strings.Compare(x.ID, y.ID))
+	return cmp.Or(Natural(x.Name, y.Name), strings.Compare(x.Name, y.Name), strings.Compare(x.ID, y.ID))
+}
+
+// Natural compares names as people read them: runs of digits by their
+// value, so vm-2 comes before vm-10 and vm-1000; the rest byte by byte.
+// Equal values with other digits (vm-01, vm-1) tie here; the caller breaks
+// the tie.
+func Natural(a, b string) int {
+	for a != "" && b != "" {
+		da, db := digits(a), digits(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if c := cmp.Or(cmp.Compare(len(na), len(nb)), strings.Compare(na, nb)); c != 0 {
+				return c
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return cmp.Compare(a[0], b[0])
+		}
+		a, b = a[1:], b[1:]
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+// digits is the length of the run of ASCII digits s starts with.
+func digits(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }
 
 // figure returns how to read a sort column's figure from a row (false:

@@ -1,6 +1,9 @@
 package fleet
 
 import (
+	"cmp"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/fcmon/fcmon/internal/core/wire"
@@ -57,4 +60,36 @@ func TestSummarizeAndMerge(t *testing.T) {
 			t.Errorf("top CPU %d: %+v, want %+v", i, one.Top.CPU[i], whole.Top.CPU[i])
 		}
 	}
+}
+
+// TestNaturalOrder: names with numbers sort as people count.
+func TestNaturalOrder(t *testing.T) {
+	names := []string{"vm-1000", "vm-10", "web-2", "vm-2", "vm-1", "vm-01", "web-10", "vm", "vm-2a", "vm-2b", "Vm-3", "vm-0"}
+	slices.SortStableFunc(names, func(a, b string) int { return cmp.Or(Natural(a, b), strings.Compare(a, b)) })
+	want := []string{"Vm-3", "vm", "vm-0", "vm-01", "vm-1", "vm-2", "vm-2a", "vm-2b", "vm-10", "vm-1000", "web-2", "web-10"}
+	if !slices.Equal(names, want) {
+		t.Errorf("got  %v\nwant %v", names, want)
+	}
+	for _, tt := range []struct {
+		a, b string
+		want int
+	}{{"a9", "a10", -1}, {"a10", "a9", 1}, {"a007", "a7", 0}, {"", "a", -1}, {"x99999999999999999999", "x100000000000000000000", -1}} {
+		if got := Natural(tt.a, tt.b); got != tt.want {
+			t.Errorf("Natural(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+// FuzzNatural: an order (antisymmetric), whatever the names.
+func FuzzNatural(f *testing.F) {
+	f.Add("vm-10", "vm-9")
+	f.Add("a0b", "a00b")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if Natural(a, b) != -Natural(b, a) {
+			t.Errorf("Natural(%q, %q) = %d but Natural(%q, %q) = %d", a, b, Natural(a, b), b, a, Natural(b, a))
+		}
+		if Natural(a, a) != 0 {
+			t.Errorf("Natural(%q, itself) != 0", a)
+		}
+	})
 }
