@@ -19,14 +19,15 @@ import (
 // so every answer is read from its output and every write is checked
 // afterwards.
 type image struct {
-	path string
-	tmp  string // a private directory for dumps
+	path  string
+	tmp   string           // a private directory for dumps
+	stats map[string]entry // what stat read since the last write: checks and writes ask for the same paths
 }
 
 // debugfsTimeout bounds one run of an e2fsprogs tool.
 const debugfsTimeout = 2 * time.Minute
 
-// run runs tool with args and stdin and returns its stdout and stderr.
+// runTool runs tool with args and stdin and returns its stdout and stderr.
 func runTool(stdin string, tool string, args ...string) (string, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), debugfsTimeout)
 	defer cancel()
@@ -49,6 +50,7 @@ func (im *image) debugfs(write bool, commands ...string) (string, []string, erro
 	args := []string{"-f", "-"}
 	if write {
 		args = append([]string{"-w"}, args...)
+		im.stats = nil // what it changes is read anew
 	}
 	out, errOut, err := runTool(strings.Join(commands, "\n")+"\n", "debugfs", append(args, im.path)...)
 	if err != nil && out == "" {
@@ -143,12 +145,15 @@ var (
 // stat reads what the image holds at p (absolute); exists false when
 // nothing.
 func (im *image) stat(p string) (entry, error) {
+	if e, ok := im.stats[p]; ok {
+		return e, nil
+	}
 	out, problems, err := im.debugfs(false, "stat "+quote(p))
 	if err != nil {
 		return entry{}, err
 	}
 	e, err := parseStat(p, out, problems)
-	if err != nil || !e.exists {
+	if err != nil {
 		return e, err
 	}
 	if e.kind == "symlink" && e.linkTarget == "" {
@@ -159,7 +164,15 @@ func (im *image) stat(p string) (entry, error) {
 		}
 		e.linkTarget = string(b)
 	}
+	im.remember(p, e)
 	return e, nil
+}
+
+func (im *image) remember(p string, e entry) {
+	if im.stats == nil {
+		im.stats = map[string]entry{}
+	}
+	im.stats[p] = e
 }
 
 // parseStat reads debugfs's answer to stat p: its output and error lines.
