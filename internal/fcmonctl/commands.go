@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/fcmon/fcmon/internal/core/tick"
 	"github.com/fcmon/fcmon/internal/core/wire"
 )
 
@@ -351,22 +352,18 @@ func followEvents(ctx context.Context, c *client, g *globals, q url.Values, show
 		newest = g.now().UnixMilli()
 	}
 	q.Set("limit", "1000")
-	t := time.NewTicker(g.followEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
+	parent := ctx
+	ctx, stop := context.WithCancel(parent)
+	defer stop()
+	var failed error // writing to stdout failed: the follow ends
+	tick.Every(ctx, g.followEvery, func() {
 		q.Set("since", strconv.FormatInt(newest, 10)) // inclusive: the ids tell repeats apart
 		var evs []wire.Event
 		if _, err := c.getJSON(ctx, "/v1/events", q, &evs); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+			if ctx.Err() == nil {
+				fmt.Fprintln(g.stderr, "fcmonctl:", err, "(trying again)")
 			}
-			fmt.Fprintln(g.stderr, "fcmonctl:", err, "(trying again)")
-			continue
+			return
 		}
 		evs = slices.DeleteFunc(evs, func(e wire.Event) bool { return seen[e.ID] })
 		for _, e := range evs {
@@ -374,12 +371,17 @@ func followEvents(ctx context.Context, c *client, g *globals, q url.Values, show
 			newest = max(newest, e.TimestampMs)
 		}
 		if err := writeEvents(g, evs, g.output == "json"); err != nil {
-			return err
+			failed = err
+			stop()
 		}
 		if len(seen) > 100000 {
 			clear(seen) // bounded; events of the newest millisecond may then repeat once
 		}
+	})
+	if failed != nil {
+		return failed
 	}
+	return parent.Err() // otherwise only the caller's end (Ctrl-C) ends the follow
 }
 
 // parseWhen reads a time as a duration before now (90m, 24h) or RFC 3339,
