@@ -145,12 +145,7 @@ func TestInstallRootfsBoots(t *testing.T) {
 			json.NewDecoder(resp.Body).Decode(&doc)
 			resp.Body.Close()
 		}
-		var s *wire.VMSample
-		for i := range doc.VMs {
-			if doc.VMs[i].ID == "vm-baked" {
-				s = &doc.VMs[i]
-			}
-		}
+		s := doc.VM("vm-baked")
 		if s != nil && s.Guest != nil && s.Guest.MemoryTotalKB > 0 {
 			if s.Guest.Transport != wire.TransportVsock {
 				t.Errorf("the guest is read over %q, want vsock", s.Guest.Transport)

@@ -97,7 +97,7 @@ func jailedVM(t *testing.T, base, id string) *exec.Cmd {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	sock := filepath.Join(dir, "run", "api.sock")
-	waitFor(t, 10*time.Second, "the jailed stand-in's API socket", func() bool { _, err := os.Stat(sock); return err == nil })
+	poll.Until(t, 10*time.Second, "the jailed stand-in's API socket", func() bool { _, err := os.Stat(sock); return err == nil })
 	if err := os.Chmod(sock, 0o600); err != nil { // as the jailer's Firecracker leaves it: its user's alone
 		t.Fatal(err)
 	}
@@ -133,13 +133,6 @@ func samples(t *testing.T, p *testprog.Proc) wire.HostSamples {
 	return s
 }
 
-func sampleOf(s wire.HostSamples, id string) *wire.VMSample { return s.VM(id) }
-
-func waitFor(t *testing.T, within time.Duration, what string, ok func() bool) {
-	t.Helper()
-	poll.Until(t, within, what, ok)
-}
-
 // TestHostAgentWithTheUnitsCapabilities: as its own user with the unit's
 // four capabilities, the host agent discovers a jailed Firecracker of the
 // jailer's uid, reads the VMM's figures (another user's /proc), its
@@ -166,8 +159,8 @@ func TestHostAgentWithTheUnitsCapabilities(t *testing.T) {
 
 	agent := startAgent(t, base, caps)
 	var s *wire.VMSample
-	waitFor(t, 15*time.Second, "the jailed VM read in full", func() bool {
-		s = sampleOf(samples(t, agent), "vm-jailed")
+	poll.Until(t, 15*time.Second, "the jailed VM read in full", func() bool {
+		s = samples(t, agent).VM("vm-jailed")
 		return s != nil && s.Process != nil && s.Process.CPUSecondsTotal >= 0 && s.Firecracker != nil && s.Firecracker.Lines > 0 &&
 			s.Firecracker.Flush != nil && s.Firecracker.Flush.Requests > 0
 	})
@@ -182,7 +175,7 @@ func TestHostAgentWithTheUnitsCapabilities(t *testing.T) {
 	}
 	vm.Process.Signal(syscall.SIGTERM)
 	vm.Wait()
-	waitFor(t, 10*time.Second, "the exit with its reason", func() bool {
+	poll.Until(t, 10*time.Second, "the exit with its reason", func() bool {
 		for _, e := range samples(t, agent).Exits {
 			if e.ID == "vm-jailed" && e.Reason != "" {
 				return true
@@ -201,7 +194,7 @@ func TestHostAgentWithTheUnitsCapabilities(t *testing.T) {
 	jailedVM(t, base2, "vm-plain-user")
 	bare := startAgent(t, base2, nil)
 	time.Sleep(2 * time.Second) // eight intervals
-	plain := sampleOf(samples(t, bare), "vm-plain-user")
+	plain := samples(t, bare).VM("vm-plain-user")
 	if plain != nil && (plain.Firecracker != nil && plain.Firecracker.Lines > 0 || plain.Guest != nil) {
 		t.Errorf("without capabilities the jailed VM's FIFO or sockets were read: %+v", plain)
 	}
