@@ -2,12 +2,15 @@ package fcstandin
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"encoding/json"
 	"os"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fcmon/fcmon/internal/core/tick"
 )
 
 // capturedLine is a metrics line as Firecracker writes it, every group
@@ -31,23 +34,19 @@ func FeedFIFO(t testing.TB, path string, edit func(n int, line map[string]any)) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, done := make(chan struct{}), make(chan struct{})
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for n := 0; ; n++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
+		n := 0
+		tick.Every(ctx, 100*time.Millisecond, func() {
 			if _, err := f.Write(EditedLine(t, n, edit)); err != nil {
-				return
+				stop()
 			}
-		}
+			n++
+		})
 	}()
-	t.Cleanup(func() { close(stop); f.Close(); <-done })
+	t.Cleanup(func() { stop(); f.Close(); <-done })
 }
 
 // EditedLine is the captured line as edit(n, line) leaves it, one line
