@@ -132,9 +132,6 @@ func run(ctx context.Context, g *globals, args []string) error {
 		io.WriteString(g.stderr, usage)
 		return fmt.Errorf("%w: a command is needed", errUsage)
 	}
-	if g.output != "table" && g.output != "json" {
-		return fmt.Errorf("%w: --output %q is not table or json", errUsage, g.output)
-	}
 	if g.timeout <= 0 || g.timeout > time.Hour {
 		return fmt.Errorf("%w: --timeout %s is out of range (1ms to 1h)", errUsage, g.timeout)
 	}
